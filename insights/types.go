@@ -39,3 +39,43 @@ type Utterance struct {
 	Words      []stt.Word
 	Confidence float64
 }
+
+// SentimentLabel is the coarse reading of a sentiment score.
+type SentimentLabel string
+
+// Sentiment labels.
+const (
+	Negative SentimentLabel = "negative"
+	Neutral  SentimentLabel = "neutral"
+	Positive SentimentLabel = "positive"
+)
+
+// Sentiment is the reading of one final utterance.
+type Sentiment struct {
+	Score   float64        // -1 (very negative) .. 1 (very positive), text and voice combined
+	Label   SentimentLabel // from Score
+	Text    float64        // the text-only score, -1..1
+	Arousal float64        // 0 (calm, at the speaker's baseline) .. 1 (raised, fast, loud)
+}
+
+// DynamicsEventKind names a conversation-dynamics event.
+type DynamicsEventKind string
+
+// Dynamics event kinds, reported by the dynamics tracker as they happen.
+const (
+	DeadAir    DynamicsEventKind = "dead_air"    // both sides silent for at least the threshold
+	Overtalk   DynamicsEventKind = "overtalk"    // Speaker started talking while the other was talking
+	Monologue  DynamicsEventKind = "monologue"   // Speaker has talked without a turn for too long
+	FastSpeech DynamicsEventKind = "fast_speech" // Speaker's words per minute above the threshold
+)
+
+// DynamicsEvent is one dynamics event. Ongoing events (a dead-air stretch
+// still running) are reported once when they pass their threshold with
+// Ongoing set, and again with the final End when they stop.
+type DynamicsEvent struct {
+	Kind       DynamicsEventKind
+	Speaker    Speaker // who caused it; empty for dead air
+	Start, End time.Duration
+	Ongoing    bool
+	Value      float64 // words per minute for FastSpeech; unused otherwise
+}
