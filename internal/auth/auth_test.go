@@ -1,0 +1,170 @@
+package auth
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func TestSecretIsCreatedOnceWithPrivateMode(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	s1, err := LoadOrCreateSecret(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, SecretFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("secret file mode %v, want 0600", st.Mode().Perm())
+	}
+	s2, err := LoadOrCreateSecret(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(s1) != string(s2) || len(s1) != 32 {
+		t.Errorf("second load returned a different or short secret")
+	}
+}
+
+func TestCorruptSecretIsAnError(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, SecretFile), []byte("not hex"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateSecret(dir); !errors.Is(err, ErrSecret) {
+		t.Errorf("got %v, want ErrSecret", err)
+	}
+}
+
+func TestVerify(t *testing.T) {
+	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	a := NewAuthority([]byte("0123456789abcdef0123456789abcdef"), clock)
+	other := NewAuthority([]byte("another secret of thirty-two b!!"), clock)
+	good, err := a.Issue(RoleAgent, "A17", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, _ := other.Issue(RoleAdmin, "", time.Hour)
+	past := NewAuthority([]byte("0123456789abcdef0123456789abcdef"), func() time.Time { return now.Add(-2 * time.Hour) })
+	expired, _ := past.Issue(RoleAdmin, "", time.Hour)
+	// A token claiming alg "none" must never pass.
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, Claims{Role: RoleAdmin, RegisteredClaims: jwt.RegisteredClaims{ExpiresAt: jwt.NewNumericDate(now.Add(time.Hour))}})
+	noneTok, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	// The agent's own token with the role in the payload rewritten to admin.
+	parts := strings.Split(good, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(string(payload), `"agent"`, `"admin"`, 1))) + "." + parts[2]
+
+	tests := []struct {
+		name, token, reason string
+		ok                  bool
+	}{
+		{"a fresh token verifies", good, "", true},
+		{"an empty token is unauthorized", "", "no token", false},
+		{"garbage is malformed", "abc.def", "malformed", false},
+		{"a token signed with another secret is forged", forged, "signature", false},
+		{"an expired token is refused", expired, "expired", false},
+		{"an unsigned alg none token is refused", noneTok, "", false},
+		{"a token with a rewritten role is refused", tampered, "signature", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := a.Verify(tt.token)
+			if tt.ok {
+				if err != nil || c.Role != RoleAgent || c.Agent != "A17" {
+					t.Fatalf("got %+v, %v", c, err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrUnauthorized) {
+				t.Fatalf("got %v, want ErrUnauthorized", err)
+			}
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("error %q does not say %q", err, tt.reason)
+			}
+			if tt.token != "" && strings.Contains(err.Error(), tt.token) {
+				t.Errorf("error echoes the token")
+			}
+		})
+	}
+}
+
+func TestIssueRefusesBadInput(t *testing.T) {
+	a := NewAuthority([]byte("0123456789abcdef"), nil)
+	if _, err := a.Issue("root", "", time.Hour); !errors.Is(err, ErrBadRole) {
+		t.Errorf("unknown role: %v", err)
+	}
+	if _, err := a.Issue(RoleEndpoint, "", time.Hour); !errors.Is(err, ErrAgentRequired) {
+		t.Errorf("endpoint without agent: %v", err)
+	}
+	if _, err := a.Issue(RoleAdmin, "", 0); err == nil {
+		t.Errorf("zero ttl accepted")
+	}
+}
+
+func TestMiddlewareSeparates401From403(t *testing.T) {
+	a := NewAuthority([]byte("0123456789abcdef0123456789abcdef"), nil)
+	h := a.Middleware(Roles(RoleSupervisor, RoleAdmin), http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if FromContext(r.Context()) == nil {
+			t.Error("claims missing in context")
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	sup, _ := a.Issue(RoleSupervisor, "", time.Hour)
+	agent, _ := a.Issue(RoleAgent, "A1", time.Hour)
+	for _, tt := range []struct {
+		name, header string
+		want         int
+	}{
+		{"no header is 401", "", 401},
+		{"a non-bearer scheme is 401", "Basic Zm9vOmJhcg==", 401},
+		{"a supervisor passes", "Bearer " + sup, 204},
+		{"a lower-case bearer scheme passes", "bearer " + sup, 204},
+		{"an agent on a supervisor route is 403", "Bearer " + agent, 403},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest("GET", "/x", nil)
+			if tt.header != "" {
+				r.Header.Set("Authorization", tt.header)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			if w.Code != tt.want {
+				t.Errorf("status %d, want %d", w.Code, tt.want)
+			}
+			if strings.Contains(w.Body.String(), "ey") {
+				t.Errorf("body may echo a token: %s", w.Body)
+			}
+		})
+	}
+}
+
+func TestSeesAgent(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		c    Claims
+		want bool
+	}{
+		{"an agent sees its own calls", Claims{Role: RoleAgent, Agent: "A1"}, true},
+		{"an agent does not see another's", Claims{Role: RoleAgent, Agent: "A2"}, false},
+		{"a supervisor sees everyone", Claims{Role: RoleSupervisor}, true},
+		{"an endpoint sees no calls", Claims{Role: RoleEndpoint, Agent: "A1"}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.c.SeesAgent("A1"); got != tt.want {
+				t.Errorf("got %v", got)
+			}
+		})
+	}
+}
