@@ -15,4 +15,7 @@ var (
 	ErrNotStereo = errors.New("call recording must be stereo (left = agent, right = caller)")
 	// ErrEmpty means the file holds no samples at all.
 	ErrEmpty = errors.New("audio file holds no samples")
+	// ErrFrameSize means a frame handed to a per-frame stage (feature
+	// extraction) does not hold exactly FrameSize samples.
+	ErrFrameSize = errors.New("frame is not FrameSize samples long")
 )
