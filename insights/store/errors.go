@@ -1,0 +1,20 @@
+package store
+
+import "errors"
+
+// Sentinel errors, wrapped with the call or hint id they concern.
+var (
+	// ErrNotFound means no such call (or hint) is stored, or it expired.
+	ErrNotFound = errors.New("not found")
+	// ErrExists means CreateCall was given the id of a stored call.
+	ErrExists = errors.New("call already exists")
+	// ErrBadID means an id is empty, too long or has characters outside
+	// [A-Za-z0-9._:-] (the keys use '/' as a separator, so ids may not).
+	ErrBadID = errors.New("bad id")
+	// ErrBadCursor means a List cursor was not one this store returned.
+	ErrBadCursor = errors.New("bad cursor")
+	// ErrLocked means another process has the database open.
+	ErrLocked = errors.New("database is in use by another process")
+	// ErrClosed means the store was closed.
+	ErrClosed = errors.New("store closed")
+)

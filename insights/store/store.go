@@ -1,0 +1,574 @@
+package store
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tidwall/buntdb"
+)
+
+// SyncPolicy says how often the database file is fsynced.
+type SyncPolicy int
+
+// Sync policies. The zero value is EverySecond, buntdb's default.
+const (
+	// SyncEverySecond fsyncs at most once a second: an OS crash or power
+	// loss can lose the last second of writes; a process crash loses nothing.
+	SyncEverySecond SyncPolicy = iota
+	// SyncAlways fsyncs after every transaction (buntdb ignores fsync errors).
+	SyncAlways
+	// SyncNever leaves flushing to the OS.
+	SyncNever
+)
+
+// ParseSyncPolicy parses "everysecond", "always" or "never".
+func ParseSyncPolicy(s string) (SyncPolicy, error) {
+	switch strings.ToLower(s) {
+	case "", "everysecond", "every-second":
+		return SyncEverySecond, nil
+	case "always":
+		return SyncAlways, nil
+	case "never":
+		return SyncNever, nil
+	}
+	return 0, fmt.Errorf("unknown sync policy %q (want everysecond, always or never)", s)
+}
+
+// DefaultRetention is how long calls are kept when Config.Retention is 0.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// Config configures Open. The zero value is ready to use.
+type Config struct {
+	Retention time.Duration // default DefaultRetention
+	Sync      SyncPolicy
+	Logger    *slog.Logger     // default slog.Default()
+	Now       func() time.Time // clock for expiry; default time.Now
+}
+
+// Store is an open call database.
+type Store struct {
+	db        *buntdb.DB
+	lock      *os.File
+	retention time.Duration
+	now       func() time.Time
+	log       *slog.Logger
+	closeOnce sync.Once
+	closeErr  error
+}
+
+const (
+	idxStart = "calls_by_start"
+	idxAgent = "calls_by_agent"
+)
+
+// Open opens (creating if needed) the database file at path, takes an
+// exclusive lock on path+".lock" so a second process gets ErrLocked, and
+// rebuilds the indexes.
+func Open(path string, cfg Config) (*Store, error) {
+	if cfg.Retention <= 0 {
+		cfg.Retention = DefaultRetention
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("store %s: %w", path, ErrLocked)
+	}
+	db, err := buntdb.Open(path)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	var bc buntdb.Config
+	if err := db.ReadConfig(&bc); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	switch cfg.Sync {
+	case SyncAlways:
+		bc.SyncPolicy = buntdb.Always
+	case SyncNever:
+		bc.SyncPolicy = buntdb.Never
+	default:
+		bc.SyncPolicy = buntdb.EverySecond
+	}
+	if err := db.SetConfig(bc); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// Indexes live only in memory: build them on every open.
+	if err := db.CreateIndex(idxStart, "call:*", buntdb.IndexJSON("start_unix_ns")); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, fmt.Errorf("store: index: %w", err)
+	}
+	if err := db.CreateIndex(idxAgent, "call:*", buntdb.IndexJSONCaseSensitive("agent_id"), buntdb.IndexJSON("start_unix_ns")); err != nil {
+		db.Close()
+		lock.Close()
+		return nil, fmt.Errorf("store: index: %w", err)
+	}
+	return &Store{db: db, lock: lock, retention: cfg.Retention, now: cfg.Now, log: cfg.Logger}, nil
+}
+
+// Close flushes and closes the database and releases the lock. It is
+// idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		err := s.db.Close()
+		if errors.Is(err, buntdb.ErrDatabaseClosed) {
+			err = nil
+		}
+		s.closeErr = errors.Join(err, s.lock.Close())
+	})
+	return s.closeErr
+}
+
+// ValidID reports whether id can be a call or hint id: 1–64 characters of
+// [A-Za-z0-9._:-].
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func checkID(what, id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("%s %q: %w", what, id, ErrBadID)
+	}
+	return nil
+}
+
+// Key layout. '/' never occurs in ids, so a call's prefix never matches
+// another call whose id merely starts the same way.
+func callKey(id string) string              { return "call:" + id }
+func eventPrefix(id string) string          { return "evt:" + id + "/" }
+func eventKey(id string, seq uint64) string { return fmt.Sprintf("evt:%s/%020d", id, seq) }
+func uttPrefix(id string) string            { return "utt:" + id + "/" }
+func hintPrefix(id string) string           { return "hint:" + id + "/" }
+func hintKey(id, hint string) string        { return "hint:" + id + "/" + hint }
+func fbKey(id, hint string) string          { return "fb:" + id + "/" + hint }
+func gapPrefix(id string) string            { return "gap:" + id + "/" }
+func uttKey(id string, start time.Duration, speaker string, seq uint64) string {
+	return fmt.Sprintf("utt:%s/%020d/%s/%020d", id, int64(start), speaker, seq)
+}
+
+// opts gives every key of a call the same expiry: the call's start plus
+// the retention period.
+func (s *Store) opts(startedAt time.Time) *buntdb.SetOptions {
+	ttl := startedAt.Add(s.retention).Sub(s.now())
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	return &buntdb.SetOptions{Expires: true, TTL: ttl}
+}
+
+func wrapDB(err error) error {
+	if errors.Is(err, buntdb.ErrDatabaseClosed) {
+		return ErrClosed
+	}
+	return err
+}
+
+// CreateCall stores a new call. It fails with ErrExists if the id is taken.
+func (s *Store) CreateCall(c Call) error {
+	if err := checkID("call", c.ID); err != nil {
+		return err
+	}
+	c.StartNS = c.StartedAt.UnixNano()
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("store: call %s: %w", c.ID, err)
+	}
+	err = s.db.Update(func(tx *buntdb.Tx) error {
+		if _, err := tx.Get(callKey(c.ID)); err == nil {
+			return fmt.Errorf("call %s: %w", c.ID, ErrExists)
+		} else if !errors.Is(err, buntdb.ErrNotFound) {
+			return err
+		}
+		_, _, err := tx.Set(callKey(c.ID), string(b), s.opts(c.StartedAt))
+		return err
+	})
+	return wrapDB(err)
+}
+
+// PutCall writes c over the stored summary (checkpoints and the final save).
+func (s *Store) PutCall(c Call) error {
+	if err := checkID("call", c.ID); err != nil {
+		return err
+	}
+	c.StartNS = c.StartedAt.UnixNano()
+	b, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("store: call %s: %w", c.ID, err)
+	}
+	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
+		_, _, err := tx.Set(callKey(c.ID), string(b), s.opts(c.StartedAt))
+		return err
+	}))
+}
+
+// GetCall returns a call's summary, or ErrNotFound.
+func (s *Store) GetCall(id string) (Call, error) {
+	var c Call
+	if err := checkID("call", id); err != nil {
+		return c, err
+	}
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(callKey(id))
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return fmt.Errorf("call %s: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal([]byte(v), &c)
+	})
+	return c, wrapDB(err)
+}
+
+// appendUnder writes key=val for a stored call, expiring with it.
+func (s *Store) appendUnder(callID, key string, val []byte, onlyNew bool) error {
+	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(callKey(callID))
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return fmt.Errorf("call %s: %w", callID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if onlyNew {
+			if _, err := tx.Get(key); err == nil {
+				return nil
+			}
+		}
+		var c struct {
+			StartedAt time.Time `json:"started_at"`
+		}
+		if err := json.Unmarshal([]byte(v), &c); err != nil {
+			return fmt.Errorf("call %s: corrupt record: %w", callID, err)
+		}
+		_, _, err = tx.Set(key, string(val), s.opts(c.StartedAt))
+		return err
+	}))
+}
+
+// AppendEvent stores one published event (its flat JSON) of a stored call.
+// Storing the same seq twice keeps the last.
+func (s *Store) AppendEvent(callID string, seq uint64, event []byte) error {
+	if err := checkID("call", callID); err != nil {
+		return err
+	}
+	if !json.Valid(event) {
+		return fmt.Errorf("store: event %d of call %s is not JSON", seq, callID)
+	}
+	return s.appendUnder(callID, eventKey(callID, seq), event, false)
+}
+
+// AppendUtterance stores one final utterance of a stored call.
+func (s *Store) AppendUtterance(callID string, u Utterance) error {
+	if err := checkID("call", callID); err != nil {
+		return err
+	}
+	b, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("store: utterance: %w", err)
+	}
+	start := time.Duration(u.Start * float64(time.Second))
+	return s.appendUnder(callID, uttKey(callID, start, u.Speaker, u.Seq), b, false)
+}
+
+// AppendHint stores a hint shown in a stored call: the first event of each
+// hint id is kept, so feedback refers to one thing.
+func (s *Store) AppendHint(callID, hintID string, event []byte) error {
+	if err := checkID("call", callID); err != nil {
+		return err
+	}
+	if err := checkID("hint", hintID); err != nil {
+		return err
+	}
+	b, err := json.Marshal(Hint{ID: hintID, Event: event})
+	if err != nil {
+		return fmt.Errorf("store: hint: %w", err)
+	}
+	return s.appendUnder(callID, hintKey(callID, hintID), b, true)
+}
+
+// AppendGap stores a gap of a stored call.
+func (s *Store) AppendGap(callID string, g Gap) error {
+	if err := checkID("call", callID); err != nil {
+		return err
+	}
+	b, err := json.Marshal(g)
+	if err != nil {
+		return fmt.Errorf("store: gap: %w", err)
+	}
+	key := fmt.Sprintf("%s%020d/%020d", gapPrefix(callID), int64(g.From*1e9), g.FromSeq+1)
+	return s.appendUnder(callID, key, b, false)
+}
+
+// SetFeedback records an agent's feedback on a hint shown in a call,
+// replacing earlier feedback. ErrNotFound if the call or hint is unknown.
+func (s *Store) SetFeedback(callID, hintID string, fb Feedback) error {
+	if err := checkID("call", callID); err != nil {
+		return err
+	}
+	if err := checkID("hint", hintID); err != nil {
+		return err
+	}
+	b, err := json.Marshal(fb)
+	if err != nil {
+		return fmt.Errorf("store: feedback: %w", err)
+	}
+	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(callKey(callID))
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return fmt.Errorf("call %s: %w", callID, ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		if _, err := tx.Get(hintKey(callID, hintID)); errors.Is(err, buntdb.ErrNotFound) {
+			return fmt.Errorf("hint %s of call %s: %w", hintID, callID, ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		var c struct {
+			StartedAt time.Time `json:"started_at"`
+		}
+		if err := json.Unmarshal([]byte(v), &c); err != nil {
+			return fmt.Errorf("call %s: corrupt record: %w", callID, err)
+		}
+		_, _, err = tx.Set(fbKey(callID, hintID), string(b), s.opts(c.StartedAt))
+		return err
+	}))
+}
+
+// scanPrefix calls fn for every key with prefix, in key order, inside tx.
+func scanPrefix(tx *buntdb.Tx, prefix string, fn func(key, val string) error) error {
+	var ferr error
+	err := tx.AscendGreaterOrEqual("", prefix, func(k, v string) bool {
+		if !strings.HasPrefix(k, prefix) {
+			return false
+		}
+		if err := fn(k, v); err != nil {
+			ferr = err
+			return false
+		}
+		return true
+	})
+	if ferr != nil {
+		return ferr
+	}
+	return err
+}
+
+// Detail returns everything stored about a call, events in seq order and
+// utterances in start order. ErrNotFound if there is no such call.
+func (s *Store) Detail(id string) (Detail, error) {
+	var d Detail
+	if err := checkID("call", id); err != nil {
+		return d, err
+	}
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		v, err := tx.Get(callKey(id))
+		if errors.Is(err, buntdb.ErrNotFound) {
+			return fmt.Errorf("call %s: %w", id, ErrNotFound)
+		} else if err != nil {
+			return err
+		}
+		if err := json.Unmarshal([]byte(v), &d.Call); err != nil {
+			return fmt.Errorf("call %s: corrupt record: %w", id, err)
+		}
+		d.Utterances, d.Events, d.Hints, d.Gaps = []Utterance{}, []json.RawMessage{}, []Hint{}, []Gap{}
+		if err := scanPrefix(tx, uttPrefix(id), func(_, v string) error {
+			var u Utterance
+			if err := json.Unmarshal([]byte(v), &u); err != nil {
+				return err
+			}
+			d.Utterances = append(d.Utterances, u)
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := scanPrefix(tx, eventPrefix(id), func(_, v string) error {
+			d.Events = append(d.Events, json.RawMessage(v))
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := scanPrefix(tx, gapPrefix(id), func(_, v string) error {
+			var g Gap
+			if err := json.Unmarshal([]byte(v), &g); err != nil {
+				return err
+			}
+			d.Gaps = append(d.Gaps, g)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return scanPrefix(tx, hintPrefix(id), func(_, v string) error {
+			var h Hint
+			if err := json.Unmarshal([]byte(v), &h); err != nil {
+				return err
+			}
+			if fv, err := tx.Get(fbKey(id, h.ID)); err == nil {
+				var fb Feedback
+				if json.Unmarshal([]byte(fv), &fb) == nil {
+					h.Feedback = &fb
+				}
+			}
+			d.Hints = append(d.Hints, h)
+			return nil
+		})
+	})
+	// Utterances are keyed by start, so they are already in call order.
+	return d, wrapDB(err)
+}
+
+// Calls returns the summaries of every stored call with the given status
+// ("" for all), newest first. The engine uses it at start to find calls a
+// crash left live.
+func (s *Store) Calls(status string) ([]Call, error) {
+	var out []Call
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		return tx.Descend(idxStart, func(_, v string) bool {
+			var c Call
+			if json.Unmarshal([]byte(v), &c) == nil && (status == "" || c.Status == status) {
+				out = append(out, c)
+			}
+			return true
+		})
+	})
+	return out, wrapDB(err)
+}
+
+// cursor is the position after the last call of a page: its start and key.
+type cursor struct {
+	NS  int64  `json:"n"`
+	Key string `json:"k"`
+}
+
+func encodeCursor(c cursor) string {
+	b, _ := json.Marshal(c)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeCursor(s string) (cursor, error) {
+	var c cursor
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(b, &c) != nil || !strings.HasPrefix(c.Key, "call:") {
+		return c, ErrBadCursor
+	}
+	return c, nil
+}
+
+// List returns one page of calls matching q, newest first. Agent and time
+// filters use the indexes; category, sentiment and status filter the scan.
+func (s *Store) List(q Query) (Page, error) {
+	page := Page{Calls: []Call{}}
+	if q.Limit <= 0 {
+		q.Limit = 50
+	}
+	if q.Limit > 500 {
+		q.Limit = 500
+	}
+	var after *cursor
+	if q.Cursor != "" {
+		c, err := decodeCursor(q.Cursor)
+		if err != nil {
+			return page, err
+		}
+		after = &c
+	}
+	top := int64(1<<63 - 1)
+	if !q.To.IsZero() {
+		top = q.To.UnixNano()
+	}
+	if after != nil && after.NS < top {
+		top = after.NS
+	}
+	var bottom int64 = -1 << 63
+	if !q.From.IsZero() {
+		bottom = q.From.UnixNano()
+	}
+	index, pivot := idxStart, fmt.Sprintf(`{"start_unix_ns":%d}`, top)
+	if q.AgentID != "" {
+		ab, _ := json.Marshal(q.AgentID)
+		index, pivot = idxAgent, fmt.Sprintf(`{"agent_id":%s,"start_unix_ns":%d}`, ab, top)
+	}
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		var last cursor
+		return tx.DescendLessOrEqual(index, pivot, func(k, v string) bool {
+			var c Call
+			if err := json.Unmarshal([]byte(v), &c); err != nil {
+				s.log.Warn("store: skipping corrupt call record", "key", k, "err", err)
+				return true
+			}
+			if q.AgentID != "" && c.AgentID != q.AgentID {
+				return false // past this agent's calls in the index
+			}
+			if c.StartNS < bottom {
+				return false
+			}
+			if after != nil && c.StartNS == after.NS && k >= after.Key {
+				return true // already on an earlier page
+			}
+			if !matches(c, q) {
+				return true
+			}
+			if len(page.Calls) == q.Limit {
+				page.NextCursor = encodeCursor(last)
+				return false
+			}
+			page.Calls = append(page.Calls, c)
+			last = cursor{NS: c.StartNS, Key: k}
+			return true
+		})
+	})
+	return page, wrapDB(err)
+}
+
+func matches(c Call, q Query) bool {
+	if q.Category != "" && !slices.Contains(c.Categories, q.Category) {
+		return false
+	}
+	if q.SentimentMin != nil && c.Sentiment.Caller < *q.SentimentMin {
+		return false
+	}
+	if q.SentimentMax != nil && c.Sentiment.Caller > *q.SentimentMax {
+		return false
+	}
+	if q.Status != "" && c.Status != q.Status {
+		return false
+	}
+	return true
+}
+
+// Shrink compacts the append-only file (deleted and overwritten values
+// stay in it until then).
+func (s *Store) Shrink() error { return wrapDB(s.db.Shrink()) }
