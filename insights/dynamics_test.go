@@ -539,7 +539,7 @@ func TestTrackerReportsFastSpeechOnceUntilItSlows(t *testing.T) {
 	if ev := tr.AddUtterance(utt(5, 6, 4)); len(ev) != 0 {
 		t.Fatalf("fast speech repeated while still fast: %v", ev)
 	}
-	tr.AddUtterance(utt(40, 42, 3)) // the window now holds 90 wpm
+	tr.AddUtterance(utt(40, 42, 3))                           // the window now holds 90 wpm
 	if ev := tr.AddUtterance(utt(43, 46, 14)); len(ev) != 1 { // 17 words in 5 s: 204 wpm
 		t.Fatalf("fast speech after slowing down not reported again: %v", ev)
 	}
