@@ -1,0 +1,206 @@
+// Command lmbuild builds Earshot's contact-center language model.
+//
+// It estimates an interpolated Kneser-Ney trigram model from the corpus in
+// lm/corpus (every word must be in the CMU dictionary; missing words are
+// listed and the build fails), reads Debian's generic en-us trigram model,
+// tunes the interpolation weight on held-out corpus text, merges the two
+// into one backoff model (linear interpolation, see mix), converts it to
+// sphinx binary form with sphinx_lm_convert, and writes a dictionary
+// restricted to the model's vocabulary. Run it through `make lm`.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+const debianDir = "/usr/share/pocketsphinx/model/en-us"
+
+func main() {
+	var (
+		corpusDir = flag.String("corpus", "lm/corpus", "directory of corpus *.txt files, one sentence per line")
+		generic   = flag.String("generic", debianDir+"/en-us.lm.bin", "generic sphinxbase trie LM to interpolate with")
+		dictPath  = flag.String("dict", debianDir+"/cmudict-en-us.dict", "CMU pronunciation dictionary")
+		genText   = flag.String("generic-text", "lm/heldout/generic.txt", "general English held-out text, for reporting only")
+		outDir    = flag.String("out", "lm/build", "output directory")
+		lambda    = flag.Float64("lambda", 0, "weight of the domain model; 0 tunes it on held-out corpus text")
+		every     = flag.Int("heldout-every", 10, "hold out every Nth corpus sentence for tuning and perplexity")
+		convert   = flag.String("sphinx-lm-convert", "sphinx_lm_convert", "sphinx_lm_convert binary")
+		keepARPA  = flag.Bool("keep-arpa", false, "keep the merged ARPA file next to the binary")
+	)
+	flag.Parse()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(log, *corpusDir, *generic, *dictPath, *genText, *outDir, *convert, *lambda, *every, *keepARPA); err != nil {
+		fmt.Fprintln(os.Stderr, "lmbuild:", err)
+		os.Exit(1)
+	}
+}
+
+func run(log *slog.Logger, corpusDir, generic, dictPath, genText, outDir, convert string, lambda float64, every int, keepARPA bool) error {
+	start := time.Now()
+	files, err := filepath.Glob(filepath.Join(corpusDir, "*.txt"))
+	if err != nil || len(files) == 0 {
+		return fmt.Errorf("no corpus files in %s", corpusDir)
+	}
+	sort.Strings(files)
+	dict, err := readDict(dictPath)
+	if err != nil {
+		return fmt.Errorf("dictionary (install pocketsphinx-en-us): %w", err)
+	}
+	var all, train, held [][]string
+	for _, f := range files {
+		s, err := readSentenceFile(f)
+		if err != nil {
+			return err
+		}
+		for i, sent := range s {
+			all = append(all, sent)
+			if every > 0 && i%every == every-1 {
+				held = append(held, sent)
+			} else {
+				train = append(train, sent)
+			}
+		}
+	}
+	nwords := 0
+	for _, s := range all {
+		nwords += len(s)
+	}
+	if o := oovs(all, dict); len(o) > 0 {
+		var b strings.Builder
+		for _, w := range sortedKeys(o) {
+			fmt.Fprintf(&b, " %s(%d)", w, o[w])
+		}
+		return fmt.Errorf("%d corpus words are not in %s; fix the corpus:%s", len(o), dictPath, b.String())
+	}
+	log.Info("corpus", "files", len(files), "sentences", len(all), "words", nwords, "heldout_sentences", len(held))
+
+	t := time.Now()
+	gen, err := readSphinxBin(generic)
+	if err != nil {
+		return fmt.Errorf("generic model (install pocketsphinx-en-us): %w", err)
+	}
+	log.Info("generic model read", "words", len(gen.words), "bigrams", gen.bi.Len(), "trigrams", gen.tri.Len(), "took", time.Since(t).Round(time.Millisecond))
+
+	genAll, err := readSentenceFile(genText)
+	if err != nil {
+		return err
+	}
+	// Even lines tune the weight, odd lines are only reported.
+	var genTune, genHeld [][]string
+	for i, s := range genAll {
+		if i%2 == 0 {
+			genTune = append(genTune, s)
+		} else {
+			genHeld = append(genHeld, s)
+		}
+	}
+
+	// Tune on the held-out split with a domain model that never saw it.
+	dom := estimateKN(train)
+	if lambda == 0 {
+		em := tuneLambda(held, dom.logProb, gen.logProb)
+		lambda = tuneBalanced(held, genTune, dom.logProb, gen.logProb)
+		log.Info("tuned interpolation weight", "lambda_domain", fmt.Sprintf("%.3f", lambda),
+			"lambda_domain_if_tuned_on_corpus_alone", fmt.Sprintf("%.3f", em))
+	}
+	heldMix := mix(dom, gen, lambda)
+	report := []struct {
+		name string
+		m    *model
+	}{{"domain", dom}, {"generic", gen}, {"merged", heldMix}}
+	for _, r := range report {
+		d, g := perplexity(held, r.m.logProb), perplexity(genHeld, r.m.logProb)
+		log.Info("perplexity (backoff model as built)", "model", r.name,
+			"domain_heldout", fmt.Sprintf("%.1f", d.perplexity()), "domain_oov", d.oovs,
+			"generic_text", fmt.Sprintf("%.1f", g.perplexity()), "generic_oov", g.oovs)
+	}
+
+	for _, l := range []float64{0.1, 0.3, lambda, 0.7, 0.9} {
+		s := mixScore(dom.logProb, gen.logProb, l)
+		log.Info("perplexity of the exact mixture", "lambda_domain", fmt.Sprintf("%.3f", l),
+			"domain_heldout", fmt.Sprintf("%.1f", perplexity(held, s).perplexity()),
+			"generic_text", fmt.Sprintf("%.1f", perplexity(genHeld, s).perplexity()))
+	}
+
+	// The shipped model: domain estimated on the whole corpus.
+	final := mix(estimateKN(all), gen, lambda)
+	if err := checkNormalized(final, []string{bos, "i", "cancel", "the", "my", "card"}); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return err
+	}
+	arpaPath := filepath.Join(outDir, "earshot.arpa")
+	f, err := os.Create(arpaPath)
+	if err != nil {
+		return err
+	}
+	if err := writeARPA(f, final); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	binPath := filepath.Join(outDir, "earshot.lm.bin")
+	t = time.Now()
+	cmd := exec.Command(convert, "-i", arpaPath, "-o", binPath)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%s: %w\n%s", convert, err, tail(out, 2000))
+	}
+	log.Info("converted to sphinx binary", "path", binPath, "took", time.Since(t).Round(time.Millisecond))
+	if !keepARPA {
+		os.Remove(arpaPath)
+	}
+	dictOut := filepath.Join(outDir, "earshot.dict")
+	df, err := os.Create(dictOut)
+	if err != nil {
+		return err
+	}
+	n, err := writeDict(df, dict, final.words)
+	if cerr := df.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	log.Info("dictionary", "path", dictOut, "words", n, "model_words", len(final.words))
+	log.Info("done", "lambda_domain", fmt.Sprintf("%.3f", lambda), "bigrams", final.bi.Len(), "trigrams", final.tri.Len(),
+		"took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// checkNormalized verifies that the merged model's distribution after each
+// given one-word context sums to one; it guards the backoff arithmetic of
+// the build that is shipped, not just the one in tests.
+func checkNormalized(m *model, contexts []string) error {
+	for _, c := range contexts {
+		if _, ok := m.index[c]; !ok {
+			continue
+		}
+		s := 0.0
+		for _, w := range m.words {
+			s += math.Exp(m.logProb([]string{c}, w))
+		}
+		if math.Abs(s-1) > 0.02 {
+			return fmt.Errorf("merged model: P(.|%s) sums to %.4f, want 1", c, s)
+		}
+	}
+	return nil
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
