@@ -1,0 +1,436 @@
+package insights
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+//go:embed sentiment_lexicon.txt
+var lexiconText string
+
+// lexicon maps a term's first token to its entries, longest first.
+type lexEntry struct {
+	tokens  []string
+	valence float64
+}
+
+var lexicon = mustParseLexicon(lexiconText)
+
+// mustParseLexicon reads the embedded lexicon. A malformed line is a bug in
+// the package, caught by every test run, so it panics.
+func mustParseLexicon(text string) map[string][]lexEntry {
+	m := map[string][]lexEntry{}
+	for n, line := range strings.Split(text, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) < 2 {
+			panic(fmt.Sprintf("insights: sentiment lexicon line %d: want term<TAB>valence", n+1))
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil || v < -4 || v > 4 {
+			panic(fmt.Sprintf("insights: sentiment lexicon line %d: bad valence %q", n+1, f[1]))
+		}
+		toks := strings.Fields(f[0])
+		m[toks[0]] = append(m[toks[0]], lexEntry{toks, v})
+	}
+	for k := range m {
+		slices.SortStableFunc(m[k], func(a, b lexEntry) int { return len(b.tokens) - len(a.tokens) })
+	}
+	return m
+}
+
+// Words that flip the valence of a sentiment word up to three tokens later.
+var negators = setOf("not no never don't doesn't didn't isn't wasn't aren't weren't can't cannot couldn't " +
+	"won't wouldn't shouldn't haven't hasn't hadn't nothing nobody none neither nor without " +
+	"dont doesnt didnt isnt wasnt cant wont wouldnt havent hasnt")
+
+// Boosters raise the magnitude of the next sentiment word; dampeners lower it.
+var (
+	boosters = setOf("absolutely really so very extremely totally completely complete incredibly truly " +
+		"super such too utterly highly most quite seriously deeply entirely")
+	dampeners = setOf("slightly somewhat barely hardly kinda marginally")
+	// Clause words after which the rest of the utterance weighs more.
+	contrasts = setOf("but however although though")
+)
+
+func setOf(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
+	}
+	return m
+}
+
+// VADER's constants: a booster adds 0.293 to a word's magnitude, negation
+// scales by -0.74, and the raw sum s maps to s/sqrt(s²+15).
+const (
+	boostIncrement = 0.293
+	negationScale  = -0.74
+	normAlpha      = 15
+	beforeContrast = 0.5
+	afterContrast  = 1.5
+)
+
+// tokenize lower-cases text and splits it into words, keeping apostrophes
+// inside words ("don't") and dropping other punctuation.
+func tokenize(text string) []string {
+	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'')
+	})
+}
+
+// TextSentiment scores text alone in [-1, 1] with the lexicon model: terms
+// matched longest first; a negator up to three tokens before a term flips
+// and scales it by -0.74; each booster ("really", "so") just before adds
+// 0.293 to its magnitude, each dampener takes it off; after a contrast word
+// ("but") terms weigh 1.5 and before it 0.5; the sum s is squashed to
+// s/sqrt(s²+15) as in VADER.
+func TextSentiment(text string) float64 {
+	return textScore(tokenize(text))
+}
+
+func textScore(toks []string) float64 {
+	type hit struct {
+		pos int
+		v   float64
+	}
+	var hits []hit
+	consumed := make([]bool, len(toks))
+	for i := 0; i < len(toks); {
+		e, ok := matchLexicon(toks, i)
+		if !ok {
+			i++
+			continue
+		}
+		for k := range e.tokens {
+			consumed[i+k] = true
+		}
+		v := e.valence
+		// Boosters and dampeners directly before the term, nearest first,
+		// fading with distance as in VADER.
+		scale := 1.0
+		for k := i - 1; k >= 0 && k >= i-3 && !consumed[k]; k-- {
+			var d float64
+			switch {
+			case boosters[toks[k]]:
+				d = boostIncrement
+			case dampeners[toks[k]]:
+				d = -boostIncrement
+			case toks[k] == "bit" || toks[k] == "little" || toks[k] == "of":
+				// "a bit", "a little", "kind of": dampening phrases.
+				if toks[k] != "of" || (k > 0 && (toks[k-1] == "kind" || toks[k-1] == "sort")) {
+					d = -boostIncrement
+				}
+			default:
+				continue
+			}
+			if v < 0 {
+				d = -d
+			}
+			v += d * scale
+			scale -= 0.05
+		}
+		for k := i - 1; k >= 0 && k >= i-3; k-- {
+			if negators[toks[k]] && !consumed[k] {
+				v *= negationScale
+				break
+			}
+			if contrasts[toks[k]] {
+				break // negation does not reach across "but"
+			}
+		}
+		hits = append(hits, hit{i, v})
+		i += len(e.tokens)
+	}
+	if len(hits) == 0 {
+		return 0
+	}
+	cut := -1
+	for i, t := range toks {
+		if contrasts[t] {
+			cut = i
+		}
+	}
+	var sum float64
+	for _, h := range hits {
+		switch {
+		case cut < 0:
+			sum += h.v
+		case h.pos < cut:
+			sum += h.v * beforeContrast
+		default:
+			sum += h.v * afterContrast
+		}
+	}
+	return sum / math.Sqrt(sum*sum+normAlpha)
+}
+
+func matchLexicon(toks []string, i int) (lexEntry, bool) {
+	for _, e := range lexicon[toks[i]] {
+		if i+len(e.tokens) <= len(toks) && slices.Equal(toks[i:i+len(e.tokens)], e.tokens) {
+			return e, true
+		}
+	}
+	return lexEntry{}, false
+}
+
+// Prosody is how an utterance sounded: its mean pitch over voiced frames,
+// mean level over speech frames, and speaking rate. A zero field means
+// "not measured" and is left out of the arousal.
+type Prosody struct {
+	MeanF0Hz      float64
+	MeanLevelDBFS float64
+	WPM           float64
+}
+
+// SentimentConfig tunes a SentimentScorer. The zero value means the
+// defaults given on each field.
+type SentimentConfig struct {
+	// NeutralBand is the score magnitude up to which an utterance is
+	// labelled neutral (default 0.25: one mild word such as "refund" or
+	// "issue" alone does not make an utterance negative).
+	NeutralBand float64
+	// ArousalGain is how much a fully raised voice deepens a negative text
+	// score (default 0.5: up to 1.5× as negative).
+	ArousalGain float64
+	// BaselineUtterances is how many of a speaker's utterances establish
+	// their baseline voice before arousal is measured (default 2).
+	BaselineUtterances int
+	// BaselineWindow is how many recent utterances the baseline medians
+	// run over (default 20).
+	BaselineWindow int
+	// Smoothing is the weight of the newest utterance in the rolling
+	// sentiment per speaker (exponentially weighted, default 0.4).
+	Smoothing float64
+}
+
+func (c SentimentConfig) withDefaults() SentimentConfig {
+	if c.NeutralBand <= 0 {
+		c.NeutralBand = 0.25
+	}
+	if c.ArousalGain <= 0 {
+		c.ArousalGain = 0.5
+	}
+	if c.BaselineUtterances <= 0 {
+		c.BaselineUtterances = 2
+	}
+	if c.BaselineWindow <= 0 {
+		c.BaselineWindow = 20
+	}
+	if c.Smoothing <= 0 || c.Smoothing > 1 {
+		c.Smoothing = 0.4
+	}
+	return c
+}
+
+// TimedScore is one utterance's sentiment at a point in the call.
+type TimedScore struct {
+	Speaker Speaker
+	At      time.Duration // the utterance's end
+	Score   float64
+}
+
+// voiceBaseline keeps a speaker's recent prosody values.
+type voiceBaseline struct {
+	f0, level, rate []float64
+}
+
+// SentimentScorer scores the final utterances of one call. It keeps each
+// speaker's voice baseline, rolling sentiment and score history. It is not
+// safe for concurrent use.
+type SentimentScorer struct {
+	cfg      SentimentConfig
+	baseline BySpeaker[voiceBaseline]
+	rolling  BySpeaker[float64]
+	seen     BySpeaker[bool]
+	history  []TimedScore
+}
+
+// NewSentimentScorer returns a scorer for one call.
+func NewSentimentScorer(cfg SentimentConfig) *SentimentScorer {
+	return &SentimentScorer{cfg: cfg.withDefaults()}
+}
+
+// Score reads one final utterance: the text score from the lexicon model,
+// the arousal of its voice against the speaker's baseline so far, and the
+// combined score and label. Then it adds the utterance to the speaker's
+// baseline, rolling sentiment and history.
+//
+// Arousal is 0.45·pitch + 0.35·level + 0.2·rate, each term clamped to 0..1:
+// pitch = (F0/baselineF0 − 1)/0.3 (30 % above the speaker's median is
+// full), level = (dBFS − baseline dBFS)/8 dB, rate = (WPM/baselineWPM −
+// 1)/0.35. Baselines are medians of the speaker's last BaselineWindow
+// utterances; until BaselineUtterances of them carried a value, that term is
+// 0. Only raised voices count: calmer than usual is 0, not negative.
+//
+// The combined score is text·(1 + ArousalGain·arousal), capped at -1, when
+// the text is negative, and the text score otherwise: a raised voice makes
+// a complaint read worse but never turns kind words or neutral ones into
+// a negative reading (people also raise their voice when pleased or on a
+// bad line).
+func (s *SentimentScorer) Score(u Utterance, p Prosody) Sentiment {
+	text := TextSentiment(u.Text)
+	sp := u.Speaker
+	if !sp.valid() {
+		sp = Caller
+	}
+	b := s.baseline.Ptr(sp)
+	arousal := 0.45*raise(p.MeanF0Hz, b.f0, s.cfg.BaselineUtterances, func(x, base float64) float64 { return (x/base - 1) / 0.30 }) +
+		0.35*raise(p.MeanLevelDBFS, b.level, s.cfg.BaselineUtterances, func(x, base float64) float64 { return (x - base) / 8 }) +
+		0.20*raise(p.WPM, b.rate, s.cfg.BaselineUtterances, func(x, base float64) float64 { return (x/base - 1) / 0.35 })
+	arousal = clamp(arousal, 0, 1)
+	score := text
+	if text < 0 {
+		score = max(-1, text*(1+s.cfg.ArousalGain*arousal))
+	}
+	b.f0 = pushWindow(b.f0, p.MeanF0Hz, s.cfg.BaselineWindow)
+	b.level = pushWindow(b.level, p.MeanLevelDBFS, s.cfg.BaselineWindow)
+	b.rate = pushWindow(b.rate, p.WPM, s.cfg.BaselineWindow)
+
+	if s.seen.Of(sp) {
+		*s.rolling.Ptr(sp) = s.cfg.Smoothing*score + (1-s.cfg.Smoothing)*s.rolling.Of(sp)
+	} else {
+		*s.seen.Ptr(sp), *s.rolling.Ptr(sp) = true, score
+	}
+	s.history = append(s.history, TimedScore{sp, u.End, score})
+	return Sentiment{Score: score, Label: s.label(score), Text: text, Arousal: arousal}
+}
+
+func (s *SentimentScorer) label(score float64) SentimentLabel {
+	switch {
+	case score > s.cfg.NeutralBand:
+		return Positive
+	case score < -s.cfg.NeutralBand:
+		return Negative
+	}
+	return Neutral
+}
+
+// raise is one arousal term: 0 while x is unmeasured or the baseline is
+// still forming, else f(x, median baseline) clamped to 0..1.
+func raise(x float64, base []float64, need int, f func(x, base float64) float64) float64 {
+	if x == 0 || len(base) < need {
+		return 0
+	}
+	m := median(base)
+	if m == 0 {
+		return 0
+	}
+	return clamp(f(x, m), 0, 1)
+}
+
+func pushWindow(w []float64, x float64, n int) []float64 {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return w
+	}
+	w = append(w, x)
+	if len(w) > n {
+		w = slices.Delete(w, 0, len(w)-n)
+	}
+	return w
+}
+
+func median(x []float64) float64 {
+	if len(x) == 0 {
+		return 0
+	}
+	s := slices.Clone(x)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func clamp(x, lo, hi float64) float64 {
+	if math.IsNaN(x) {
+		return lo
+	}
+	return min(hi, max(lo, x))
+}
+
+// Rolling returns sp's exponentially weighted sentiment over their
+// utterances so far (0 before the first).
+func (s *SentimentScorer) Rolling(sp Speaker) float64 { return s.rolling.Of(sp) }
+
+// History returns every score so far in scoring order; the caller owns the
+// copy.
+func (s *SentimentScorer) History() []TimedScore { return slices.Clone(s.history) }
+
+// Trend compares the mean score in the first third of the call with the
+// mean in the last third (by each score's At) and returns both and
+// last-first. A third without scores reads 0 (neutral).
+func Trend(scores []TimedScore, duration time.Duration) (first, last, delta float64) {
+	var n1, n3 int
+	for _, sc := range scores {
+		switch {
+		case sc.At*3 <= duration:
+			first += sc.Score
+			n1++
+		case sc.At*3 >= 2*duration:
+			last += sc.Score
+			n3++
+		}
+	}
+	if n1 > 0 {
+		first /= float64(n1)
+	}
+	if n3 > 0 {
+		last /= float64(n3)
+	}
+	return first, last, last - first
+}
+
+// SentimentSummary is a call's sentiment: each side's mean utterance score
+// and the caller's trend (last third minus first third of the call, so
+// positive means the caller ended happier than they started).
+type SentimentSummary struct {
+	Caller float64 `json:"caller"`
+	Agent  float64 `json:"agent"`
+	Trend  float64 `json:"trend"`
+}
+
+// Summary sums up the call so far for a call of the given duration.
+// Values are rounded to 0.001.
+func (s *SentimentScorer) Summary(duration time.Duration) SentimentSummary {
+	var sum BySpeaker[float64]
+	var n BySpeaker[int]
+	var caller []TimedScore
+	for _, h := range s.history {
+		*sum.Ptr(h.Speaker) += h.Score
+		*n.Ptr(h.Speaker) += 1
+		if h.Speaker == Caller {
+			caller = append(caller, h)
+		}
+	}
+	var out SentimentSummary
+	if n.Caller > 0 {
+		out.Caller = round(sum.Caller/float64(n.Caller), 1000)
+	}
+	if n.Agent > 0 {
+		out.Agent = round(sum.Agent/float64(n.Agent), 1000)
+	}
+	_, _, d := Trend(caller, duration)
+	out.Trend = round(d, 1000)
+	return out
+}
+
+// MarshalJSON writes a Sentiment as {"score","label","text","arousal"},
+// numbers rounded to 0.001.
+func (s Sentiment) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Score   float64        `json:"score"`
+		Label   SentimentLabel `json:"label"`
+		Text    float64        `json:"text"`
+		Arousal float64        `json:"arousal"`
+	}{round(s.Score, 1000), s.Label, round(s.Text, 1000), round(s.Arousal, 1000)})
+}
