@@ -1,0 +1,289 @@
+package agentassist
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Hub errors.
+var (
+	// ErrCallNotLive means an event was published for a call that is not open in the hub.
+	ErrCallNotLive = errors.New("call not live in hub")
+	// ErrHubClosed means the hub was closed.
+	ErrHubClosed = errors.New("hub closed")
+	// ErrTooSlow is a dropped subscription's reason: its queue stayed full.
+	ErrTooSlow = errors.New("too slow")
+)
+
+// HubConfig configures a Hub. The zero value means the protocol's limits.
+type HubConfig struct {
+	QueueSize int // per-subscriber queue, default 256 events
+	RingSize  int // events kept per live call for resume, default 2000
+	Logger    *slog.Logger
+	Now       func() time.Time // stamps events without TS; default time.Now
+	// OnSubscribers, if set, is called with the subscriber count whenever it
+	// changes (a metrics gauge). It is called with the hub's lock held and
+	// must not call back into the hub.
+	OnSubscribers func(n int)
+}
+
+// Delivery is one published event as a subscriber receives it: the event
+// with its seq, and its wire JSON, marshaled once for every subscriber.
+type Delivery struct {
+	Event Event
+	JSON  []byte
+}
+
+// Filter selects the calls a subscriber sees: one call, one agent's calls,
+// or all calls. Exactly one field should be set.
+type Filter struct {
+	CallID  string
+	AgentID string
+	All     bool
+}
+
+func (f Filter) match(callID, agentID string) bool {
+	switch {
+	case f.All:
+		return true
+	case f.CallID != "":
+		return f.CallID == callID
+	case f.AgentID != "":
+		return f.AgentID == agentID
+	}
+	return false
+}
+
+// Hub fans a live call's events out to subscribers (overlays, supervisor
+// walls). It assigns each call's seq, keeps the last RingSize events per
+// live call so a reconnecting subscriber can resume, and gives every
+// subscriber a bounded queue. Publish never blocks: a subscriber whose queue
+// is full is dropped (its Done channel closes and Err returns ErrTooSlow)
+// and may resubscribe with resume. A Hub is safe for concurrent use and
+// owns no goroutines.
+type Hub struct {
+	cfg    HubConfig
+	mu     sync.Mutex
+	calls  map[string]*hubCall
+	subs   map[*Subscription]struct{}
+	closed bool
+}
+
+type hubCall struct {
+	agentID string
+	seq     uint64
+	ring    []Delivery // circular, len ≤ RingSize
+	head    int        // index of the oldest entry when full
+}
+
+func (c *hubCall) push(d Delivery, size int) {
+	if len(c.ring) < size {
+		c.ring = append(c.ring, d)
+		return
+	}
+	c.ring[c.head] = d
+	c.head = (c.head + 1) % size
+}
+
+// after returns the buffered deliveries with seq > last, oldest first.
+func (c *hubCall) after(last uint64) []Delivery {
+	var out []Delivery
+	n := len(c.ring)
+	for i := 0; i < n; i++ {
+		d := c.ring[(c.head+i)%n]
+		if d.Event.Seq > last {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// NewHub returns an empty hub.
+func NewHub(cfg HubConfig) *Hub {
+	if cfg.QueueSize <= 0 {
+		cfg.QueueSize = 256
+	}
+	if cfg.RingSize <= 0 {
+		cfg.RingSize = 2000
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Hub{cfg: cfg, calls: map[string]*hubCall{}, subs: map[*Subscription]struct{}{}}
+}
+
+// OpenCall makes callID live: events may be published for it and
+// subscribers by agent or all see it. Its seq continues after lastSeq (0 for
+// a new call; the stored last seq for a call resumed after a restart).
+// Opening a live call again keeps its seq and ring.
+func (h *Hub) OpenCall(callID, agentID string, lastSeq uint64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.calls[callID]; ok {
+		return
+	}
+	h.calls[callID] = &hubCall{agentID: agentID, seq: lastSeq}
+}
+
+// CloseCall forgets a call's ring once it has ended. Subscribers stay
+// subscribed (a call subscriber sees nothing more).
+func (h *Hub) CloseCall(callID string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.calls, callID)
+}
+
+// Live returns the agent of a live call and whether it is live.
+func (h *Hub) Live(callID string) (agentID string, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c, ok := h.calls[callID]
+	if !ok {
+		return "", false
+	}
+	return c.agentID, true
+}
+
+// Publish assigns ev the call's next seq (and TS if zero), marshals it once,
+// keeps it in the call's ring and offers it to every matching subscriber
+// without waiting. It returns the delivery (the event as published and its
+// JSON) for storage. Errors: ErrCallNotLive, ErrHubClosed, or a marshaling
+// error (a programmer's bad Data; no seq is used then).
+func (h *Hub) Publish(ev Event) (Delivery, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return Delivery{}, ErrHubClosed
+	}
+	c, ok := h.calls[ev.CallID]
+	if !ok {
+		return Delivery{}, fmt.Errorf("%w: %s", ErrCallNotLive, ev.CallID)
+	}
+	ev.Seq = c.seq + 1
+	if ev.AgentID == "" {
+		ev.AgentID = c.agentID
+	}
+	if ev.TS.IsZero() {
+		ev.TS = h.cfg.Now()
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return Delivery{}, err
+	}
+	c.seq = ev.Seq
+	d := Delivery{Event: ev, JSON: b}
+	c.push(d, h.cfg.RingSize)
+	for s := range h.subs {
+		if !s.filter.match(ev.CallID, c.agentID) {
+			continue
+		}
+		select {
+		case s.ch <- d:
+		default:
+			// Full: the subscriber missed this event, so its stream is no
+			// longer complete. Drop it; it may resume from its last seq.
+			h.dropLocked(s, ErrTooSlow)
+			h.cfg.Logger.Info("hub: dropped slow subscriber", "call_id", ev.CallID, "queue", cap(s.ch))
+		}
+	}
+	return d, nil
+}
+
+// Subscription is one subscriber's stream. Read deliveries from C until Done
+// is closed; then Err says why (ErrTooSlow, ErrHubClosed, or nil after
+// Close). C is never closed, so a reader selects on both.
+type Subscription struct {
+	C      <-chan Delivery
+	ch     chan Delivery
+	done   chan struct{}
+	filter Filter
+	hub    *Hub
+	err    error // guarded by hub.mu
+}
+
+// Done is closed when the subscription ends.
+func (s *Subscription) Done() <-chan struct{} { return s.done }
+
+// Err returns why the subscription ended, or nil while it runs or after Close.
+func (s *Subscription) Err() error {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	return s.err
+}
+
+// Close ends the subscription. It is idempotent.
+func (s *Subscription) Close() {
+	s.hub.mu.Lock()
+	defer s.hub.mu.Unlock()
+	s.hub.dropLocked(s, nil)
+}
+
+func (h *Hub) dropLocked(s *Subscription, err error) {
+	if _, ok := h.subs[s]; !ok {
+		return
+	}
+	delete(h.subs, s)
+	s.err = err
+	close(s.done)
+	if h.cfg.OnSubscribers != nil {
+		h.cfg.OnSubscribers(len(h.subs))
+	}
+}
+
+// Subscribe starts a subscription for f. resume maps call ids to the last
+// seq the subscriber saw: the buffered events after it of each such live
+// call that f matches are queued first, so nothing between is lost as long
+// as the ring still holds it. It never blocks.
+func (h *Hub) Subscribe(f Filter, resume map[string]uint64) (*Subscription, error) {
+	if !f.All && f.CallID == "" && f.AgentID == "" {
+		return nil, errors.New("hub: empty subscription filter")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, ErrHubClosed
+	}
+	var backlog []Delivery
+	for id, last := range resume {
+		if c, ok := h.calls[id]; ok && f.match(id, c.agentID) {
+			backlog = append(backlog, c.after(last)...)
+		}
+	}
+	ch := make(chan Delivery, h.cfg.QueueSize+len(backlog))
+	for _, d := range backlog {
+		ch <- d
+	}
+	s := &Subscription{C: ch, ch: ch, done: make(chan struct{}), filter: f, hub: h}
+	h.subs[s] = struct{}{}
+	if h.cfg.OnSubscribers != nil {
+		h.cfg.OnSubscribers(len(h.subs))
+	}
+	return s, nil
+}
+
+// Subscribers returns the number of subscriptions.
+func (h *Hub) Subscribers() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs)
+}
+
+// Close ends every subscription with ErrHubClosed and refuses further use.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	for s := range h.subs {
+		h.dropLocked(s, ErrHubClosed)
+	}
+	h.closed = true
+}

@@ -1,0 +1,229 @@
+package agentassist
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func recv(t *testing.T, s *Subscription) Delivery {
+	t.Helper()
+	select {
+	case d := <-s.C:
+		return d
+	case <-s.Done():
+		t.Fatalf("subscription ended: %v", s.Err())
+	case <-time.After(5 * time.Second):
+		t.Fatal("no delivery")
+	}
+	return Delivery{}
+}
+
+func noMore(t *testing.T, s *Subscription) {
+	t.Helper()
+	select {
+	case d := <-s.C:
+		t.Fatalf("unexpected delivery %s", d.JSON)
+	default:
+	}
+}
+
+func TestPublishAssignsSeqPerCallAndFansOutByFilter(t *testing.T) {
+	h := NewHub(HubConfig{})
+	h.OpenCall("c1", "A1", 0)
+	h.OpenCall("c2", "A2", 41) // resumed after a restart
+	byCall, _ := h.Subscribe(Filter{CallID: "c1"}, nil)
+	byAgent, _ := h.Subscribe(Filter{AgentID: "A2"}, nil)
+	all, _ := h.Subscribe(Filter{All: true}, nil)
+	for i := 0; i < 2; i++ {
+		for _, id := range []string{"c1", "c2"} {
+			if _, err := h.Publish(Event{Type: EventAlert, CallID: id, Data: map[string]any{"id": "x"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	tests := []struct {
+		name string
+		sub  *Subscription
+		want []string
+	}{
+		{"a call subscriber sees only that call, seq from 1", byCall, []string{"c1/1", "c1/2"}},
+		{"an agent subscriber sees that agent's calls, seq continuing after resume", byAgent, []string{"c2/42", "c2/43"}},
+		{"an all subscriber sees everything in publish order", all, []string{"c1/1", "c2/42", "c1/2", "c2/43"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, w := range tt.want {
+				d := recv(t, tt.sub)
+				if got := fmt.Sprintf("%s/%d", d.Event.CallID, d.Event.Seq); got != w {
+					t.Errorf("got %s, want %s", got, w)
+				}
+				var m map[string]any
+				if err := json.Unmarshal(d.JSON, &m); err != nil || m["id"] != "x" || m["agent_id"] == "" {
+					t.Errorf("wire form %s", d.JSON)
+				}
+			}
+			noMore(t, tt.sub)
+		})
+	}
+}
+
+func TestPublishForAnUnknownCallFails(t *testing.T) {
+	h := NewHub(HubConfig{})
+	if _, err := h.Publish(Event{Type: EventAlert, CallID: "nope"}); !errors.Is(err, ErrCallNotLive) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestResumeReplaysTheRingAfterTheLastSeq(t *testing.T) {
+	h := NewHub(HubConfig{RingSize: 10})
+	h.OpenCall("c", "A", 0)
+	for i := 0; i < 25; i++ {
+		if _, err := h.Publish(Event{Type: EventAlert, CallID: "c"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tt := range []struct {
+		name      string
+		last      uint64
+		wantFirst uint64
+		n         int
+	}{
+		{"a recent seq gets exactly what followed it", 20, 21, 5},
+		{"an old seq gets what the ring still holds", 3, 16, 10},
+		{"the newest seq gets nothing", 25, 0, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := h.Subscribe(Filter{CallID: "c"}, map[string]uint64{"c": tt.last, "other": 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			for i := 0; i < tt.n; i++ {
+				if d := recv(t, s); d.Event.Seq != tt.wantFirst+uint64(i) {
+					t.Fatalf("delivery %d has seq %d", i, d.Event.Seq)
+				}
+			}
+			noMore(t, s)
+		})
+	}
+}
+
+func TestResumeIsFilteredToo(t *testing.T) {
+	h := NewHub(HubConfig{})
+	h.OpenCall("mine", "A1", 0)
+	h.OpenCall("theirs", "A2", 0)
+	h.Publish(Event{Type: EventAlert, CallID: "theirs"})
+	s, _ := h.Subscribe(Filter{AgentID: "A1"}, map[string]uint64{"theirs": 0})
+	noMore(t, s)
+}
+
+func TestASlowSubscriberIsDroppedAndOthersGetEverything(t *testing.T) {
+	var gauge []int
+	h := NewHub(HubConfig{QueueSize: 4, OnSubscribers: func(n int) { gauge = append(gauge, n) }})
+	h.OpenCall("c", "A", 0)
+	slow, _ := h.Subscribe(Filter{CallID: "c"}, nil)
+	fast, _ := h.Subscribe(Filter{All: true}, nil)
+	got := make(chan int)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		n := 0
+		for n < 100 {
+			select {
+			case <-fast.C:
+				n++
+			case <-fast.Done():
+				got <- -1
+				return
+			}
+		}
+		got <- n
+	}()
+	start := time.Now()
+	for i := 0; i < 100; i++ {
+		if _, err := h.Publish(Event{Type: EventAlert, CallID: "c"}); err != nil {
+			t.Fatal(err)
+		}
+		// Pace the producer a little so the fast reader keeps up with a
+		// 4-event queue; the slow one never reads.
+		for len(fast.C) > 2 && time.Since(start) < 10*time.Second {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if n := <-got; n != 100 {
+		t.Errorf("fast subscriber got %d of 100", n)
+	}
+	wg.Wait()
+	select {
+	case <-slow.Done():
+	default:
+		t.Fatal("slow subscriber was not dropped")
+	}
+	if !errors.Is(slow.Err(), ErrTooSlow) {
+		t.Errorf("slow subscriber's reason %v", slow.Err())
+	}
+	if h.Subscribers() != 1 || gauge[len(gauge)-1] != 1 {
+		t.Errorf("subscriber count %d, gauge %v", h.Subscribers(), gauge)
+	}
+}
+
+func TestPublishNeverWaits(t *testing.T) {
+	h := NewHub(HubConfig{QueueSize: 1})
+	h.OpenCall("c", "A", 0)
+	for i := 0; i < 50; i++ {
+		if _, err := h.Subscribe(Filter{All: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 1000; i++ {
+			h.Publish(Event{Type: EventAlert, CallID: "c"})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("publisher blocked on subscribers that never read")
+	}
+	if h.Subscribers() != 0 {
+		t.Errorf("%d non-reading subscribers were kept", h.Subscribers())
+	}
+}
+
+func TestCloseEndsSubscriptions(t *testing.T) {
+	h := NewHub(HubConfig{})
+	s, _ := h.Subscribe(Filter{All: true}, nil)
+	h.Close()
+	<-s.Done()
+	if !errors.Is(s.Err(), ErrHubClosed) {
+		t.Errorf("reason %v", s.Err())
+	}
+	if _, err := h.Subscribe(Filter{All: true}, nil); !errors.Is(err, ErrHubClosed) {
+		t.Errorf("subscribe after close: %v", err)
+	}
+	s.Close() // idempotent after the drop
+}
+
+func BenchmarkPublish100Subscribers(b *testing.B) {
+	h := NewHub(HubConfig{QueueSize: 1 << 20})
+	h.OpenCall("c", "A", 0)
+	for i := 0; i < 100; i++ {
+		h.Subscribe(Filter{All: true}, nil)
+	}
+	ev := Event{Type: EventTranscriptFinal, CallID: "c", Data: map[string]any{"text": "hello there how can I help", "speaker": "agent"}}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := h.Publish(ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/event")
+}
