@@ -1,0 +1,11 @@
+package eval
+
+import "errors"
+
+// Sentinel errors; wrapped with the detail (file, line) of what was wrong.
+var (
+	// ErrManifest means a manifest line is malformed.
+	ErrManifest = errors.New("eval: bad manifest")
+	// ErrBaseline means pocketsphinx_continuous could not be run or failed.
+	ErrBaseline = errors.New("eval: baseline recognizer failed")
+)
