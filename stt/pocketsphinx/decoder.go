@@ -161,8 +161,15 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 		}
 	}
 	if d.cmn != nil {
+		// A fresh estimator holds the model's -cmninit mean with no frame
+		// count behind it, so the first utterance's own frames replace it
+		// wholesale while that utterance is decoded; on clips that start
+		// straight into speech this lost every word (librivox 0930).
+		// cmn_live_set gives the prior the weight of a 5 s window instead,
+		// the state every later utterance (and Reset) starts from.
 		d.cmn0 = make([]C.mfcc_t, int(C.earshot_cmn_len(d.cmn)))
 		C.cmn_live_get(d.cmn, &d.cmn0[0])
+		C.cmn_live_set(d.cmn, &d.cmn0[0])
 	}
 	return d, nil
 }
