@@ -1,0 +1,21 @@
+package engine
+
+import "errors"
+
+// Sentinel errors.
+var (
+	// ErrProtocol means an endpoint broke the ingest protocol; the wrapped
+	// message is the close reason sent to it.
+	ErrProtocol = errors.New("protocol violation")
+	// ErrCallActive means a call is already streaming on another connection.
+	ErrCallActive = errors.New("call already active on another connection")
+	// ErrCallEnded means a resume named a call that has ended.
+	ErrCallEnded = errors.New("call already ended")
+	// ErrSessionFailed means a call's analysis failed; the call was ended
+	// with an error event and the server keeps running.
+	ErrSessionFailed = errors.New("call failed")
+	// ErrShuttingDown means the server is draining and takes no new calls.
+	ErrShuttingDown = errors.New("server shutting down")
+	// ErrConfig means the engine configuration is unusable.
+	ErrConfig = errors.New("bad engine configuration")
+)
