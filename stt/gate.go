@@ -1,0 +1,219 @@
+package stt
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/earshot/earshot/audio"
+)
+
+// GateConfig tunes a Gate. The zero value is the Earshot default.
+type GateConfig struct {
+	// PreRoll is how much audio the gate keeps before a confirmed speech
+	// start. It must cover the VAD's onset confirmation delay (up to about
+	// 200 ms with its defaults) plus PadStart. Default 400 ms.
+	PreRoll time.Duration
+	// PadStart is decoded before the VAD's speech start, so the first
+	// phone's onset is inside the utterance. Default 200 ms.
+	PadStart time.Duration
+	// PadEnd is decoded after the VAD's speech end. The VAD reports the end
+	// after its hangover (300 ms by default); when the hangover is longer
+	// than PadEnd the utterance already holds the pad and ends at once.
+	// Default 200 ms.
+	PadEnd time.Duration
+}
+
+func (c GateConfig) withDefaults() GateConfig {
+	if c.PadStart <= 0 {
+		c.PadStart = 200 * time.Millisecond
+	}
+	if c.PadEnd <= 0 {
+		c.PadEnd = 200 * time.Millisecond
+	}
+	if c.PreRoll <= 0 {
+		c.PreRoll = 400 * time.Millisecond
+	}
+	c.PreRoll = max(c.PreRoll, c.PadStart+audio.FrameDuration)
+	return c
+}
+
+type gateState int
+
+const (
+	gateIdle     gateState = iota // outside speech: frames go to the pre-roll ring
+	gateSpeaking                  // utterance open: frames are decoded as they come
+	gateTrailing                  // speech ended: decoding the end pad
+)
+
+// Gate drives a Recognizer from one channel's 20 ms frames and its VAD
+// decisions: only speech (with padding) is decoded, everything else is
+// skipped so result times stay stream offsets. Utterances open at the VAD's
+// speech start minus PadStart, from a pre-roll ring, and end at its speech
+// end plus PadEnd, when the final result is returned.
+//
+// A Gate is not safe for concurrent use. In the steady state it allocates
+// nothing per frame (the recognizer may, when it returns results).
+type Gate struct {
+	rec Recognizer
+	cfg GateConfig
+
+	ring     []int16 // pre-roll, a circular buffer of whole frames
+	ringHead int     // index of the oldest sample
+	ringLen  int     // samples held
+
+	state      gateState
+	pos        int64 // samples pushed so far (the gate's stream clock)
+	recPos     int64 // samples the recognizer has accepted or skipped
+	pendingSkp int   // samples dropped from the ring but not yet skipped
+	endAt      int64 // gateTrailing: stream sample where the utterance ends
+
+	out []Result
+}
+
+// NewGate returns a gate feeding rec, whose stream clock must be at zero.
+// The gate does not own rec: closing it is the caller's job.
+func NewGate(rec Recognizer, cfg GateConfig) *Gate {
+	cfg = cfg.withDefaults()
+	frames := (cfg.PreRoll + audio.FrameDuration - 1) / audio.FrameDuration
+	return &Gate{
+		rec:  rec,
+		cfg:  cfg,
+		ring: make([]int16, int(frames)*audio.FrameSize),
+		out:  make([]Result, 0, 4),
+	}
+}
+
+// Push takes the next frame of the channel (exactly audio.FrameSize samples
+// at 16 kHz, starting where the previous one ended) and the VAD event that
+// frame produced. It returns the recognizer's results: partials while an
+// utterance is open and the final when it ends. The returned slice is
+// reused by the next Push or Flush; the frame is not kept. A wrong frame
+// length fails with ErrFrameSize; recognizer errors are returned wrapped.
+func (g *Gate) Push(frame []int16, ev audio.VADEvent) ([]Result, error) {
+	if len(frame) != audio.FrameSize {
+		return nil, fmt.Errorf("stt: gate frame of %d samples: %w", len(frame), ErrFrameSize)
+	}
+	g.out = g.out[:0]
+	g.pos += int64(len(frame))
+
+	switch g.state {
+	case gateIdle:
+		g.remember(frame)
+		if ev.Kind == audio.SpeechStart {
+			if err := g.open(ev.Segment.Start); err != nil {
+				return g.out, err
+			}
+		}
+	case gateSpeaking, gateTrailing:
+		if err := g.accept(frame); err != nil {
+			return g.out, err
+		}
+		switch ev.Kind {
+		case audio.SpeechStart:
+			// Speech resumed inside the end pad: same utterance.
+			g.state = gateSpeaking
+		case audio.SpeechEnd:
+			g.state = gateTrailing
+			g.endAt = samplesAt(ev.Segment.End + g.cfg.PadEnd)
+		}
+		if g.state == gateTrailing && g.pos >= g.endAt {
+			if err := g.close(); err != nil {
+				return g.out, err
+			}
+		}
+	}
+	return g.out, nil
+}
+
+// Flush ends the stream: an open utterance is ended and its final returned,
+// and the recognizer's clock is advanced over the pre-roll still held, so
+// it equals the samples pushed. The returned slice is reused by the next
+// call. The gate can go on with more frames afterwards.
+func (g *Gate) Flush() ([]Result, error) {
+	g.out = g.out[:0]
+	if g.state != gateIdle {
+		if err := g.close(); err != nil {
+			return g.out, err
+		}
+	}
+	g.pendingSkp += g.ringLen
+	g.ringLen, g.ringHead = 0, 0
+	return g.out, g.skip()
+}
+
+func samplesAt(d time.Duration) int64 { return int64(audio.PipelineRate.Samples(max(d, 0))) }
+
+// remember appends frame to the ring, dropping (to be skipped) the oldest
+// frame when it is full.
+func (g *Gate) remember(frame []int16) {
+	if g.ringLen == len(g.ring) {
+		g.ringHead = (g.ringHead + len(frame)) % len(g.ring)
+		g.ringLen -= len(frame)
+		g.pendingSkp += len(frame)
+	}
+	tail := (g.ringHead + g.ringLen) % len(g.ring)
+	copy(g.ring[tail:], frame) // frames never straddle the end: ring is whole frames
+	g.ringLen += len(frame)
+}
+
+// open starts an utterance at speech start minus the pad, replaying the
+// part of the ring from there on.
+func (g *Gate) open(speechStart time.Duration) error {
+	ringStart := g.pos - int64(g.ringLen)
+	from := max(samplesAt(speechStart-g.cfg.PadStart), ringStart)
+	drop := int(from - ringStart)
+	g.pendingSkp += drop
+	g.ringHead = (g.ringHead + drop) % len(g.ring)
+	g.ringLen -= drop
+	if err := g.skip(); err != nil {
+		return err
+	}
+	g.state = gateSpeaking
+	for g.ringLen > 0 {
+		n := min(g.ringLen, len(g.ring)-g.ringHead)
+		if err := g.accept(g.ring[g.ringHead : g.ringHead+n]); err != nil {
+			return err
+		}
+		g.ringHead = (g.ringHead + n) % len(g.ring)
+		g.ringLen -= n
+	}
+	g.ringHead = 0
+	return nil
+}
+
+func (g *Gate) accept(pcm []int16) error {
+	res, err := g.rec.Accept(pcm)
+	g.out = append(g.out, res...)
+	g.recPos += int64(len(pcm))
+	if err != nil {
+		return fmt.Errorf("stt: gate at %v: %w", audio.PipelineRate.Duration(int(g.recPos)), err)
+	}
+	return nil
+}
+
+func (g *Gate) skip() error {
+	if g.pendingSkp == 0 {
+		return nil
+	}
+	n := g.pendingSkp
+	g.pendingSkp = 0
+	res, err := g.rec.Skip(n)
+	g.out = append(g.out, res...)
+	g.recPos += int64(n)
+	if err != nil {
+		return fmt.Errorf("stt: gate skipping at %v: %w", audio.PipelineRate.Duration(int(g.recPos)), err)
+	}
+	return nil
+}
+
+// close ends the utterance and collects its final.
+func (g *Gate) close() error {
+	g.state = gateIdle
+	g.ringLen, g.ringHead = 0, 0
+	res, err := g.rec.Flush()
+	g.out = append(g.out, res...)
+	if err != nil {
+		return fmt.Errorf("stt: gate ending utterance at %v: %w", audio.PipelineRate.Duration(int(g.recPos)), err)
+	}
+	return nil
+}

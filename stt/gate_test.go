@@ -1,0 +1,197 @@
+package stt
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/audio"
+)
+
+// fakeRec records what a Gate asks of it. Each accepted sample carries its
+// own stream index as its value, so the test can see exactly what was
+// decoded.
+type fakeRec struct {
+	clock    int64
+	decoded  []int16 // every accepted sample, in order
+	firstAt  []int64 // stream sample where each utterance's audio began
+	finals   int
+	inUtt    bool
+	skipped  int64
+	mismatch bool // an accepted sample's value disagreed with the clock
+}
+
+func (f *fakeRec) Accept(pcm []int16) ([]Result, error) {
+	if !f.inUtt {
+		f.inUtt = true
+		f.firstAt = append(f.firstAt, f.clock)
+	}
+	for _, s := range pcm {
+		if int64(s) != f.clock%30000 {
+			f.mismatch = true
+		}
+		f.decoded = append(f.decoded, s)
+		f.clock++
+	}
+	return nil, nil
+}
+
+func (f *fakeRec) Skip(n int) ([]Result, error) {
+	res, _ := f.Flush()
+	f.clock += int64(n)
+	f.skipped += int64(n)
+	return res, nil
+}
+
+func (f *fakeRec) Flush() ([]Result, error) {
+	if !f.inUtt {
+		return nil, nil
+	}
+	f.inUtt = false
+	f.finals++
+	at := audio.PipelineRate.Duration(int(f.firstAt[len(f.firstAt)-1]))
+	return []Result{{Final: true, Text: "x", Start: at, End: audio.PipelineRate.Duration(int(f.clock))}}, nil
+}
+
+func (f *fakeRec) Close() error { return nil }
+
+// frameAt fills a frame whose samples hold their stream indexes (mod 30000).
+func frameAt(buf []int16, i int) []int16 {
+	for j := range buf {
+		buf[j] = int16((i*audio.FrameSize + j) % 30000)
+	}
+	return buf
+}
+
+func at(frame int) time.Duration { return time.Duration(frame) * audio.FrameDuration }
+
+func TestGate(t *testing.T) {
+	type event struct {
+		frame int
+		ev    audio.VADEvent
+	}
+	start := func(frame, from int) event {
+		return event{frame, audio.VADEvent{Kind: audio.SpeechStart, Segment: audio.Segment{Start: at(from), End: at(frame + 1)}}}
+	}
+	end := func(frame, from, to int) event {
+		return event{frame, audio.VADEvent{Kind: audio.SpeechEnd, Segment: audio.Segment{Start: at(from), End: at(to)}}}
+	}
+	tests := []struct {
+		name       string
+		frames     int
+		events     []event
+		wantFirst  []int64 // stream samples where utterances start
+		wantFrames int     // frames of audio decoded
+		finalAt    []int   // frames whose Push returned a final
+	}{
+		{"silence is skipped, never decoded", 100, nil, nil, 0, nil},
+		{"an utterance starts 200 ms before the VAD's speech start",
+			100, []event{start(40, 35), end(80, 35, 65)},
+			[]int64{int64(25 * audio.FrameSize)}, 80 - 25 + 1, []int{80}},
+		{"a start earlier than the pre-roll is clamped to the oldest frame kept",
+			100, []event{start(40, 10), end(80, 10, 65)},
+			[]int64{int64(21 * audio.FrameSize)}, 80 - 21 + 1, []int{80}},
+		{"an end pad longer than the hangover keeps decoding until it is done",
+			100, []event{start(40, 35), end(70, 35, 69)},
+			[]int64{int64(25 * audio.FrameSize)}, 78 - 25 + 1, []int{78}},
+		{"speech resuming inside the end pad continues the same utterance",
+			120, []event{start(40, 35), end(70, 35, 69), start(72, 71), end(100, 71, 90)},
+			[]int64{int64(25 * audio.FrameSize)}, 100 - 25 + 1, []int{100}},
+		{"two utterances are decoded separately",
+			200, []event{start(20, 18), end(50, 18, 35), start(120, 118), end(150, 118, 135)},
+			[]int64{int64(8 * audio.FrameSize), int64(108 * audio.FrameSize)}, (50 - 8 + 1) + (150 - 108 + 1), []int{50, 150}},
+		{"an utterance open at the end of the stream is flushed",
+			60, []event{start(40, 35)},
+			[]int64{int64(25 * audio.FrameSize)}, 60 - 25, []int{60}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &fakeRec{}
+			g := NewGate(rec, GateConfig{PadStart: 200 * time.Millisecond, PadEnd: 200 * time.Millisecond, PreRoll: 400 * time.Millisecond})
+			evs := map[int]audio.VADEvent{}
+			for _, e := range tt.events {
+				evs[e.frame] = e.ev
+			}
+			buf := make([]int16, audio.FrameSize)
+			var finalAt []int
+			for i := range tt.frames {
+				res, err := g.Push(frameAt(buf, i), evs[i])
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range res {
+					if r.Final {
+						finalAt = append(finalAt, i)
+					}
+				}
+			}
+			res, err := g.Flush()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res) > 0 {
+				finalAt = append(finalAt, tt.frames)
+			}
+			if rec.mismatch {
+				t.Error("the recognizer's clock and the audio it decoded disagree")
+			}
+			if rec.clock != int64(tt.frames*audio.FrameSize) {
+				t.Errorf("recognizer clock %d after the stream, want %d", rec.clock, tt.frames*audio.FrameSize)
+			}
+			if got := len(rec.decoded); got != tt.wantFrames*audio.FrameSize {
+				t.Errorf("decoded %d samples (%.1f frames), want %d frames", got, float64(got)/float64(audio.FrameSize), tt.wantFrames)
+			}
+			if len(rec.firstAt) != len(tt.wantFirst) {
+				t.Fatalf("utterances start at %v, want %v", rec.firstAt, tt.wantFirst)
+			}
+			for i := range tt.wantFirst {
+				if rec.firstAt[i] != tt.wantFirst[i] {
+					t.Errorf("utterance %d starts at sample %d, want %d", i, rec.firstAt[i], tt.wantFirst[i])
+				}
+			}
+			if len(finalAt) != len(tt.finalAt) {
+				t.Fatalf("finals at frames %v, want %v", finalAt, tt.finalAt)
+			}
+			for i := range finalAt {
+				if finalAt[i] != tt.finalAt[i] {
+					t.Errorf("final %d at frame %d, want %d", i, finalAt[i], tt.finalAt[i])
+				}
+			}
+		})
+	}
+}
+
+func TestGateRefusesWrongFrames(t *testing.T) {
+	g := NewGate(&fakeRec{}, GateConfig{})
+	if _, err := g.Push(make([]int16, 160), audio.VADEvent{}); !errors.Is(err, ErrFrameSize) {
+		t.Errorf("half frame: %v, want ErrFrameSize", err)
+	}
+}
+
+func TestGateDoesNotAllocateOutsideSpeech(t *testing.T) {
+	g := NewGate(&fakeRec{}, GateConfig{})
+	buf := make([]int16, audio.FrameSize)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := g.Push(buf, audio.VADEvent{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per silent frame, want 0", allocs)
+	}
+}
+
+func TestTranscribeRefusesOtherRates(t *testing.T) {
+	if _, err := Transcribe(&fakeRec{}, make([]float32, 8000), TranscribeConfig{Rate: 8000}); !errors.Is(err, ErrSampleRate) {
+		t.Errorf("8 kHz: %v, want ErrSampleRate", err)
+	}
+}
+
+func BenchmarkGateSilentFrame(b *testing.B) {
+	g := NewGate(&fakeRec{}, GateConfig{})
+	buf := make([]int16, audio.FrameSize)
+	for b.Loop() {
+		g.Push(buf, audio.VADEvent{})
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/frame")
+}
