@@ -14,7 +14,7 @@ build: setup
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 demo: build
-	$(BIN)/earshot demo
+	$(BIN)/earshot analyze --format text $(SAMPLES)
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/engine"
+	"github.com/earshot/earshot/insights"
+)
+
+func init() {
+	register(command{
+		name:    "analyze",
+		summary: "analyze stereo call recordings offline and print one JSON document per file",
+		run:     runAnalyze,
+	})
+}
+
+func runAnalyze(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, "analyze", "FILE...",
+		"Runs stereo recordings (WAV or MP3; left = agent, right = caller) through the call pipeline as fast\n"+
+			"as the CPU allows and prints one JSON document per file (--format text: a readable report).")
+	format := fs.String("format", "json", "output format: json or text")
+	noSTT := fs.Bool("no-stt", false, "skip speech recognition (segments and dynamics only; much faster)")
+	jobs := fs.Int("jobs", runtime.NumCPU(), "files analyzed at once (each uses two recognizers)")
+	af := addAssistFlags(fs)
+	sf := addSTTFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(env.stderr, "earshot analyze: unknown --format %q (json or text)\n", *format)
+		return errUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	*jobs = max(1, min(*jobs, fs.NArg()))
+
+	deps, closeDeps, err := loadDeps(env, af, sf, !*noSTT, 2**jobs)
+	if err != nil {
+		return err
+	}
+	defer closeDeps()
+
+	type outcome struct {
+		rec  engine.Record
+		err  error
+		took time.Duration
+	}
+	files := fs.Args()
+	results := make([]outcome, len(files))
+	done := make([]chan struct{}, len(files))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for range *jobs {
+		wg.Go(func() {
+			for i := range work {
+				start := time.Now()
+				rec, err := analyzeFile(ctx, deps, files[i])
+				results[i] = outcome{rec, err, time.Since(start)}
+				close(done[i])
+			}
+		})
+	}
+	go func() {
+		defer close(work)
+		for i := range files {
+			select {
+			case work <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	defer wg.Wait()
+
+	// Print in input order as soon as each file is ready.
+	failed := false
+	for i, path := range files {
+		select {
+		case <-done[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r := results[i]
+		if r.err != nil {
+			fmt.Fprintf(env.stderr, "earshot analyze: %s: %v\n", path, r.err)
+			failed = true
+			continue
+		}
+		env.log.Debug("analyzed", "file", path, "audio_s", r.rec.Duration.Seconds(),
+			"took_s", r.took.Seconds(), "x_realtime", r.rec.Duration.Seconds()/max(r.took.Seconds(), 1e-9))
+		if err := printAnalysis(env.stdout, *format, path, r.rec); err != nil {
+			return err
+		}
+	}
+	if failed {
+		return errReported
+	}
+	return nil
+}
+
+// analyzeFile feeds one recording through the call pipeline, the two
+// channels interleaved frame by frame as a live call would arrive.
+func analyzeFile(ctx context.Context, deps engine.Deps, path string) (engine.Record, error) {
+	agent, caller, err := audio.LoadCall(path)
+	if err != nil {
+		return engine.Record{}, err
+	}
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	p, err := engine.NewPipeline(ctx, deps, engine.PipelineConfig{CallID: name})
+	if err != nil {
+		return engine.Record{}, err
+	}
+	defer p.Close()
+	n := max(len(agent), len(caller))
+	frame := make([]float32, audio.FrameSize)
+	for i := 0; i < n; i += audio.FrameSize {
+		if ctx.Err() != nil {
+			return engine.Record{}, ctx.Err()
+		}
+		at := audio.PipelineRate.Duration(i)
+		for ch, pcm := range [][]float32{agent, caller} {
+			m := 0
+			if i < len(pcm) {
+				m = copy(frame, pcm[i:])
+			}
+			clear(frame[m:])
+			if _, err := p.Push(ch, frame, at); err != nil {
+				return engine.Record{}, fmt.Errorf("at %.2f s: %w", at.Seconds(), err)
+			}
+		}
+	}
+	_, rec, err := p.Finish(audio.PipelineRate.Duration(n))
+	return rec, err
+}
+
+// analysisJSON is the document `earshot analyze` prints per file.
+type analysisJSON struct {
+	File       string                    `json:"file"`
+	DurationS  float64                   `json:"duration_s"`
+	Segments   any                       `json:"segments"`
+	Dynamics   insights.Dynamics         `json:"dynamics"`
+	Utterances any                       `json:"utterances"`
+	Sentiment  insights.SentimentSummary `json:"sentiment"`
+	Hints      []engine.HintRecord       `json:"hints"`
+	Categories []string                  `json:"categories"`
+	Alerts     []engine.AlertRecord      `json:"alerts"`
+}
+
+func printAnalysis(w io.Writer, format, path string, r engine.Record) error {
+	if format == "json" {
+		doc := analysisJSON{
+			File:       path,
+			DurationS:  insights.Seconds(r.Duration),
+			Segments:   engine.SegmentsJSON(r.Segments),
+			Dynamics:   r.Dynamics,
+			Utterances: engine.UtterancesJSON(r.Utterances),
+			Sentiment:  r.Sentiment,
+			Hints:      nonNil(r.Hints),
+			Categories: nonNil(r.Categories),
+			Alerts:     nonNil(r.Alerts),
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(doc)
+	}
+	return printAnalysisText(w, path, r)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+func printAnalysisText(w io.Writer, path string, r engine.Record) error {
+	d := r.Dynamics
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "== %s (%.1f s)\n", path, r.Duration.Seconds())
+	fmt.Fprintf(tw, "talk time\tagent %.1f s\tcaller %.1f s\tagent share %.0f %%\n", d.Talk.Agent.Seconds(), d.Talk.Caller.Seconds(), 100*d.TalkRatio)
+	fmt.Fprintf(tw, "interruptions\tagent %d\tcaller %d\tturns %d\n", d.Interruptions.Agent, d.Interruptions.Caller, d.Turns)
+	fmt.Fprintf(tw, "longest monologue\tagent %.1f s\tcaller %.1f s\n", d.LongestMonologue.Agent.Seconds(), d.LongestMonologue.Caller.Seconds())
+	fmt.Fprintf(tw, "speaking rate\tagent %.0f wpm\tcaller %.0f wpm\n", d.WPM.Agent, d.WPM.Caller)
+	fmt.Fprintf(tw, "response gap\tmean %.2f s\tmax %.2f s\n", d.MeanResponseGap.Seconds(), d.MaxResponseGap.Seconds())
+	for _, s := range d.DeadAir {
+		fmt.Fprintf(tw, "dead air\t%.1f–%.1f s\t(%.1f s)\n", s.Start.Seconds(), s.End.Seconds(), s.Len().Seconds())
+	}
+	for _, s := range d.Overtalk {
+		fmt.Fprintf(tw, "overtalk\t%.1f–%.1f s\tby %s\n", s.Start.Seconds(), s.End.Seconds(), s.By)
+	}
+	fmt.Fprintf(tw, "sentiment\tcaller %+.2f\tagent %+.2f\ttrend %+.2f\n", r.Sentiment.Caller, r.Sentiment.Agent, r.Sentiment.Trend)
+	if len(r.Categories) > 0 {
+		fmt.Fprintf(tw, "categories\t%s\n", strings.Join(r.Categories, ", "))
+	}
+	for _, h := range r.Hints {
+		fmt.Fprintf(tw, "hint\t%.1f s\t%s\t%s\n", h.T.Seconds(), h.ID, h.Title)
+	}
+	for _, a := range r.Alerts {
+		fmt.Fprintf(tw, "alert\t%.1f s\t%s\t%s\n", a.T.Seconds(), a.ID, a.Severity)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, u := range r.Utterances {
+		fmt.Fprintf(w, "  %6.1f %6.1f  %-6s %-8s %s\n", u.Start.Seconds(), u.End.Seconds(), u.Speaker, u.Sentiment.Label, u.Text)
+	}
+	_, err := fmt.Fprintln(w)
+	return err
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/earshot/earshot/agentassist"
+	"github.com/earshot/earshot/engine"
+	"github.com/earshot/earshot/samples"
+	"github.com/earshot/earshot/stt"
+	"github.com/earshot/earshot/stt/pocketsphinx"
+)
+
+// assistFlags pick the playbook and knowledge base; empty means the ones
+// embedded from samples/.
+type assistFlags struct{ playbook, kb *string }
+
+func addAssistFlags(fs interface {
+	String(name, value, usage string) *string
+}) assistFlags {
+	return assistFlags{
+		playbook: fs.String("playbook", envDefault("EARSHOT_PLAYBOOK", ""), "playbook YAML (default: the embedded samples/playbook.yaml; env EARSHOT_PLAYBOOK)"),
+		kb:       fs.String("kb", envDefault("EARSHOT_KB", ""), "knowledge-base directory of Markdown articles (default: the embedded samples/kb; env EARSHOT_KB)"),
+	}
+}
+
+// loadAssist loads and checks the playbook and KB. A malformed playbook is
+// an error here, so the engine never starts half-configured.
+func loadAssist(f assistFlags) (*agentassist.Playbook, *agentassist.KB, error) {
+	var pb *agentassist.Playbook
+	var err error
+	if *f.playbook != "" {
+		pb, err = agentassist.LoadPlaybook(*f.playbook)
+	} else {
+		pb, err = agentassist.ParsePlaybook(samples.PlaybookName, samples.Playbook())
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	var kb *agentassist.KB
+	if *f.kb != "" {
+		if _, serr := os.Stat(*f.kb); serr != nil {
+			return nil, nil, fmt.Errorf("knowledge base: %w", serr)
+		}
+		kb, err = agentassist.OpenKBDir(*f.kb)
+	} else {
+		kb, err = agentassist.OpenKB(samples.KB())
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("knowledge base: %w", err)
+	}
+	if err := pb.CheckKB(kb); err != nil {
+		return nil, nil, err
+	}
+	return pb, kb, nil
+}
+
+// sphinxPool adapts the PocketSphinx pool to the engine's RecognizerPool.
+type sphinxPool struct{ *pocketsphinx.Pool }
+
+func (p sphinxPool) Get(ctx context.Context) (stt.Recognizer, error) {
+	d, err := p.Pool.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (p sphinxPool) Put(r stt.Recognizer) {
+	if d, ok := r.(*pocketsphinx.Decoder); ok {
+		p.Pool.Put(d)
+	}
+}
+
+// loadDeps loads everything a call pipeline shares: the recognizer pool
+// (when withSTT; decoders recognizers are loaded up front), the playbook
+// and the KB. The returned func releases them.
+func loadDeps(env *environment, af assistFlags, sf sttFlags, withSTT bool, decoders int) (engine.Deps, func(), error) {
+	pb, kb, err := loadAssist(af)
+	if err != nil {
+		return engine.Deps{}, nil, err
+	}
+	deps := engine.Deps{Playbook: pb, KB: kb, Logger: env.log}
+	closeAll := func() {}
+	if withSTT {
+		pool, err := pocketsphinx.NewPool(sf.config(env), decoders)
+		if err != nil {
+			return engine.Deps{}, nil, err
+		}
+		deps.Recognizers = sphinxPool{pool}
+		closeAll = func() { pool.Close() }
+	}
+	return deps, closeAll, nil
+}

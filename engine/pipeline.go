@@ -1,0 +1,512 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/earshot/earshot/agentassist"
+	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/stt"
+)
+
+// RecognizerPool hands out recognizers whose model is already loaded. A
+// pipeline takes one per channel for the whole call, so word times stay
+// offsets from the call start, and gives it back when the call ends.
+type RecognizerPool interface {
+	// Get blocks until a recognizer is free or ctx ends.
+	Get(ctx context.Context) (stt.Recognizer, error)
+	// Put returns a recognizer; the pool resets its stream clock.
+	Put(stt.Recognizer)
+}
+
+// Deps are the parts every call's pipeline shares, loaded once at start.
+// Any of them may be nil: no recognizer means no transcript (dynamics
+// only), no playbook means no rule hints, no KB means no article hints.
+type Deps struct {
+	Recognizers RecognizerPool
+	Playbook    *agentassist.Playbook
+	KB          *agentassist.KB
+	Logger      *slog.Logger
+}
+
+// PipelineConfig configures one call's pipeline. Zero values are defaults.
+type PipelineConfig struct {
+	CallID, AgentID string
+	VAD             audio.VADConfig
+	Gate            stt.GateConfig
+	Dynamics        insights.DynamicsConfig
+	Sentiment       insights.SentimentConfig
+	// SnapshotEvery is how often (call time) a dynamics snapshot event is
+	// emitted for live views. Default 5 s.
+	SnapshotEvery time.Duration
+	// Now stamps events with engine time. Default time.Now.
+	Now func() time.Time
+}
+
+// prosodyWindow is how much per-frame history a channel keeps to measure
+// an utterance's pitch and level when its final result arrives; longer
+// utterances are measured over their last prosodyWindow.
+const prosodyWindow = 60 * time.Second
+
+// tickEvery is how often (call time) the dynamics tracker and the playbook
+// are ticked for dead-air timers and absence windows.
+const tickEvery = 100 * time.Millisecond
+
+type frameProsody struct {
+	at     time.Duration
+	f0     float32
+	level  float32
+	speech bool
+}
+
+type channel struct {
+	speaker   insights.Speaker
+	extractor *audio.FeatureExtractor
+	vad       *audio.VAD
+	rec       stt.Recognizer
+	gate      *stt.Gate
+	pcm       []int16
+	pos       time.Duration // call time the channel's audio has reached
+	history   []frameProsody
+	histHead  int
+	histLen   int
+	partial   string
+	segments  []audio.Segment
+}
+
+// Pipeline analyzes one call: per channel features, VAD and a gated
+// recognizer; then redaction, sentiment, dynamics, playbook rules and KB
+// suggestions; and it turns all of it into events. It is synchronous and
+// not safe for concurrent use: its owner (a live call session or `earshot
+// analyze`) feeds it from one goroutine. Push blocks while the recognizer
+// decodes.
+type Pipeline struct {
+	deps Deps
+	cfg  PipelineConfig
+	log  *slog.Logger
+
+	ch        [2]*channel
+	tracker   *insights.DynamicsTracker
+	scorer    *insights.SentimentScorer
+	redactor  *insights.Redactor
+	playbook  *agentassist.Session
+	suggester *agentassist.Suggester
+
+	nextTick     time.Duration
+	nextSnapshot time.Duration
+	end          time.Duration
+
+	utterances []UtteranceRecord
+	hints      []HintRecord
+	categories []string
+	alerts     []AlertRecord
+	gaps       []GapRecord
+
+	out      []agentassist.Event
+	finished bool
+	closed   bool
+}
+
+// NewPipeline starts the pipeline of one call, taking one recognizer per
+// channel from deps.Recognizers (blocking until they are free or ctx ends).
+func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline, error) {
+	if cfg.SnapshotEvery <= 0 {
+		cfg.SnapshotEvery = 5 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := deps.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	p := &Pipeline{
+		deps:         deps,
+		cfg:          cfg,
+		log:          log.With("call_id", cfg.CallID),
+		tracker:      insights.NewDynamicsTracker(cfg.Dynamics),
+		scorer:       insights.NewSentimentScorer(cfg.Sentiment),
+		redactor:     insights.NewRedactor(insights.RedactorConfig{}),
+		nextSnapshot: cfg.SnapshotEvery,
+	}
+	if deps.Playbook != nil {
+		p.playbook = deps.Playbook.NewSession(agentassist.SessionConfig{Logger: p.log})
+	}
+	if deps.KB != nil {
+		p.suggester = deps.KB.NewSuggester(agentassist.SuggesterConfig{})
+	}
+	historyFrames := int(prosodyWindow / audio.FrameDuration)
+	for i, sp := range []insights.Speaker{insights.Agent, insights.Caller} {
+		c := &channel{
+			speaker:   sp,
+			extractor: audio.NewFeatureExtractor(cfg.VAD.Features),
+			vad:       audio.NewVAD(cfg.VAD),
+			pcm:       make([]int16, audio.FrameSize),
+			history:   make([]frameProsody, historyFrames),
+		}
+		if deps.Recognizers != nil {
+			rec, err := deps.Recognizers.Get(ctx)
+			if err != nil {
+				p.Close()
+				return nil, fmt.Errorf("engine: recognizer for the %s channel: %w", sp, err)
+			}
+			c.rec = rec
+			c.gate = stt.NewGate(rec, cfg.Gate)
+		}
+		p.ch[i] = c
+	}
+	p.emit(agentassist.EventCallStarted, 0, map[string]any{"started_at": cfg.Now().UTC().Format(time.RFC3339Nano)})
+	return p, nil
+}
+
+// Push analyzes the next 20 ms frame (audio.FrameSize samples at 16 kHz) of
+// one channel (0 agent, 1 caller) starting at call time at. Frames of a
+// channel must come in order; the two channels may interleave freely, but
+// the dynamics are most timely when neither runs ahead of the other by
+// more than a few hundred milliseconds. A frame that starts after where the
+// channel's audio ended leaves a silent stretch (see Gap). It returns the
+// events the frame produced; the slice is reused by the next call.
+func (p *Pipeline) Push(channel int, frame []float32, at time.Duration) ([]agentassist.Event, error) {
+	p.out = p.out[:0]
+	if p.finished || p.closed {
+		return nil, ErrPipelineDone
+	}
+	if channel < 0 || channel > 1 {
+		return nil, fmt.Errorf("engine: channel %d: %w", channel, ErrBadChannel)
+	}
+	if len(frame) != audio.FrameSize {
+		return nil, fmt.Errorf("engine: frame of %d samples, want %d: %w", len(frame), audio.FrameSize, ErrBadFrame)
+	}
+	c := p.ch[channel]
+	if at < c.pos {
+		return nil, fmt.Errorf("engine: %s frame at %v is before %v already analyzed: %w", c.speaker, at, c.pos, ErrBadFrame)
+	}
+	if at > c.pos {
+		if err := p.silence(c, at); err != nil {
+			return p.out, err
+		}
+	}
+	f, err := c.extractor.Extract(frame)
+	if err != nil {
+		return p.out, fmt.Errorf("engine: %s features at %v: %w", c.speaker, at, err)
+	}
+	ev := c.vad.Push(f, at)
+	c.remember(frameProsody{at: at, f0: float32(f.F0Hz), level: float32(f.LevelDBFS), speech: ev.Kind != audio.VADNone || c.vad.Speaking()})
+	c.pos = at + audio.FrameDuration
+	p.end = max(p.end, c.pos)
+	if err := p.vadEvent(c, ev, c.pos); err != nil {
+		return p.out, err
+	}
+	if c.gate != nil {
+		stt.ToPCM(c.pcm, frame)
+		res, err := c.gate.Push(c.pcm, ev)
+		p.results(c, res, c.pos)
+		if err != nil {
+			return p.out, fmt.Errorf("engine: %s recognizer: %w", c.speaker, err)
+		}
+	}
+	if channel == 0 {
+		p.tick(c.pos)
+	}
+	return p.out, nil
+}
+
+// silence feeds digital silence up to at, so a gap in a channel's audio
+// keeps its clocks (VAD, recognizer stream, dynamics) in call time.
+func (p *Pipeline) silence(c *channel, at time.Duration) error {
+	zero := make([]float32, audio.FrameSize)
+	for c.pos+audio.FrameDuration <= at {
+		f, err := c.extractor.Extract(zero)
+		if err != nil {
+			return err
+		}
+		ev := c.vad.Push(f, c.pos)
+		c.pos += audio.FrameDuration
+		if err := p.vadEvent(c, ev, c.pos); err != nil {
+			return err
+		}
+		if c.gate != nil {
+			clear(c.pcm)
+			res, err := c.gate.Push(c.pcm, ev)
+			p.results(c, res, c.pos)
+			if err != nil {
+				return err
+			}
+		}
+	}
+	c.pos = at
+	return nil
+}
+
+// Gap records that a channel's audio from..to never arrived (reason:
+// "buffer_overflow", "paused", "missing"). The audio is treated as silence.
+func (p *Pipeline) Gap(channel int, from, to time.Duration, reason string) {
+	p.gaps = append(p.gaps, GapRecord{Channel: channel, Start: from, End: to, Reason: reason})
+}
+
+// Tick advances timers (dead air, absence windows) to call time at when no
+// audio arrives, and returns the events that produced.
+func (p *Pipeline) Tick(at time.Duration) []agentassist.Event {
+	p.out = p.out[:0]
+	if p.finished || p.closed {
+		return nil
+	}
+	p.tick(at)
+	return p.out
+}
+
+func (p *Pipeline) tick(at time.Duration) {
+	if at < p.nextTick {
+		return
+	}
+	p.nextTick = at + tickEvery
+	p.dynamicsEvents(p.tracker.Tick(at), at)
+	if p.playbook != nil {
+		p.actions(p.playbook.Tick(at), at)
+	}
+	if at >= p.nextSnapshot {
+		p.nextSnapshot = at + p.cfg.SnapshotEvery
+		p.emit(agentassist.EventDynamics, at, map[string]any{"event": "snapshot", "dynamics": p.tracker.Snapshot()})
+	}
+}
+
+func (p *Pipeline) vadEvent(c *channel, ev audio.VADEvent, now time.Duration) error {
+	var evs []insights.DynamicsEvent
+	var err error
+	switch ev.Kind {
+	case audio.SpeechStart:
+		evs, err = p.tracker.SpeechStart(c.speaker, ev.Segment.Start, now)
+	case audio.SpeechEnd:
+		c.segments = append(c.segments, ev.Segment)
+		evs, err = p.tracker.SpeechEnd(c.speaker, ev.Segment.End, now)
+	default:
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("engine: dynamics: %w", err)
+	}
+	p.dynamicsEvents(evs, now)
+	return nil
+}
+
+func (p *Pipeline) dynamicsEvents(evs []insights.DynamicsEvent, now time.Duration) {
+	for _, e := range evs {
+		p.emit(agentassist.EventDynamics, now, map[string]any{
+			"event":   string(e.Kind),
+			"speaker": string(e.Speaker),
+			"start":   insights.Seconds(e.Start),
+			"end":     insights.Seconds(e.End),
+			"ongoing": e.Ongoing,
+			"value":   e.Value,
+		})
+		if p.playbook != nil {
+			p.actions(p.playbook.OnDynamics(e), now)
+		}
+	}
+}
+
+func (p *Pipeline) results(c *channel, res []stt.Result, now time.Duration) {
+	for _, r := range res {
+		if !r.Final {
+			text := p.redactor.RedactPartial(c.speaker, r.Text, now)
+			if text == c.partial || strings.TrimSpace(text) == "" {
+				continue
+			}
+			c.partial = text
+			p.emit(agentassist.EventTranscriptPartial, now, map[string]any{
+				"speaker": string(c.speaker), "start": insights.Seconds(r.Start), "end": insights.Seconds(r.End), "text": text,
+			})
+			continue
+		}
+		c.partial = ""
+		p.final(c, r, now)
+	}
+}
+
+// final runs every insight over one final utterance. Redaction comes first:
+// nothing after it ever sees the spoken card data.
+func (p *Pipeline) final(c *channel, r stt.Result, now time.Duration) {
+	text, words, _ := p.redactor.Redact(c.speaker, r.Text, r.Words, now)
+	if strings.TrimSpace(text) == "" {
+		return
+	}
+	u := insights.Utterance{Speaker: c.speaker, Start: r.Start, End: r.End, Text: text, Words: words, Confidence: r.Confidence}
+	p.dynamicsEvents(p.tracker.AddUtterance(u), now)
+	sent := p.scorer.Score(u, c.prosody(u))
+	p.utterances = append(p.utterances, UtteranceRecord{Utterance: u, Sentiment: sent})
+	p.emit(agentassist.EventTranscriptFinal, now, utteranceJSON(u, &sent))
+	p.emit(agentassist.EventSentiment, now, map[string]any{
+		"speaker": string(c.speaker), "score": roundMilli(sent.Score), "label": string(sent.Label),
+		"rolling": roundMilli(p.scorer.Rolling(c.speaker)), "trend": p.scorer.Summary(now).Trend,
+	})
+	if p.playbook != nil {
+		p.actions(p.playbook.OnUtterance(u, sent, p.redactor.DigitsStarted(c.speaker)), now)
+	}
+	if p.suggester != nil {
+		acts, err := p.suggester.OnUtterance(u)
+		if err != nil {
+			p.log.Warn("knowledge-base suggestion failed", "err", err)
+		}
+		p.actions(acts, now)
+	}
+}
+
+func (p *Pipeline) actions(acts []agentassist.Action, now time.Duration) {
+	for _, a := range acts {
+		switch a.Kind {
+		case agentassist.KindHint:
+			h := HintRecord{ID: a.ID, Kind: "playbook", T: now, Title: a.Title, Text: a.Text, Priority: a.Priority, KB: a.KB}
+			if a.Rule == "kb" {
+				h.Kind = "kb"
+			}
+			if h.KB != "" && p.suggester != nil {
+				p.suggester.MarkShown(h.KB)
+			}
+			p.hints = append(p.hints, h)
+			p.emit(agentassist.EventHint, now, h)
+		case agentassist.KindCategory:
+			if containsString(p.categories, a.ID) {
+				continue
+			}
+			p.categories = append(p.categories, a.ID)
+			p.emit(agentassist.EventCategory, now, map[string]any{"id": a.ID})
+		case agentassist.KindAlert:
+			al := AlertRecord{ID: a.ID, T: now, Severity: a.Severity, Text: a.Text}
+			p.alerts = append(p.alerts, al)
+			p.emit(agentassist.EventAlert, now, al)
+		}
+	}
+}
+
+func (p *Pipeline) emit(typ string, t time.Duration, data any) {
+	p.out = append(p.out, agentassist.Event{
+		Type: typ, CallID: p.cfg.CallID, AgentID: p.cfg.AgentID, T: t, TS: p.cfg.Now(), Data: data,
+	})
+}
+
+// Finish ends the call at call time at (raised to the audio received):
+// open speech is closed, recognizers are flushed, and the final events and
+// the call's record are returned. The recognizers go back to the pool.
+func (p *Pipeline) Finish(at time.Duration) ([]agentassist.Event, Record, error) {
+	p.out = p.out[:0]
+	if p.finished || p.closed {
+		return nil, Record{}, ErrPipelineDone
+	}
+	at = max(at, p.end)
+	var errs []error
+	for _, c := range p.ch {
+		ev := c.vad.Flush(c.pos)
+		if err := p.vadEvent(c, ev, at); err != nil {
+			errs = append(errs, err)
+		}
+		if c.gate != nil {
+			res, err := c.gate.Flush()
+			p.results(c, res, at)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("engine: %s recognizer flush: %w", c.speaker, err))
+			}
+		}
+	}
+	p.tick(at)
+	p.dynamicsEvents(p.tracker.Finish(at), at)
+	if p.playbook != nil {
+		p.actions(p.playbook.Tick(at), at)
+	}
+	p.finished = true
+	rec := p.record(at)
+	p.emit(agentassist.EventCallEnded, at, map[string]any{"reason": "end", "duration_s": insights.Seconds(at)})
+	p.release()
+	return p.out, rec, errors.Join(errs...)
+}
+
+func (p *Pipeline) record(at time.Duration) Record {
+	var segs []insights.SpeechSegment
+	for _, c := range p.ch {
+		for _, s := range c.segments {
+			segs = append(segs, insights.SpeechSegment{Speaker: c.speaker, Start: s.Start, End: s.End})
+		}
+	}
+	sortSegments(segs)
+	dyn := insights.AnalyzeDynamics(segs, at, p.cfg.Dynamics)
+	utts := make([]insights.Utterance, len(p.utterances))
+	for i, u := range p.utterances {
+		utts[i] = u.Utterance
+	}
+	dyn.AddWPM(utts)
+	return Record{
+		CallID:     p.cfg.CallID,
+		AgentID:    p.cfg.AgentID,
+		Duration:   at,
+		Segments:   segs,
+		Utterances: sortUtterances(p.utterances),
+		Dynamics:   dyn,
+		Sentiment:  p.scorer.Summary(at),
+		Hints:      p.hints,
+		Categories: p.categories,
+		Alerts:     p.alerts,
+		Gaps:       p.gaps,
+	}
+}
+
+// Close releases the recognizers without finishing (a failed call). It is
+// idempotent and safe after Finish.
+func (p *Pipeline) Close() error {
+	p.closed = true
+	p.release()
+	return nil
+}
+
+func (p *Pipeline) release() {
+	for _, c := range p.ch {
+		if c == nil || c.rec == nil {
+			continue
+		}
+		p.deps.Recognizers.Put(c.rec)
+		c.rec, c.gate = nil, nil
+	}
+}
+
+func (c *channel) remember(f frameProsody) {
+	i := (c.histHead + c.histLen) % len(c.history)
+	c.history[i] = f
+	if c.histLen < len(c.history) {
+		c.histLen++
+	} else {
+		c.histHead = (c.histHead + 1) % len(c.history)
+	}
+}
+
+// prosody measures how an utterance sounded from the frames it spans:
+// mean F0 over voiced frames and mean level over speech frames.
+func (c *channel) prosody(u insights.Utterance) insights.Prosody {
+	var f0Sum, levelSum float64
+	var voiced, speech int
+	for k := 0; k < c.histLen; k++ {
+		f := c.history[(c.histHead+k)%len(c.history)]
+		if f.at < u.Start || f.at >= u.End || !f.speech {
+			continue
+		}
+		speech++
+		levelSum += float64(f.level)
+		if f.f0 > 0 {
+			voiced++
+			f0Sum += float64(f.f0)
+		}
+	}
+	var pr insights.Prosody
+	if voiced > 0 {
+		pr.MeanF0Hz = f0Sum / float64(voiced)
+	}
+	if speech > 0 {
+		pr.MeanLevelDBFS = levelSum / float64(speech)
+	}
+	if d := u.End - u.Start; d > 0 {
+		pr.WPM = float64(len(u.Words)) / d.Minutes()
+	}
+	return pr
+}

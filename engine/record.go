@@ -1,0 +1,202 @@
+package engine
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/insights/store"
+)
+
+// Pipeline errors.
+var (
+	// ErrPipelineDone means Push, Tick or Finish came after Finish or Close.
+	ErrPipelineDone = errors.New("engine: call pipeline already finished")
+	// ErrBadChannel means a channel index other than 0 (agent) or 1 (caller).
+	ErrBadChannel = errors.New("engine: channel out of range")
+	// ErrBadFrame means a frame of the wrong length or out of time order.
+	ErrBadFrame = errors.New("engine: bad audio frame")
+)
+
+// Record is everything a finished call's analysis found: what
+// `earshot analyze` prints and what the engine stores. Text is redacted.
+type Record struct {
+	CallID, AgentID string
+	Duration        time.Duration
+	Segments        []insights.SpeechSegment
+	Utterances      []UtteranceRecord
+	Dynamics        insights.Dynamics
+	Sentiment       insights.SentimentSummary
+	Hints           []HintRecord
+	Categories      []string
+	Alerts          []AlertRecord
+	Gaps            []GapRecord
+}
+
+// UtteranceRecord is a final utterance with its sentiment.
+type UtteranceRecord struct {
+	insights.Utterance
+	Sentiment insights.Sentiment
+}
+
+// HintRecord is a hint shown to the agent. T is the call time it fired.
+type HintRecord struct {
+	ID       string        `json:"id"`
+	Kind     string        `json:"kind"` // "playbook" or "kb"
+	T        time.Duration `json:"-"`
+	Title    string        `json:"title"`
+	Text     string        `json:"text"`
+	Priority int           `json:"priority,omitempty"`
+	KB       string        `json:"kb,omitempty"`
+}
+
+// MarshalJSON writes T as seconds.
+func (h HintRecord) MarshalJSON() ([]byte, error) {
+	type plain HintRecord
+	return json.Marshal(struct {
+		plain
+		T float64 `json:"t"`
+	}{plain(h), insights.Seconds(h.T)})
+}
+
+// AlertRecord is an alert raised for supervisors.
+type AlertRecord struct {
+	ID       string        `json:"id"`
+	T        time.Duration `json:"-"`
+	Severity string        `json:"severity"`
+	Text     string        `json:"text"`
+}
+
+// MarshalJSON writes T as seconds.
+func (a AlertRecord) MarshalJSON() ([]byte, error) {
+	type plain AlertRecord
+	return json.Marshal(struct {
+		plain
+		T float64 `json:"t"`
+	}{plain(a), insights.Seconds(a.T)})
+}
+
+// GapRecord is audio of one channel that never arrived.
+type GapRecord struct {
+	Channel    int
+	Start, End time.Duration
+	Reason     string
+}
+
+// MarshalJSON writes the gap in seconds.
+func (g GapRecord) MarshalJSON() ([]byte, error) {
+	return json.Marshal(map[string]any{
+		"channel": g.Channel, "start": insights.Seconds(g.Start), "end": insights.Seconds(g.End), "reason": g.Reason,
+	})
+}
+
+// segmentJSON is a speech segment on the wire and in `earshot analyze`.
+type segmentJSON struct {
+	Speaker string  `json:"speaker"`
+	Start   float64 `json:"start"`
+	End     float64 `json:"end"`
+}
+
+type wordJSON struct {
+	Text       string  `json:"text"`
+	Start      float64 `json:"start"`
+	End        float64 `json:"end"`
+	Confidence float64 `json:"confidence"`
+}
+
+type utteranceOut struct {
+	Speaker    string              `json:"speaker"`
+	Start      float64             `json:"start"`
+	End        float64             `json:"end"`
+	Text       string              `json:"text"`
+	Words      []wordJSON          `json:"words"`
+	Confidence float64             `json:"confidence"`
+	Sentiment  *insights.Sentiment `json:"sentiment,omitempty"`
+}
+
+func utteranceJSON(u insights.Utterance, s *insights.Sentiment) utteranceOut {
+	words := make([]wordJSON, len(u.Words))
+	for i, w := range u.Words {
+		words[i] = wordJSON{Text: w.Text, Start: insights.Seconds(w.Start), End: insights.Seconds(w.End), Confidence: roundMilli(w.Confidence)}
+	}
+	return utteranceOut{
+		Speaker: string(u.Speaker), Start: insights.Seconds(u.Start), End: insights.Seconds(u.End),
+		Text: u.Text, Words: words, Confidence: roundMilli(u.Confidence), Sentiment: s,
+	}
+}
+
+// SegmentsJSON returns the segments in their wire form.
+func SegmentsJSON(segs []insights.SpeechSegment) any {
+	out := make([]segmentJSON, len(segs))
+	for i, s := range segs {
+		out[i] = segmentJSON{Speaker: string(s.Speaker), Start: insights.Seconds(s.Start), End: insights.Seconds(s.End)}
+	}
+	return out
+}
+
+// UtterancesJSON returns the utterances in their wire form.
+func UtterancesJSON(utts []UtteranceRecord) any {
+	out := make([]utteranceOut, len(utts))
+	for i := range utts {
+		out[i] = utteranceJSON(utts[i].Utterance, &utts[i].Sentiment)
+	}
+	return out
+}
+
+// CallResult converts the record to what a live session stores.
+func (r Record) CallResult() CallResult {
+	return CallResult{
+		TalkRatio:  r.Dynamics.TalkRatio,
+		Categories: slices.Clone(r.Categories),
+		Sentiment: &store.Sentiment{
+			Caller: r.Sentiment.Caller,
+			Agent:  r.Sentiment.Agent,
+			Trend:  trendWord(r.Sentiment.Trend),
+		},
+		Dynamics: r.Dynamics,
+		Segments: SegmentsJSON(r.Segments),
+	}
+}
+
+// trendWord names the caller's sentiment trend for list views.
+func trendWord(delta float64) string {
+	switch {
+	case delta >= 0.15:
+		return "improving"
+	case delta <= -0.15:
+		return "worsening"
+	default:
+		return "steady"
+	}
+}
+
+func sortSegments(s []insights.SpeechSegment) {
+	slices.SortStableFunc(s, func(a, b insights.SpeechSegment) int {
+		if a.Start != b.Start {
+			return cmp.Compare(a.Start, b.Start)
+		}
+		return cmp.Compare(a.End, b.End)
+	})
+}
+
+func sortUtterances(u []UtteranceRecord) []UtteranceRecord {
+	out := slices.Clone(u)
+	slices.SortStableFunc(out, func(a, b UtteranceRecord) int {
+		switch {
+		case a.Start < b.Start:
+			return -1
+		case a.Start > b.Start:
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+func containsString(list []string, s string) bool { return slices.Contains(list, s) }
+
+func roundMilli(x float64) float64 { return math.Round(x*1000) / 1000 }
