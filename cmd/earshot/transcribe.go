@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/stt"
+	"github.com/earshot/earshot/stt/pocketsphinx"
+)
+
+func init() {
+	register(command{
+		name:    "transcribe",
+		summary: "print the utterances of stereo call recordings (left = agent, right = caller)",
+		run:     runTranscribe,
+	})
+}
+
+// sttFlags are the recognizer flags shared by commands that decode speech.
+type sttFlags struct{ model, dict, lm *string }
+
+func addSTTFlags(fs interface {
+	String(name, value, usage string) *string
+}) sttFlags {
+	env := pocketsphinx.ConfigFromEnv()
+	return sttFlags{
+		model: fs.String("model", env.Model, "acoustic model directory (default Debian en-us; env "+pocketsphinx.EnvModel+")"),
+		dict:  fs.String("dict", env.Dict, "pronunciation dictionary (env "+pocketsphinx.EnvDict+")"),
+		lm:    fs.String("lm", env.LM, "n-gram language model (env "+pocketsphinx.EnvLM+")"),
+	}
+}
+
+func (f sttFlags) config(env *environment) pocketsphinx.Config {
+	return pocketsphinx.Config{Model: *f.model, Dict: *f.dict, LM: *f.lm, Logger: env.log}
+}
+
+func runTranscribe(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, "transcribe", "FILE...",
+		"Transcribes both channels of each stereo recording (WAV or MP3) and prints the utterances sorted by start.")
+	format := fs.String("format", "text", "output format: text or json")
+	sf := addSTTFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(env.stderr, "earshot transcribe: unknown --format %q (text or json)\n", *format)
+		return errUsage
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errUsage
+	}
+	// One decoder per channel, loaded once for all files.
+	pool, err := pocketsphinx.NewPool(sf.config(env), 2)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+
+	var all []utteranceOut
+	failed := false
+	for _, path := range fs.Args() {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		utts, err := transcribeCall(ctx, pool, path)
+		if err != nil {
+			fmt.Fprintf(env.stderr, "earshot transcribe: %s: %v\n", path, err)
+			failed = true
+			continue
+		}
+		file := ""
+		if fs.NArg() > 1 {
+			file = path
+		}
+		for _, u := range utts {
+			all = append(all, newUtteranceOut(file, u))
+		}
+	}
+	if err := printUtterances(env.stdout, *format, all); err != nil {
+		return err
+	}
+	if failed {
+		return errReported
+	}
+	return nil
+}
+
+// transcribeCall decodes both channels of one recording concurrently, on
+// two decoders from pool, and returns the utterances sorted by start.
+func transcribeCall(ctx context.Context, pool *pocketsphinx.Pool, path string) ([]insights.Utterance, error) {
+	agent, caller, err := audio.LoadCall(path)
+	if err != nil {
+		return nil, err
+	}
+	chans := []struct {
+		who insights.Speaker
+		pcm []float32
+		res []stt.Result
+		err error
+	}{{who: insights.Agent, pcm: agent}, {who: insights.Caller, pcm: caller}}
+	var wg sync.WaitGroup
+	for i := range chans {
+		c := &chans[i]
+		dec, err := pool.Get(ctx)
+		if err != nil {
+			wg.Wait()
+			return nil, err
+		}
+		wg.Go(func() {
+			defer pool.Put(dec)
+			c.res, c.err = stt.Transcribe(dec, c.pcm, stt.TranscribeConfig{})
+		})
+	}
+	wg.Wait()
+	var utts []insights.Utterance
+	for _, c := range chans {
+		if c.err != nil {
+			return nil, fmt.Errorf("%s channel: %w", c.who, c.err)
+		}
+		for _, r := range c.res {
+			utts = append(utts, insights.Utterance{Speaker: c.who, Start: r.Start, End: r.End,
+				Text: r.Text, Words: r.Words, Confidence: r.Confidence})
+		}
+	}
+	sort.SliceStable(utts, func(i, j int) bool { return utts[i].Start < utts[j].Start })
+	return utts, nil
+}
+
+// utteranceOut is the JSON form of an utterance, shared with `analyze`:
+// times in seconds from the call start.
+type utteranceOut struct {
+	File       string    `json:"file,omitempty"`
+	Speaker    string    `json:"speaker"`
+	Start      float64   `json:"start"`
+	End        float64   `json:"end"`
+	Text       string    `json:"text"`
+	Words      []wordOut `json:"words"`
+	Confidence float64   `json:"confidence"`
+}
+
+type wordOut struct {
+	Text       string  `json:"text"`
+	Start      float64 `json:"start"`
+	End        float64 `json:"end"`
+	Confidence float64 `json:"confidence"`
+}
+
+func newUtteranceOut(file string, u insights.Utterance) utteranceOut {
+	o := utteranceOut{File: file, Speaker: string(u.Speaker), Start: seconds(u.Start), End: seconds(u.End),
+		Text: u.Text, Words: make([]wordOut, 0, len(u.Words)), Confidence: u.Confidence}
+	for _, w := range u.Words {
+		o.Words = append(o.Words, wordOut{Text: w.Text, Start: seconds(w.Start), End: seconds(w.End), Confidence: w.Confidence})
+	}
+	return o
+}
+
+// seconds renders d in seconds rounded to the millisecond, so JSON shows
+// 1.64 rather than 1.6400000000000001.
+func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
+
+func printUtterances(w io.Writer, format string, utts []utteranceOut) error {
+	if format == "json" {
+		if utts == nil {
+			utts = []utteranceOut{}
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(utts)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	multi := len(utts) > 0 && utts[0].File != ""
+	if multi {
+		fmt.Fprintln(tw, "file\tspeaker\tstart\tend\ttext")
+	} else {
+		fmt.Fprintln(tw, "speaker\tstart\tend\ttext")
+	}
+	for _, u := range utts {
+		if multi {
+			fmt.Fprintf(tw, "%s\t", u.File)
+		}
+		fmt.Fprintf(tw, "%s\t%.2f\t%.2f\t%s\n", u.Speaker, u.Start, u.End, strings.TrimSpace(u.Text))
+	}
+	return tw.Flush()
+}
