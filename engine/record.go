@@ -2,12 +2,14 @@ package engine
 
 import (
 	"cmp"
+	"context"
 	"encoding/json"
 	"errors"
 	"math"
 	"slices"
 	"time"
 
+	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
 )
@@ -200,3 +202,26 @@ func sortUtterances(u []UtteranceRecord) []UtteranceRecord {
 func containsString(list []string, s string) bool { return slices.Contains(list, s) }
 
 func roundMilli(x float64) float64 { return math.Round(x*1000) / 1000 }
+
+// liveAnalyzer adapts a Pipeline to the session's Analyzer interface.
+type liveAnalyzer struct{ *Pipeline }
+
+func (a liveAnalyzer) Finish(at time.Duration) ([]agentassist.Event, CallResult, error) {
+	evs, rec, err := a.Pipeline.Finish(at)
+	return evs, rec.CallResult(), err
+}
+
+// PipelineAnalyzers returns the NewAnalyzerFunc live sessions use: a
+// Pipeline per call over the shared deps. A call resumed after an engine
+// restart starts its pipeline at the resume time; the audio before it is
+// treated as silence by the new pipeline (its analysis was lost with the
+// old process, its stored events and utterances were not).
+func PipelineAnalyzers(ctx context.Context, deps Deps) NewAnalyzerFunc {
+	return func(info CallInfo) (Analyzer, error) {
+		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID})
+		if err != nil {
+			return nil, err
+		}
+		return liveAnalyzer{p}, nil
+	}
+}
