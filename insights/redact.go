@@ -1,0 +1,245 @@
+package insights
+
+import (
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/earshot/earshot/stt"
+)
+
+// RedactionKind names what was redacted.
+type RedactionKind string
+
+// Redaction kinds.
+const (
+	CardNumber   RedactionKind = "card_number"
+	Expiry       RedactionKind = "expiry"
+	SecurityCode RedactionKind = "security_code"
+)
+
+// placeholder is the text that replaces a redacted stretch.
+func (k RedactionKind) placeholder() string {
+	switch k {
+	case Expiry:
+		return "[expiry]"
+	case SecurityCode:
+		return "[security code]"
+	}
+	return "[card number]"
+}
+
+// Redaction is one redacted stretch. With word timings Start and End are
+// the first redacted word's start and the last one's end; for text alone
+// both are the time passed to Redact.
+type Redaction struct {
+	Kind       RedactionKind
+	Start, End time.Duration
+}
+
+// MarshalJSON writes {"kind","start","end"} with times in seconds.
+func (r Redaction) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Kind  RedactionKind `json:"kind"`
+		Start float64       `json:"start"`
+		End   float64       `json:"end"`
+	}{r.Kind, Seconds(r.Start), Seconds(r.End)})
+}
+
+// RedactorConfig tunes a Redactor. The zero value means the defaults given
+// on each field.
+type RedactorConfig struct {
+	// ContextWindow is how long a payment context lasts after its last
+	// sign — a payment word from either side ("card number", "security
+	// code", "expiry") or a redacted digit run (default 60 s of call time).
+	// Inside it any run of 2 or more digits is redacted.
+	ContextWindow time.Duration
+	// TailWindow is how long a speaker's digits at the end of one
+	// utterance still join digits at the start of their next one (default
+	// 15 s): callers read a card in groups, one utterance each.
+	TailWindow time.Duration
+	// ExpectWindow is how long a question such as "and the security code?"
+	// names the kind of the next digits read (default 20 s).
+	ExpectWindow time.Duration
+}
+
+func (c RedactorConfig) withDefaults() RedactorConfig {
+	if c.ContextWindow <= 0 {
+		c.ContextWindow = 60 * time.Second
+	}
+	if c.TailWindow <= 0 {
+		c.TailWindow = 15 * time.Second
+	}
+	if c.ExpectWindow <= 0 {
+		c.ExpectWindow = 20 * time.Second
+	}
+	return c
+}
+
+// speakerDigits is one speaker's digit-reading state.
+type speakerDigits struct {
+	tail          int // digits at the end of the last utterance
+	tailAt        time.Duration
+	digitsStarted bool
+	cardDigits    int // card-number digits read in this payment context
+	expiryDone    bool
+}
+
+// redactState is everything a Redactor remembers, as a value so a partial
+// can be redacted against a copy.
+type redactState struct {
+	ctx      bool
+	ctxUntil time.Duration
+	expect   RedactionKind
+	expectAt time.Duration
+	sp       BySpeaker[speakerDigits]
+}
+
+// Redactor removes spoken card numbers, expiry dates and security codes
+// from one call's transcript. It keeps state across utterances and both
+// speakers: once a payment context is seen (a payment word from either
+// side, or a run of 4 or more digits), any run of 2 or more digits in the
+// following ContextWindow is redacted too, and a speaker's digits that
+// continue their previous utterance's digits count together. Redact before
+// anything is stored or sent: the unredacted text must not leave the
+// session. It is not safe for concurrent use.
+type Redactor struct {
+	cfg RedactorConfig
+	st  redactState
+}
+
+// NewRedactor returns a Redactor for one call.
+func NewRedactor(cfg RedactorConfig) *Redactor {
+	return &Redactor{cfg: cfg.withDefaults()}
+}
+
+// Redact redacts one final utterance of sp ending at call time at. text is
+// the utterance text and words its timed words (either may be empty; they
+// are redacted separately, so they need not agree). A redacted run of words
+// becomes one word with the placeholder text ("[card number]", "[expiry]",
+// "[security code]"), the first word's start, the last word's end and the
+// lowest confidence. Tokens are re-joined with single spaces. found lists
+// what was redacted (from the words when given, else from the text).
+// Redact never returns text or words holding a run of 4 or more digits,
+// digit words or numerals.
+func (r *Redactor) Redact(sp Speaker, text string, words []stt.Word, at time.Duration) (redactedText string, redactedWords []stt.Word, found []Redaction) {
+	start := r.st
+	toks := strings.Fields(text)
+	textSpans, after := detect(start, r.cfg, sp, toks, at)
+	if len(toks) > 0 {
+		r.st = after
+	}
+	redactedText = joinRedacted(toks, textSpans)
+	if len(words) > 0 {
+		// A word's text is normally one token, but split it the way the
+		// text is split so nothing hides inside a multi-token word.
+		var wtoks []string
+		var owner []int
+		for i, w := range words {
+			for _, f := range strings.Fields(w.Text) {
+				wtoks = append(wtoks, f)
+				owner = append(owner, i)
+			}
+		}
+		tokSpans, wafter := detect(start, r.cfg, sp, wtoks, at)
+		var wordSpans []span
+		for _, s := range tokSpans {
+			ws := span{owner[s.from], owner[s.to-1] + 1, s.kind}
+			if n := len(wordSpans); n > 0 && wordSpans[n-1].to > ws.from {
+				wordSpans[n-1].to = max(wordSpans[n-1].to, ws.to)
+				continue
+			}
+			wordSpans = append(wordSpans, ws)
+		}
+		if len(toks) == 0 {
+			r.st = wafter
+		} else {
+			// Keep what either reading learned about the speaker.
+			d := r.st.sp.Ptr(sp)
+			d.digitsStarted = d.digitsStarted || wafter.sp.Of(sp).digitsStarted
+		}
+		redactedWords = redactWords(words, wordSpans)
+		for _, s := range wordSpans {
+			found = append(found, Redaction{s.kind, words[s.from].Start, words[s.to-1].End})
+		}
+		return redactedText, redactedWords, found
+	}
+	for _, s := range textSpans {
+		found = append(found, Redaction{s.kind, at, at})
+	}
+	return redactedText, nil, found
+}
+
+// RedactPartial redacts a partial hypothesis of sp at call time at. It
+// reads the state but only adds to it what cannot hurt when the final
+// result repeats the words: the payment context and DigitsStarted (so a
+// payment hint can fire while the caller is still reading), not the digit
+// count that joins the next utterance.
+func (r *Redactor) RedactPartial(sp Speaker, text string, at time.Duration) string {
+	toks := strings.Fields(text)
+	spans, after := detect(r.st, r.cfg, sp, toks, at)
+	if after.ctx && (!r.st.ctx || after.ctxUntil > r.st.ctxUntil) {
+		r.st.ctx, r.st.ctxUntil = true, after.ctxUntil
+	}
+	if after.sp.Of(sp).digitsStarted {
+		r.st.sp.Ptr(sp).digitsStarted = true
+	}
+	return joinRedacted(toks, spans)
+}
+
+// DigitsStarted reports whether sp has read out card digits (a redacted
+// digit run) in this call. It stays true once set.
+func (r *Redactor) DigitsStarted(sp Speaker) bool { return r.st.sp.Of(sp).digitsStarted }
+
+// InPaymentContext reports whether a payment context is active at call
+// time at.
+func (r *Redactor) InPaymentContext(at time.Duration) bool { return r.st.ctx && at <= r.st.ctxUntil }
+
+// span is a redacted range of token indexes [from, to).
+type span struct {
+	from, to int
+	kind     RedactionKind
+}
+
+func joinRedacted(toks []string, spans []span) string {
+	var b strings.Builder
+	next := 0
+	for i := 0; i < len(toks); {
+		if next < len(spans) && spans[next].from == i {
+			if b.Len() > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(spans[next].kind.placeholder())
+			i = spans[next].to
+			next++
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(toks[i])
+		i++
+	}
+	return b.String()
+}
+
+func redactWords(words []stt.Word, spans []span) []stt.Word {
+	out := make([]stt.Word, 0, len(words))
+	next := 0
+	for i := 0; i < len(words); {
+		if next < len(spans) && spans[next].from == i {
+			s := spans[next]
+			w := stt.Word{Text: s.kind.placeholder(), Start: words[s.from].Start, End: words[s.to-1].End, Confidence: words[s.from].Confidence}
+			for _, x := range words[s.from:s.to] {
+				w.Confidence = min(w.Confidence, x.Confidence)
+			}
+			out = append(out, w)
+			i = s.to
+			next++
+			continue
+		}
+		out = append(out, words[i])
+		i++
+	}
+	return out
+}

@@ -1,0 +1,415 @@
+package insights
+
+import (
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Spoken numbers. Each maps to the digits it stands for.
+var (
+	digitWords = map[string]string{
+		"zero": "0", "oh": "0", "o": "0", "nought": "0", "naught": "0", "nil": "0",
+		"one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+		"six": "6", "seven": "7", "eight": "8", "nine": "9",
+	}
+	teenWords = map[string]string{
+		"ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
+		"fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19",
+	}
+	tensWords = map[string]string{
+		"twenty": "20", "thirty": "30", "forty": "40", "fourty": "40", "fifty": "50",
+		"sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
+	}
+	// Words a recognizer writes for a digit it misheard. They count as
+	// digits only next to real ones (see prepare).
+	homophones  = map[string]string{"for": "4", "fore": "4", "to": "2", "too": "2", "won": "1", "ate": "8"}
+	multipliers = map[string]int{"double": 2, "triple": 3, "treble": 3}
+	scaleWords  = map[string]string{"hundred": "00", "thousand": "000"}
+	// Words between digit groups that do not end a run.
+	joiners = setOf("uh um er erm ah hmm mm dash hyphen slash space and then")
+	// Words that may come before a speaker's next group of digits.
+	leadIns = setOf("uh um er erm ah hmm mm and then okay ok yes yeah so next it's its is the rest right alright")
+	months  = setOf("january february march april may june july august september october november december " +
+		"jan feb mar apr jun jul aug sep sept oct nov dec")
+	// A short number followed by one of these is an amount or a count, not
+	// card data.
+	unitWords = setOf("dollars dollar pounds pound quid euros euro cents cent pence percent minutes minute " +
+		"hours hour days day weeks week months month years year times gigabytes gigs gb megabytes mb o'clock am pm " +
+		"digit digits")
+)
+
+// Phrases that set the payment context, and those that also say which kind
+// of number comes next.
+var redactKeywords = func() map[string][]keyword {
+	m := map[string][]keyword{}
+	add := func(kind RedactionKind, phrases string) {
+		for _, p := range strings.Split(phrases, ",") {
+			toks := strings.Fields(p)
+			m[toks[0]] = append(m[toks[0]], keyword{toks, kind})
+		}
+	}
+	add("", "card,credit,debit,visa,mastercard,master card,amex,american express,maestro,discover card,"+
+		"payment,pay,paying,long number,card number,number on the card,number on the front,account number")
+	add(Expiry, "expiry,expiration,expires,expire,expiring,exp,valid until,valid through,valid thru,valid to,end date,"+
+		"expiry date,expiration date")
+	add(SecurityCode, "security code,security number,cvv,cvc,cv2,cvv2,c v v,c v c,see v v,three digits,three digit,"+
+		"three numbers,four digit code,back of the card,on the back,verification code,card verification,csc")
+	for k, v := range m {
+		// Longest phrase first.
+		for i := 1; i < len(v); i++ {
+			for j := i; j > 0 && len(v[j].toks) > len(v[j-1].toks); j-- {
+				v[j], v[j-1] = v[j-1], v[j]
+			}
+		}
+		m[k] = v
+	}
+	return m
+}()
+
+type keyword struct {
+	toks []string
+	kind RedactionKind // "" for a payment word that names no kind
+}
+
+// Token classes for redaction.
+type tokClass uint8
+
+const (
+	tkOther      tokClass = iota
+	tkDigits              // stands for digits (possibly none, when merged into the token before)
+	tkHomophone           // "for", "to": a digit only next to digits
+	tkJoiner              // may sit inside a digit run
+	tkMultiplier          // "double", "triple"
+	tkScale               // "hundred", "thousand"
+)
+
+type rtoken struct {
+	norm   string
+	class  tokClass
+	digits string
+	tens   bool
+	mult   int
+}
+
+// normToken lower-cases a token and trims punctuation at its edges.
+func normToken(t string) string {
+	return strings.TrimFunc(strings.ToLower(t), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+}
+
+func classify(raw string) rtoken {
+	lower := strings.ToLower(raw)
+	tk := rtoken{norm: normToken(raw)}
+	parts := strings.FieldsFunc(lower, func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
+	})
+	// Any ASCII digit makes the token a number, whatever else it holds.
+	if strings.ContainsFunc(lower, func(r rune) bool { return r >= '0' && r <= '9' }) {
+		var d strings.Builder
+		for _, p := range parts {
+			if w, ok := digitWords[p]; ok {
+				d.WriteString(w)
+				continue
+			}
+			for _, r := range p {
+				if r >= '0' && r <= '9' {
+					d.WriteRune(r)
+				}
+			}
+		}
+		tk.class, tk.digits = tkDigits, d.String()
+		return tk
+	}
+	if len(parts) > 1 {
+		// "four-five", "twenty-seven": a number only if every part is one.
+		var d strings.Builder
+		for i, p := range parts {
+			switch {
+			case digitWords[p] != "":
+				if i > 0 && tensWords[parts[i-1]] != "" && p != "oh" && p != "o" && p != "zero" {
+					s := d.String()
+					d.Reset()
+					d.WriteString(s[:len(s)-1])
+				}
+				d.WriteString(digitWords[p])
+			case teenWords[p] != "":
+				d.WriteString(teenWords[p])
+			case tensWords[p] != "":
+				d.WriteString(tensWords[p])
+			default:
+				return tk
+			}
+		}
+		tk.class, tk.digits = tkDigits, d.String()
+		return tk
+	}
+	w := tk.norm
+	switch {
+	case digitWords[w] != "":
+		tk.class, tk.digits = tkDigits, digitWords[w]
+	case teenWords[w] != "":
+		tk.class, tk.digits = tkDigits, teenWords[w]
+	case tensWords[w] != "":
+		tk.class, tk.digits, tk.tens = tkDigits, tensWords[w], true
+	case homophones[w] != "":
+		tk.class, tk.digits = tkHomophone, homophones[w]
+	case multipliers[w] != 0:
+		tk.class, tk.mult = tkMultiplier, multipliers[w]
+	case scaleWords[w] != "":
+		tk.class, tk.digits = tkScale, scaleWords[w]
+	case joiners[w]:
+		tk.class = tkJoiner
+	}
+	return tk
+}
+
+// prepare classifies tokens and settles the context-dependent ones:
+// homophones next to digits become digits, "double four" becomes "44" on
+// the first token (the second keeps no digits of its own), "twenty seven"
+// becomes "27" the same way.
+func prepare(toks []string) []rtoken {
+	rt := make([]rtoken, len(toks))
+	for i, t := range toks {
+		rt[i] = classify(t)
+	}
+	strong := func(i int) bool { return i >= 0 && i < len(rt) && rt[i].class == tkDigits }
+	var promote []int
+	for i := range rt {
+		if rt[i].class != tkHomophone {
+			continue
+		}
+		if (strong(i-1) && strong(i+1)) || (strong(i-1) && strong(i-2)) || (strong(i+1) && strong(i+2)) ||
+			(i > 0 && rt[i-1].class == tkMultiplier && strong(i+1)) {
+			promote = append(promote, i)
+		}
+	}
+	for _, i := range promote {
+		rt[i].class = tkDigits
+	}
+	for i := 0; i+1 < len(rt); i++ {
+		next := &rt[i+1]
+		single := next.class == tkDigits && len(next.digits) == 1
+		if rt[i].class == tkHomophone && rt[i+1].class == tkHomophone {
+			continue
+		}
+		switch {
+		case rt[i].class == tkMultiplier && (single || next.class == tkHomophone):
+			rt[i].class, rt[i].digits = tkDigits, strings.Repeat(next.digits, rt[i].mult)
+			next.class, next.digits = tkDigits, ""
+			i++
+		case rt[i].tens && single && next.digits != "0":
+			rt[i].digits = rt[i].digits[:1] + next.digits
+			next.digits = ""
+			i++
+		}
+	}
+	return rt
+}
+
+// run is a candidate digit run over tokens [from, to).
+type digitRun struct {
+	from, to int
+	digits   string
+	slash    bool
+}
+
+// nextRun finds the digit run starting at i, if one does.
+func nextRun(rt []rtoken, i int) (digitRun, bool) {
+	if rt[i].class != tkDigits {
+		return digitRun{}, false
+	}
+	r := digitRun{from: i, to: i + 1}
+	var d strings.Builder
+	d.WriteString(rt[i].digits)
+	for j := i + 1; j < len(rt); {
+		switch rt[j].class {
+		case tkDigits, tkScale:
+			d.WriteString(rt[j].digits)
+			j++
+			r.to = j
+			continue
+		case tkJoiner:
+			// Joiners belong to the run only when digits follow them.
+			k := j
+			slash := false
+			for k < len(rt) && rt[k].class == tkJoiner {
+				slash = slash || rt[k].norm == "slash"
+				k++
+			}
+			if k < len(rt) && rt[k].class == tkDigits {
+				r.slash = r.slash || slash
+				j = k
+				continue
+			}
+		}
+		break
+	}
+	r.digits = d.String()
+	return r, true
+}
+
+// yearLike reports whether a run's words read as a year ("twenty twenty
+// seven", "nineteen oh five", "two thousand and nine"), which outside a
+// payment context is left alone.
+func yearLike(rt []rtoken, r digitRun) bool {
+	var w []string
+	for _, t := range rt[r.from:r.to] {
+		if t.class == tkDigits && t.norm != "" {
+			w = append(w, t.norm)
+		}
+	}
+	unit := func(s string) bool { d := digitWords[s]; return d != "" && d != "0" }
+	two := func(rest []string) bool {
+		switch len(rest) {
+		case 1:
+			return tensWords[rest[0]] != "" || teenWords[rest[0]] != ""
+		case 2:
+			return (tensWords[rest[0]] != "" && unit(rest[1])) ||
+				((rest[0] == "oh" || rest[0] == "o" || rest[0] == "zero") && unit(rest[1]))
+		}
+		return false
+	}
+	switch {
+	case len(w) >= 2 && (w[0] == "nineteen" || w[0] == "twenty"):
+		return two(w[1:])
+	case len(w) >= 2 && w[0] == "two" && rt[r.from+1].norm == "thousand":
+		rest := w[1:]
+		return len(rest) == 0 || (len(rest) == 1 && (unit(rest[0]) || tensWords[rest[0]] != "" || teenWords[rest[0]] != "")) || two(rest)
+	}
+	return false
+}
+
+func matchKeyword(rt []rtoken, i int) (keyword, bool) {
+	for _, k := range redactKeywords[rt[i].norm] {
+		if i+len(k.toks) > len(rt) {
+			continue
+		}
+		ok := true
+		for j, t := range k.toks {
+			if rt[i+j].norm != t {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return k, true
+		}
+	}
+	return keyword{}, false
+}
+
+func validMonth(d string) bool {
+	return len(d) >= 2 && (d[0] == '0' && d[1] >= '1' && d[1] <= '9' || d[0] == '1' && d[1] >= '0' && d[1] <= '2')
+}
+
+// detect finds the spans to redact in one utterance of sp at call time at,
+// starting from state st, and returns them with the state after it.
+func detect(st redactState, cfg RedactorConfig, sp Speaker, toks []string, at time.Duration) ([]span, redactState) {
+	if len(toks) == 0 {
+		return nil, st
+	}
+	rt := prepare(toks)
+	sd := st.sp.Ptr(sp)
+	var spans []span
+	head := true // only lead-in words so far
+	lastRunEnd, lastRunTotal := -1, 0
+	for i := 0; i < len(rt); {
+		if k, ok := matchKeyword(rt, i); ok {
+			if !st.ctx || at > st.ctxUntil {
+				sd.cardDigits, sd.expiryDone = 0, false
+			}
+			st.ctx, st.ctxUntil = true, at+cfg.ContextWindow
+			if k.kind != "" {
+				st.expect, st.expectAt = k.kind, at
+			}
+			i += len(k.toks)
+			head = false
+			continue
+		}
+		r, ok := nextRun(rt, i)
+		if !ok {
+			if !leadIns[rt[i].norm] {
+				head = false
+			}
+			i++
+			continue
+		}
+		n := len(r.digits)
+		cont := head && sd.tail > 0 && at-sd.tailAt <= cfg.TailWindow
+		total := n
+		if cont {
+			total += sd.tail
+		}
+		ctx := st.ctx && at <= st.ctxUntil
+		if !ctx {
+			sd.cardDigits, sd.expiryDone = 0, false
+		}
+		month := r.from > 0 && months[rt[r.from-1].norm]
+		expect := st.expect
+		if expect != "" && at-st.expectAt > cfg.ExpectWindow {
+			expect = ""
+		}
+		unitAfter := r.to < len(rt) && unitWords[rt[r.to].norm]
+		var redact bool
+		switch {
+		case n >= 4:
+			redact = !(!ctx && !cont && yearLike(rt, r))
+		case total >= 4:
+			redact = true
+		case ctx && n >= 1 && month:
+			redact = true
+		case ctx && (n >= 2 || cont):
+			redact = !unitAfter
+		}
+		if redact {
+			kind := CardNumber
+			from := r.from
+			switch {
+			case month && ctx:
+				kind, from = Expiry, r.from-1
+			case r.slash && (n == 3 || n == 4 || n == 6):
+				kind = Expiry
+			case expect == Expiry && (n == 3 || n == 4 || n == 6):
+				kind = Expiry
+			case expect == SecurityCode && (n == 3 || n == 4):
+				kind = SecurityCode
+			case sd.cardDigits >= 13 && !sd.expiryDone && n == 4 && validMonth(r.digits):
+				kind = Expiry
+			case sd.cardDigits >= 13 && sd.expiryDone && (n == 3 || n == 4):
+				kind = SecurityCode
+			}
+			switch kind {
+			case CardNumber:
+				sd.cardDigits += n
+			case Expiry:
+				sd.expiryDone = true
+				st.expect = ""
+			case SecurityCode:
+				st.expect = ""
+			}
+			sd.digitsStarted = true
+			st.ctx, st.ctxUntil = true, at+cfg.ContextWindow
+			spans = append(spans, span{from, r.to, kind})
+		}
+		lastRunEnd, lastRunTotal = r.to, total
+		head = false
+		i = r.to
+	}
+	// Digits at the end of the utterance may go on in the next one.
+	sd.tail, sd.tailAt = 0, at
+	if lastRunEnd >= 0 {
+		trailing := true
+		for _, t := range rt[lastRunEnd:] {
+			if !leadIns[t.norm] {
+				trailing = false
+				break
+			}
+		}
+		if trailing {
+			sd.tail = lastRunTotal
+		}
+	}
+	return spans, st
+}
