@@ -1,0 +1,50 @@
+package engine
+
+import (
+	"time"
+
+	"github.com/earshot/earshot/agentassist"
+	"github.com/earshot/earshot/insights/store"
+)
+
+// Analyzer is one call's analysis pipeline as a session drives it. Only the
+// session's goroutine calls it, in call-time order per channel; it must not
+// start goroutines it does not stop in Close.
+type Analyzer interface {
+	// Push takes one 20 ms frame (audio.FrameSize samples at 16 kHz) of
+	// channel 0 (agent) or 1 (caller) starting at call time at, and returns
+	// the events it caused. The frame is only valid during the call.
+	Push(channel int, frame []float32, at time.Duration) ([]agentassist.Event, error)
+	// Gap tells the pipeline audio from..to of a channel is missing.
+	Gap(channel int, from, to time.Duration, reason string)
+	// Tick lets time-driven rules (dead air) fire at call time at.
+	Tick(at time.Duration) []agentassist.Event
+	// Finish flushes the call at call time at and returns the last events
+	// and the call's results for storage.
+	Finish(at time.Duration) ([]agentassist.Event, CallResult, error)
+	// Close releases the pipeline's resources (recognizers back to their pool).
+	Close() error
+}
+
+// CallResult is what a finished pipeline reports for the stored call. Zero
+// fields leave what the session derived from the events.
+type CallResult struct {
+	TalkRatio  float64          // agent share of speech time, 0..1
+	Categories []string         // overrides categories seen in events when set
+	Sentiment  *store.Sentiment // overrides the event-derived sentiment when set
+	Dynamics   any              // JSON-marshalable dynamics summary
+	Segments   any              // JSON-marshalable speech segments
+}
+
+// CallInfo describes a call to NewAnalyzer.
+type CallInfo struct {
+	ID, AgentID string
+	StartedAt   time.Time
+	// ResumedAt is the call time a call resumed after an engine restart
+	// continues from (0 for a new call): the new pipeline starts there.
+	ResumedAt time.Duration
+}
+
+// NewAnalyzerFunc makes a call's pipeline. It may block briefly (taking
+// recognizers from a pool); it must not block for long.
+type NewAnalyzerFunc func(CallInfo) (Analyzer, error)
