@@ -122,31 +122,7 @@ func analyzeFile(ctx context.Context, deps engine.Deps, path string) (engine.Rec
 		return engine.Record{}, err
 	}
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	p, err := engine.NewPipeline(ctx, deps, engine.PipelineConfig{CallID: name})
-	if err != nil {
-		return engine.Record{}, err
-	}
-	defer p.Close()
-	n := max(len(agent), len(caller))
-	frame := make([]float32, audio.FrameSize)
-	for i := 0; i < n; i += audio.FrameSize {
-		if ctx.Err() != nil {
-			return engine.Record{}, ctx.Err()
-		}
-		at := audio.PipelineRate.Duration(i)
-		for ch, pcm := range [][]float32{agent, caller} {
-			m := 0
-			if i < len(pcm) {
-				m = copy(frame, pcm[i:])
-			}
-			clear(frame[m:])
-			if _, err := p.Push(ch, frame, at); err != nil {
-				return engine.Record{}, fmt.Errorf("at %.2f s: %w", at.Seconds(), err)
-			}
-		}
-	}
-	_, rec, err := p.Finish(audio.PipelineRate.Duration(n))
-	return rec, err
+	return engine.AnalyzeChannels(ctx, deps, engine.PipelineConfig{CallID: name}, agent, caller)
 }
 
 // analysisJSON is the document `earshot analyze` prints per file.

@@ -1,0 +1,138 @@
+package engine
+
+import (
+	"context"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/samples"
+)
+
+// loadSample decodes a sample call from the repository's samples/calls.
+func loadSample(t *testing.T, tr samples.Truth) (agent, caller []float32) {
+	t.Helper()
+	agent, caller, err := audio.LoadCall(filepath.Join("..", "samples", tr.AudioPath()))
+	if err != nil {
+		t.Fatalf("load %s: %v", tr.Name, err)
+	}
+	return agent, caller
+}
+
+// truthTalk is the talk time per speaker in the ground truth, with a
+// speaker's overlapping lines counted once.
+func truthTalk(tr samples.Truth, speaker string) float64 {
+	segs := tr.SpeakerSegments(speaker)
+	total, reach := 0.0, math.Inf(-1)
+	for _, s := range segs {
+		start := math.Max(s.Start, reach)
+		if s.End > start {
+			total += s.End - start
+		}
+		reach = math.Max(reach, s.End)
+	}
+	return total
+}
+
+// TestPipelineDynamicsMatchGroundTruth runs every sample call through the
+// pipeline (sound only, no recognizer) and checks what issue 2 promises a
+// supervisor: talk time per speaker within 5 % of the truth, dead air
+// within 0.5 s at both ends and nowhere else, and interruptions attributed
+// to the right speaker.
+func TestPipelineDynamicsMatchGroundTruth(t *testing.T) {
+	truths, err := samples.Calls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(truths) < 6 {
+		t.Fatalf("%d sample calls, want at least 6", len(truths))
+	}
+	for _, tr := range truths {
+		t.Run(tr.Name, func(t *testing.T) {
+			agent, caller := loadSample(t, tr)
+			rec, err := AnalyzeChannels(context.Background(), Deps{}, PipelineConfig{CallID: tr.Name}, agent, caller)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := rec.Dynamics
+			for _, sp := range []insights.Speaker{insights.Agent, insights.Caller} {
+				want := truthTalk(tr, string(sp))
+				got := d.Talk.Of(sp).Seconds()
+				rel := (got - want) / want
+				t.Logf("%s talk %.2f s, truth %.2f s (%+.1f %%)", sp, got, want, 100*rel)
+				if math.Abs(rel) > 0.05 {
+					t.Errorf("%s talk time %.2f s is %+.1f %% off the truth %.2f s (limit 5 %%)", sp, got, 100*rel, want)
+				}
+			}
+			if len(d.DeadAir) != len(tr.Expected.DeadAir) {
+				t.Errorf("dead air %v, truth %v", d.DeadAir, tr.Expected.DeadAir)
+			} else {
+				for i, w := range tr.Expected.DeadAir {
+					g := d.DeadAir[i]
+					t.Logf("dead air %.2f–%.2f s, truth %.2f–%.2f s", g.Start.Seconds(), g.End.Seconds(), w.Start, w.End)
+					if math.Abs(g.Start.Seconds()-w.Start) > 0.5 || math.Abs(g.End.Seconds()-w.End) > 0.5 {
+						t.Errorf("dead air %.2f–%.2f s is more than 0.5 s off the truth %.2f–%.2f s",
+							g.Start.Seconds(), g.End.Seconds(), w.Start, w.End)
+					}
+				}
+			}
+			if d.Interruptions.Agent != tr.Expected.Interruptions.Agent || d.Interruptions.Caller != tr.Expected.Interruptions.Caller {
+				t.Errorf("interruptions agent %d caller %d, truth agent %d caller %d",
+					d.Interruptions.Agent, d.Interruptions.Caller, tr.Expected.Interruptions.Agent, tr.Expected.Interruptions.Caller)
+			}
+			for _, w := range tr.Expected.Overtalk {
+				found := slices.ContainsFunc(d.Overtalk, func(o insights.OvertalkSpan) bool {
+					return string(o.By) == w.By && o.Start.Seconds() < w.End && o.End.Seconds() > w.Start
+				})
+				if !found {
+					t.Errorf("overtalk %.2f–%.2f s by %s not found in %v", w.Start, w.End, w.By, d.Overtalk)
+				}
+			}
+		})
+	}
+}
+
+// TestPipelineRejectsBadFrames covers misuse a live session could make.
+func TestPipelineRejectsBadFrames(t *testing.T) {
+	p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]float32, audio.FrameSize)
+	cases := []struct {
+		name    string
+		channel int
+		frame   []float32
+		at      time.Duration
+	}{
+		{"a channel other than agent or caller is refused", 2, frame, 0},
+		{"a short frame is refused", 0, frame[:100], 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := p.Push(c.channel, c.frame, c.at); err == nil {
+				t.Fatal("no error")
+			}
+		})
+	}
+	if _, err := p.Push(0, frame, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a frame before audio already analyzed is refused", func(t *testing.T) {
+		if _, err := p.Push(0, frame, 500*time.Millisecond); err == nil {
+			t.Fatal("no error")
+		}
+	})
+	if _, _, err := p.Finish(2 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a finished pipeline refuses frames", func(t *testing.T) {
+		if _, err := p.Push(0, frame, 3*time.Second); err == nil {
+			t.Fatal("no error")
+		}
+	})
+}
