@@ -35,9 +35,17 @@ func main() {
 		every     = flag.Int("heldout-every", 10, "hold out every Nth corpus sentence for tuning and perplexity")
 		convert   = flag.String("sphinx-lm-convert", "sphinx_lm_convert", "sphinx_lm_convert binary")
 		keepARPA  = flag.Bool("keep-arpa", false, "keep the merged ARPA file next to the binary")
+		pplModel  = flag.String("ppl", "", "only report the perplexity of the sphinx binary model at `path` on -generic-text and exit")
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if *pplModel != "" {
+		if err := reportPerplexity(log, *pplModel, *genText); err != nil {
+			fmt.Fprintln(os.Stderr, "lmbuild:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(log, *corpusDir, *generic, *dictPath, *genText, *outDir, *convert, *lambda, *every, *keepARPA); err != nil {
 		fmt.Fprintln(os.Stderr, "lmbuild:", err)
 		os.Exit(1)
@@ -203,4 +211,20 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// reportPerplexity scores a text with a built (or any sphinx trie) model.
+func reportPerplexity(log *slog.Logger, modelPath, textPath string) error {
+	m, err := readSphinxBin(modelPath)
+	if err != nil {
+		return err
+	}
+	text, err := readSentenceFile(textPath)
+	if err != nil {
+		return err
+	}
+	st := perplexity(text, m.logProb)
+	log.Info("perplexity", "model", modelPath, "text", textPath, "ppl", fmt.Sprintf("%.1f", st.perplexity()),
+		"tokens", st.tokens, "oov", st.oovs)
+	return nil
 }

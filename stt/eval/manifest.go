@@ -81,8 +81,10 @@ func ParseManifest(r io.Reader, dir string) (*Manifest, error) {
 	return m, nil
 }
 
-// LoadManifest reads the manifest at path; its audio paths are relative to
-// the manifest's directory. Errors name the file.
+// LoadManifest reads the manifest at path. Relative audio paths are
+// resolved against the manifest's directory or, when no file is there, the
+// nearest ancestor directory where one is (so samples/calls/manifest.tsv may
+// name calls/x.mp3, relative to samples/). Errors name the file.
 func LoadManifest(path string) (*Manifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -94,5 +96,29 @@ func LoadManifest(path string) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	m.Path = path
+	dir := filepath.Dir(path)
+	for i, e := range m.Entries {
+		rel, err := filepath.Rel(dir, e.Audio)
+		if err != nil || filepath.IsAbs(rel) || strings.HasPrefix(rel, "..") {
+			continue
+		}
+		if _, err := os.Stat(e.Audio); err == nil {
+			continue
+		}
+		for up := filepath.Dir(dir); ; up = filepath.Dir(up) {
+			if p := filepath.Join(up, rel); fileExists(p) {
+				m.Entries[i].Audio = p
+				break
+			}
+			if up == filepath.Dir(up) {
+				break
+			}
+		}
+	}
 	return m, nil
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
 }

@@ -97,3 +97,28 @@ func FuzzParseManifest(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadManifestFindsPathsRelativeToAnAncestor(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "calls"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	audioPath := filepath.Join(root, "calls", "a.mp3")
+	if err := os.WriteFile(audioPath, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "calls", "manifest.tsv")
+	if err := os.WriteFile(p, []byte("calls/a.mp3\tagent\thello\ncalls/gone.mp3\tagent\thello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadManifest(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Entries[0].Audio; got != audioPath {
+		t.Errorf("audio = %q, want %q", got, audioPath)
+	}
+	if got, want := m.Entries[1].Audio, filepath.Join(root, "calls", "calls", "gone.mp3"); got != want {
+		t.Errorf("a missing file keeps the manifest-relative path: got %q, want %q", got, want)
+	}
+}
