@@ -204,3 +204,20 @@ func BenchmarkDecodeMP3Resample(b *testing.B) {
 	}
 	b.ReportMetric(seconds*float64(b.N)/b.Elapsed().Seconds(), "x_realtime")
 }
+
+func FuzzDecodeMP3(f *testing.F) {
+	mono := mustRead(f, "testdata/tone_mono_16k.mp3")
+	stereo := mustRead(f, "testdata/tone_stereo_44k.mp3")
+	// Small seeds: the fuzzer minimises every input that finds new
+	// coverage, which with whole files takes minutes per input.
+	tag := 10 + int(stereo[6])<<21 | int(stereo[7])<<14 | int(stereo[8])<<7 | int(stereo[9])
+	f.Add(stereo[:tag+700])
+	f.Add(mono[:700])
+	f.Add(mustRead(f, "testdata/tone_mono_8k_mpeg25.mp3")[:300])
+	f.Add([]byte("ID3\x04\x00\x10\x00\x00\x00\x02ab\xff\xf3\x28\xc4"))
+	f.Add([]byte("\xff\xfa500000000000\xff\xff0000" + strings.Repeat("0", 124)))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		src, err := DecodeMP3(bytes.NewReader(data))
+		checkFuzzedSource(t, src, err, len(data))
+	})
+}

@@ -19,7 +19,10 @@ const sniffLen = 12
 // DecodeMP3 for its errors.
 func Decode(r io.Reader) (Source, error) {
 	br := bufio.NewReaderSize(r, 4096)
-	b, _ := br.Peek(sniffLen)
+	b, err := br.Peek(sniffLen)
+	if len(b) < sniffLen && err != nil && err != io.EOF {
+		return nil, fmt.Errorf("reading: %w", err)
+	}
 	switch {
 	case len(b) == 0:
 		return nil, fmt.Errorf("%w: the stream is empty", ErrEmpty)

@@ -183,6 +183,12 @@ func TestOpenNamesTheFileInEveryError(t *testing.T) {
 			t.Fatalf("Open = %v", err)
 		}
 	})
+	t.Run("a directory gives the read error, not an empty-file error", func(t *testing.T) {
+		_, _, err := Open(dir)
+		if err == nil || errors.Is(err, ErrEmpty) || !strings.Contains(err.Error(), dir) {
+			t.Fatalf("Open(directory) = %v", err)
+		}
+	})
 	t.Run("a text file is not audio and names the path", func(t *testing.T) {
 		p := write("notes.wav", []byte("not a recording at all"))
 		_, c, err := Open(p)

@@ -132,6 +132,8 @@ func readWAVHeader(br *bufio.Reader) (*wavDecoder, error) {
 	var hdr [12]byte
 	n, err := io.ReadFull(br, hdr[:])
 	switch {
+	case isIOError(err):
+		return nil, err
 	case n == 0 && err != nil:
 		return nil, fmt.Errorf("%w: the stream is empty", ErrEmpty)
 	case err != nil:
@@ -153,6 +155,9 @@ func readWAVHeader(br *bufio.Reader) (*wavDecoder, error) {
 	for {
 		var ch [8]byte
 		if n, err := io.ReadFull(br, ch[:]); err != nil {
+			if isIOError(err) {
+				return nil, err
+			}
 			if n == 0 && d != nil {
 				return nil, fmt.Errorf("%w: no data chunk after the fmt chunk", ErrTruncated)
 			}
@@ -223,6 +228,12 @@ func readWAVHeader(br *bufio.Reader) (*wavDecoder, error) {
 			}
 		}
 	}
+}
+
+// isIOError reports whether err is a failure of the reader itself rather
+// than the end of its data, so a disk error is not reported as a short file.
+func isIOError(err error) bool {
+	return err != nil && err != io.EOF && err != io.ErrUnexpectedEOF
 }
 
 // checkNotEmpty makes an empty data chunk an error at open time, so a caller

@@ -337,3 +337,23 @@ func FuzzDecodeWAV(f *testing.F) {
 		checkFuzzedSource(t, src, err, len(data))
 	})
 }
+
+func BenchmarkDecodeWAV(b *testing.B) {
+	const seconds = 10
+	f := Format{Rate: 44100, Channels: 2}
+	file := encodeTestWAV(b, f, tone(44100, 440, 0.5, 2*44100*seconds))
+	p := make([]float32, 2*320)
+	b.SetBytes(int64(len(file)))
+	for b.Loop() {
+		s, err := DecodeWAV(bytes.NewReader(file))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := s.Read(p); err != nil {
+				break
+			}
+		}
+	}
+	b.ReportMetric(seconds*float64(b.N)/b.Elapsed().Seconds(), "x_realtime")
+}
