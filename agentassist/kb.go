@@ -277,7 +277,7 @@ func (k *KB) shared(text string, terms map[string]bool) int {
 // calibrated on the project's articles (see docs/playbook.md): caller
 // turns about an article's topic score well above it, small talk and
 // off-topic turns below.
-const DefaultMinScore = 0.3
+const DefaultMinScore = 0.2
 
 // SuggesterConfig configures a per-call Suggester. The zero value is
 // usable.

@@ -41,6 +41,7 @@ type parser struct {
 	name      string
 	phraseIdx map[string]int
 	pb        *Playbook
+	keyOf     map[*yaml.Node]*yaml.Node // value node -> its key, for errors about the key
 }
 
 func (p *parser) errf(n *yaml.Node, format string, args ...any) error {
@@ -69,6 +70,7 @@ func (p *parser) parse(data []byte) (*Playbook, error) {
 	}
 	p.pb = &Playbook{}
 	p.phraseIdx = map[string]int{}
+	p.keyOf = map[*yaml.Node]*yaml.Node{}
 	root := doc.Content[0]
 	fields, err := p.mapping(root, "playbook", []string{"version", "name", "rules"}, []string{"rules"})
 	if err != nil {
@@ -136,6 +138,7 @@ func (p *parser) mapping(n *yaml.Node, what string, allowed, required []string) 
 			return nil, p.errf(k, "%s: key %q given twice", what, k.Value)
 		}
 		out[k.Value] = v
+		p.keyOf[v] = k
 	}
 	for _, r := range required {
 		if out[r] == nil {
@@ -281,7 +284,7 @@ func (p *parser) rule(n *yaml.Node) (rule, error) {
 	trig := f["any_of"]
 	switch {
 	case f["any_of"] != nil && f["all_of"] != nil:
-		return r, p.errf(f["all_of"], "%s: give any_of or all_of, not both", what)
+		return r, p.errf(p.keyOf[f["all_of"]], "%s: give any_of or all_of, not both", what)
 	case f["all_of"] != nil:
 		trig, r.all = f["all_of"], true
 	case trig == nil:
@@ -402,7 +405,6 @@ func (p *parser) trigger(n *yaml.Node, rwhat string) (trigger, error) {
 				return t, p.errf(rn, "%s: regex %q matches empty text, so it would fire on every utterance", what, src)
 			}
 			t.regex = re
-			p.pb.hasRegex = true
 		}
 		if w := f["within_s"]; w != nil {
 			if t.within, err = p.seconds(w, what+" within_s", true); err != nil {
@@ -421,7 +423,7 @@ func (p *parser) trigger(n *yaml.Node, rwhat string) (trigger, error) {
 		t.below = true
 		switch {
 		case f["below"] != nil && f["above"] != nil:
-			return t, p.errf(f["above"], "%s: give below or above, not both", what)
+			return t, p.errf(p.keyOf[f["above"]], "%s: give below or above, not both", what)
 		case f["above"] != nil:
 			lv, t.below = f["above"], false
 		case lv == nil:
@@ -515,7 +517,6 @@ func (p *parser) phrases(l *yaml.Node, what string, t *trigger) error {
 			p.pb.phrases = append(p.pb.phrases, phrase{text: key, stems: stems(words)})
 		}
 		t.phrases = append(t.phrases, idx)
-		t.phraseSrc = append(t.phraseSrc, s)
 	}
 	return nil
 }

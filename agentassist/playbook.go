@@ -7,7 +7,6 @@ import (
 	"os"
 	"regexp"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/earshot/earshot/insights"
@@ -64,11 +63,10 @@ const DefaultCooldown = 60 * time.Second
 // Playbook is a parsed, validated set of rules. It is immutable and safe to
 // share between calls; per-call state lives in a Session.
 type Playbook struct {
-	name     string
-	rules    []rule
-	phrases  []phrase // every distinct phrase of every trigger, matched once per utterance
-	dict     *Dict    // nil when phonetic matching is off
-	hasRegex bool
+	name    string
+	rules   []rule
+	phrases []phrase // every distinct phrase of every trigger, matched once per utterance
+	dict    *Dict    // nil when phonetic matching is off
 }
 
 type rule struct {
@@ -92,12 +90,13 @@ type trigger struct {
 	within  time.Duration // phrase: only utterances starting before it; absence: the window's end
 
 	// sentiment
-	below     bool // true: score < level; false: score > level
-	level     float64
-	forUtts   int
-	dynEvent  insights.DynamicsEventKind
-	minDur    time.Duration
-	phraseSrc []string // the phrases as written, for messages
+	below   bool // true: score < level; false: score > level
+	level   float64
+	forUtts int
+
+	// dynamics
+	dynEvent insights.DynamicsEventKind
+	minDur   time.Duration
 }
 
 type phrase struct {
@@ -227,21 +226,4 @@ func speakerName(s insights.Speaker) string {
 		return "any"
 	}
 	return string(s)
-}
-
-// describe is a short human form of a trigger, for logs and tests.
-func (t *trigger) describe() string {
-	switch t.kind {
-	case TriggerPhrase, TriggerAbsence:
-		return fmt.Sprintf("%s(%s: %s)", t.kind, speakerName(t.speaker), strings.Join(t.phraseSrc, "|"))
-	case TriggerSentiment:
-		op := ">"
-		if t.below {
-			op = "<"
-		}
-		return fmt.Sprintf("sentiment(%s %s %.2f x%d)", speakerName(t.speaker), op, t.level, t.forUtts)
-	case TriggerDynamics:
-		return fmt.Sprintf("dynamics(%s %s >= %v)", t.dynEvent, speakerName(t.speaker), t.minDur)
-	}
-	return fmt.Sprintf("%s(%s)", t.kind, speakerName(t.speaker))
 }

@@ -93,7 +93,11 @@ func stem(w string) string {
 			continue
 		}
 		base := w[:len(w)-len(suf)]
-		if len(base) < 3 || !hasVowel(base) {
+		minBase := 3
+		if suf == "ly" {
+			minBase = 4 // "reply", "early" are not adverbs
+		}
+		if len(base) < minBase || !hasVowel(base) {
 			continue
 		}
 		w = base
