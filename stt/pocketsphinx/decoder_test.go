@@ -304,13 +304,18 @@ func cpuSeconds() float64 {
 // (model loaded once) and reports CPU seconds per audio second (rtf, one
 // core) and the resident memory each extra loaded-and-used decoder adds.
 func BenchmarkDecode(b *testing.B) {
+	b.Run("default", func(b *testing.B) { benchmarkDecode(b, Config{}) })
+	b.Run("no-bestpath", func(b *testing.B) { benchmarkDecode(b, Config{NoBestpath: true}) })
+}
+
+func benchmarkDecode(b *testing.B, cfg Config) {
 	needModel(b)
 	all := clips(b)
 	var audioSec float64
 	for _, pcm := range all {
 		audioSec += audio.PipelineRate.Duration(len(pcm)).Seconds()
 	}
-	d, err := NewDecoder(Config{})
+	d, err := NewDecoder(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -331,7 +336,7 @@ func BenchmarkDecode(b *testing.B) {
 	before := rssMB(b)
 	pcm := all["goforward"]
 	for range extra {
-		e, err := NewDecoder(Config{})
+		e, err := NewDecoder(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
