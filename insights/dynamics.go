@@ -95,6 +95,9 @@ type MonologueSpan struct {
 //
 // Definitions, all on the speech segments of the two channels:
 //   - Talk is the total length of each side's segments.
+//   - Talk is each side's speaking time, pauses shorter than Bridge
+//     inside its speech included (a breath between two sentences is part
+//     of talking, as a listener hears it).
 //   - TalkRatio is Agent talk / (Agent + Caller talk), 0..1; 0 when nobody
 //     talked. 0.5 means both talked equally; above means the agent talked more.
 //   - DeadAir lists every stretch of at least DeadAir where neither side
@@ -165,7 +168,7 @@ func AnalyzeDynamics(segs []SpeechSegment, duration time.Duration, cfg DynamicsC
 	var d Dynamics
 	d.Duration = duration
 	for _, sp := range []Speaker{Agent, Caller} {
-		for _, s := range raw.Of(sp) {
+		for _, s := range mergeSpans(slices.Clone(raw.Of(sp)), cfg.Bridge) {
 			*d.Talk.Ptr(sp) += s.Len()
 		}
 	}

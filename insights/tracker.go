@@ -184,7 +184,9 @@ func (t *DynamicsTracker) rawEvent(e rawEvent) {
 		*t.rawOn.Ptr(sp), *t.rawStart.Ptr(sp) = true, e.t
 		if t.pendEnd.Of(sp) {
 			if e.t-t.pendEndAt.Of(sp) < t.cfg.Bridge {
-				*t.pendEnd.Ptr(sp) = false // a breath: the floor segment goes on
+				// A breath: the floor segment goes on, and the pause is talk.
+				*t.pendEnd.Ptr(sp) = false
+				*t.talk.Ptr(sp) += e.t - t.pendEndAt.Of(sp)
 				return
 			}
 			t.commitEnd(sp)
