@@ -6,15 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"sort"
+	"path/filepath"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/insights"
-	"github.com/earshot/earshot/stt"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
 
@@ -96,44 +95,23 @@ func runTranscribe(ctx context.Context, env *environment, args []string) error {
 	return nil
 }
 
-// transcribeCall decodes both channels of one recording concurrently, on
-// two decoders from pool, and returns the utterances sorted by start.
+// transcribeCall runs one recording through the call pipeline with
+// recognition only (no playbook, no KB), so the utterances are exactly those
+// `analyze` and a live call produce, card data redacted, sorted by start.
 func transcribeCall(ctx context.Context, pool *pocketsphinx.Pool, path string) ([]insights.Utterance, error) {
 	agent, caller, err := audio.LoadCall(path)
 	if err != nil {
 		return nil, err
 	}
-	chans := []struct {
-		who insights.Speaker
-		pcm []float32
-		res []stt.Result
-		err error
-	}{{who: insights.Agent, pcm: agent}, {who: insights.Caller, pcm: caller}}
-	var wg sync.WaitGroup
-	for i := range chans {
-		c := &chans[i]
-		dec, err := pool.Get(ctx)
-		if err != nil {
-			wg.Wait()
-			return nil, err
-		}
-		wg.Go(func() {
-			defer pool.Put(dec)
-			c.res, c.err = stt.Transcribe(dec, c.pcm, stt.TranscribeConfig{})
-		})
+	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+	rec, err := engine.AnalyzeChannels(ctx, engine.Deps{Recognizers: sphinxPool{pool}}, engine.PipelineConfig{CallID: name}, agent, caller)
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	var utts []insights.Utterance
-	for _, c := range chans {
-		if c.err != nil {
-			return nil, fmt.Errorf("%s channel: %w", c.who, c.err)
-		}
-		for _, r := range c.res {
-			utts = append(utts, insights.Utterance{Speaker: c.who, Start: r.Start, End: r.End,
-				Text: r.Text, Words: r.Words, Confidence: r.Confidence})
-		}
+	utts := make([]insights.Utterance, len(rec.Utterances))
+	for i, u := range rec.Utterances {
+		utts[i] = u.Utterance
 	}
-	sort.SliceStable(utts, func(i, j int) bool { return utts[i].Start < utts[j].Start })
 	return utts, nil
 }
 
