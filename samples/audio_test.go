@@ -11,10 +11,11 @@ import (
 	mp3 "github.com/hajimehoshi/go-mp3"
 )
 
-// decodeCall decodes an embedded MP3 with go-mp3 (the decoder the audio
-// package uses) into one float slice per channel. go-mp3 is known to panic on
+// decodeCall decodes the first limit seconds (all of it if limit is 0) of an
+// embedded MP3 with go-mp3 (the decoder the audio package uses) into one
+// float slice per channel. go-mp3 is known to panic on
 // malformed input; a panic here is reported as an error, not a crash.
-func decodeCall(c Truth) (ch [2][]float64, rate int, err error) {
+func decodeCall(c Truth, limit float64) (ch [2][]float64, rate int, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("go-mp3 panicked: %v", r)
@@ -29,7 +30,13 @@ func decodeCall(c Truth) (ch [2][]float64, rate int, err error) {
 	if err != nil {
 		return ch, 0, err
 	}
-	pcm, err := io.ReadAll(d)
+	// go-mp3 decodes frames as they are read, so a limited read decodes
+	// only that much.
+	var r io.Reader = d
+	if limit > 0 {
+		r = io.LimitReader(d, int64(limit*float64(d.SampleRate()))*4)
+	}
+	pcm, err := io.ReadAll(r)
 	if err != nil {
 		return ch, 0, err
 	}
@@ -65,27 +72,42 @@ func levels(x []float64, hop int) []float64 {
 // few tens of milliseconds inside the segment; a systematic shift (the MP3
 // encoder delay not compensated is 69 ms) or a segment on the wrong channel
 // fails.
+//
+// Under the race detector only the first 50 s of each call are checked (that
+// still covers the dead air in tech_support and a talk-over in
+// billing_dispute): decoding is the cost, and the delay being checked is the
+// same all through a file.
 func TestDecodedAudioMatchesTheTruth(t *testing.T) {
 	const (
 		hop      = 160  // 10 ms at 16 kHz
 		margin   = 10.0 // dB above the noise floor that counts as speech
 		guard    = 0.05 // s around a segment where the detector may still fire
 		tolAll   = 0.25 // s, every boundary
-		tolMost  = 0.05 // s, 90 % of boundaries
+		tolMost  = 0.05 // s, all but 10 % (at least one) of the boundaries
 		tolShift = 0.02 // s, median onset error
 	)
 	for _, c := range mustCalls(t) {
 		t.Run(c.Name, func(t *testing.T) {
-			ch, rate, err := decodeCall(c)
+			limit := 0.0
+			if raceEnabled {
+				limit = 50
+			}
+			ch, rate, err := decodeCall(c, limit)
 			if err != nil {
 				t.Fatalf("the MP3 does not decode: %v", err)
 			}
 			if rate != 16000 {
 				t.Fatalf("sample rate %d, want 16000", rate)
 			}
+			got := float64(len(ch[0])) / float64(rate)
+			switch {
+			case limit > 0:
+				if got != limit {
+					t.Fatalf("decoded %.4f s, want the first %.0f s", got, limit)
+				}
 			// The truth's duration is what sox (libmad) decodes; go-mp3
 			// delivers one more MPEG-2 frame (576 samples) at the end.
-			if got := float64(len(ch[0])) / float64(rate); got < c.Duration-0.001 || got > c.Duration+0.037 {
+			case got < c.Duration-0.001 || got > c.Duration+0.037:
 				t.Errorf("decoded %.4f s, truth says %.4f s", got, c.Duration)
 			}
 			fps := float64(rate) / hop
@@ -109,6 +131,9 @@ func TestDecodedAudioMatchesTheTruth(t *testing.T) {
 				var errs, onsets []float64
 				segs := c.SpeakerSegments(spk)
 				for _, s := range segs {
+					if s.End+0.3 > got {
+						continue // cut by the limit
+					}
 					a, b := int((s.Start-0.3)*fps), int((s.End+0.3)*fps)
 					a, b = max(a, 0), min(b, len(lv))
 					on, off := -1, -1
@@ -136,8 +161,14 @@ func TestDecodedAudioMatchesTheTruth(t *testing.T) {
 				if worst := errs[len(errs)-1]; worst > tolAll {
 					t.Errorf("%s: a segment boundary is %.3f s off", spk, worst)
 				}
-				if p90 := errs[len(errs)*9/10]; p90 > tolMost {
-					t.Errorf("%s: 90th percentile boundary error %.3f s", spk, p90)
+				far := 0
+				for _, e := range errs {
+					if e > tolMost {
+						far++
+					}
+				}
+				if far > max(1, len(errs)/10) {
+					t.Errorf("%s: %d of %d segment boundaries are more than %.0f ms off", spk, far, len(errs), tolMost*1000)
 				}
 				if med := onsets[len(onsets)/2]; math.Abs(med) > tolShift {
 					t.Errorf("%s: onsets shifted by %.3f s (median)", spk, med)
