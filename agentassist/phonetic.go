@@ -260,7 +260,13 @@ func allowance(n int) int {
 //
 // This is approximate substring matching (Sellers' algorithm): a dynamic
 // programme over the phrase (rows) and the utterance (columns) in which a
-// match may begin at any word start for free.
+// match may begin at any word start for free. Only values up to the
+// allowance matter, so each column is computed only down to the last row
+// that can still be within it (Ukkonen's cut-off): rows below hold stale
+// values that are known to exceed the allowance. With the allowance at most
+// three phones this touches a few rows per column instead of all of them,
+// which keeps a long utterance against a hundred phrases well inside the
+// per-utterance budget.
 func phoneticMatch(pron string, seq *phoneSeq, col []int32) ([]int32, bool) {
 	m := len(pron)
 	n := len(seq.phones)
@@ -268,26 +274,38 @@ func phoneticMatch(pron string, seq *phoneSeq, col []int32) ([]int32, bool) {
 		return col, false
 	}
 	limit := int32(allowance(m))
-	const inf = 1 << 20
+	big := limit + 1 // any value above the allowance; saturating keeps sums small
 	if cap(col) < m+1 {
 		col = make([]int32, m+1)
 	}
 	col = col[:m+1]
-	// Column 0: before any utterance phone; only a word start (j=0 is
-	// always one).
+	// Column 0: before any utterance phone, which is a word start.
+	// last is the deepest row whose value is within the allowance.
+	last := 0
 	col[0] = 0
 	for i := 1; i <= m; i++ {
-		col[i] = col[i-1] + 2
+		col[i] = min(col[i-1]+2, big)
+		if col[i] <= limit {
+			last = i
+		}
 	}
 	for j := 1; j <= n; j++ {
 		u := seq.phones[j-1]
 		diag := col[0]
+		newLast := -1
 		if seq.bound[j] {
 			col[0] = 0
+			newLast = 0
 		} else {
-			col[0] = inf
+			col[0] = big
 		}
 		for i := 1; i <= m; i++ {
+			if i > last+1 && col[i-1] > limit {
+				// Neither the diagonal, the left nor the upper
+				// neighbour is within the allowance: nor is anything
+				// below, so stop (stale rows are all above it).
+				break
+			}
 			up := col[i] // D[i][j-1]
 			v := diag + int32(subCost[pron[i-1]][u])
 			if x := up + 2; x < v {
@@ -297,9 +315,14 @@ func phoneticMatch(pron string, seq *phoneSeq, col []int32) ([]int32, bool) {
 				v = x
 			}
 			diag = up
+			v = min(v, big)
 			col[i] = v
+			if v <= limit {
+				newLast = i
+			}
 		}
-		if seq.bound[j] && col[m] <= limit {
+		last = newLast
+		if seq.bound[j] && last == m {
 			return col, true
 		}
 	}

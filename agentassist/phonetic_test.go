@@ -2,6 +2,7 @@ package agentassist
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"strings"
 	"testing"
@@ -145,4 +146,95 @@ func TestAllowanceGrowsWithLength(t *testing.T) {
 			t.Errorf("allowance(%d) = %d, want %d", tc.n, got, tc.want)
 		}
 	}
+}
+
+// fullMatch is the plain dynamic programme without the cut-off, kept as the
+// reference phoneticMatch must agree with.
+func fullMatch(pron string, seq *phoneSeq) bool {
+	m, n := len(pron), len(seq.phones)
+	if m == 0 || n == 0 {
+		return false
+	}
+	limit := int32(allowance(m))
+	const inf = 1 << 20
+	col := make([]int32, m+1)
+	for i := 1; i <= m; i++ {
+		col[i] = col[i-1] + 2
+	}
+	for j := 1; j <= n; j++ {
+		u := seq.phones[j-1]
+		diag := col[0]
+		col[0] = inf
+		if seq.bound[j] {
+			col[0] = 0
+		}
+		for i := 1; i <= m; i++ {
+			up := col[i]
+			col[i] = min(diag+int32(subCost[pron[i-1]][u]), up+2, col[i-1]+2)
+			diag = up
+		}
+		if seq.bound[j] && col[m] <= limit {
+			return true
+		}
+	}
+	return false
+}
+
+func TestCutOffMatchAgreesWithTheFullDynamicProgramme(t *testing.T) {
+	// A small phone alphabet makes near matches common, which is where a
+	// wrong cut-off would show.
+	alphabet := []byte{phoneIndex["K"], phoneIndex["AE"], phoneIndex["AH"], phoneIndex["N"], phoneIndex["M"], phoneIndex["S"], phoneIndex["Z"], phoneIndex["L"], oovPhone}
+	r := rand.New(rand.NewPCG(1, 2))
+	var col []int32
+	matches := 0
+	for trial := range 20000 {
+		var seq phoneSeq
+		seq.bound = append(seq.bound, true)
+		for range 1 + r.IntN(12) {
+			wl := 1 + r.IntN(4)
+			for k := range wl {
+				seq.phones = append(seq.phones, alphabet[r.IntN(len(alphabet)-1)])
+				seq.bound = append(seq.bound, k == wl-1)
+			}
+		}
+		var pron []byte
+		if trial%2 == 0 {
+			// Half the phrases are a stretch of the utterance with a few
+			// random edits, so near matches are common.
+			a := r.IntN(len(seq.phones))
+			b := a + 1 + r.IntN(len(seq.phones)-a)
+			pron = append(pron, seq.phones[a:b]...)
+			for range r.IntN(3) {
+				k := r.IntN(len(pron))
+				switch r.IntN(3) {
+				case 0:
+					pron[k] = alphabet[r.IntN(len(alphabet)-1)]
+				case 1:
+					if len(pron) > 1 {
+						pron = append(pron[:k], pron[k+1:]...)
+					}
+				default:
+					pron = append(pron[:k], append([]byte{alphabet[r.IntN(len(alphabet)-1)]}, pron[k:]...)...)
+				}
+			}
+		} else {
+			pron = make([]byte, 1+r.IntN(16))
+			for i := range pron {
+				pron[i] = alphabet[r.IntN(len(alphabet)-1)]
+			}
+		}
+		want := fullMatch(string(pron), &seq)
+		var got bool
+		col, got = phoneticMatch(string(pron), &seq, col)
+		if got != want {
+			t.Fatalf("trial %d: pron %v in %v (bounds %v): cut-off %v, full %v", trial, pron, seq.phones, seq.bound, got, want)
+		}
+		if want {
+			matches++
+		}
+	}
+	if matches < 2000 {
+		t.Errorf("only %d of 20000 random cases matched; the test is not exercising near matches", matches)
+	}
+	t.Logf("%d of 20000 random cases matched", matches)
 }
