@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/earshot/earshot/agentassist"
+	"github.com/earshot/earshot/samples"
+	"github.com/earshot/earshot/stt"
+	"github.com/earshot/earshot/stt/pocketsphinx"
+)
+
+// testPool adapts a PocketSphinx pool to RecognizerPool for tests.
+type testPool struct{ *pocketsphinx.Pool }
+
+func (p testPool) Get(ctx context.Context) (stt.Recognizer, error) {
+	d, err := p.Pool.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (p testPool) Put(r stt.Recognizer) { p.Pool.Put(r.(*pocketsphinx.Decoder)) }
+
+// realDeps loads the real recognizer (the project's default model), the
+// default playbook and KB, as `earshot serve` does.
+func realDeps(t *testing.T, decoders int) Deps {
+	t.Helper()
+	if _, err := os.Stat(pocketsphinx.DefaultModel); err != nil {
+		t.Skipf("PocketSphinx model missing (%v): run make setup", err)
+	}
+	pool, err := pocketsphinx.NewPool(pocketsphinx.ProjectConfig(), decoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	pb, err := agentassist.ParsePlaybook(samples.PlaybookName, samples.Playbook())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := agentassist.OpenKB(samples.KB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Deps{Recognizers: testPool{pool}, Playbook: pb, KB: kb}
+}
+
+// TestPipelineHintsMatchGroundTruth is issue 4's acceptance test: on every
+// sample call, recognized by the real recognizer, each expected hint and
+// category fires within 5 s after the utterance that calls for it ends and
+// nothing unexpected fires.
+func TestPipelineHintsMatchGroundTruth(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes every sample call (about two minutes of CPU)")
+	}
+	deps := realDeps(t, 2)
+	truths, err := samples.Calls()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scores []HintScore
+	for _, tr := range truths {
+		agent, caller := loadSample(t, tr)
+		rec, err := AnalyzeChannels(context.Background(), deps, PipelineConfig{CallID: tr.Name}, agent, caller)
+		if err != nil {
+			t.Fatalf("%s: %v", tr.Name, err)
+		}
+		s := ScoreHints(tr, rec)
+		scores = append(scores, s)
+		if len(s.Missed) > 0 || len(s.Unexpected) > 0 || len(s.MissingCategories) > 0 || len(s.UnexpectedCategories) > 0 {
+			t.Errorf("%s: missed %v, unexpected %v, categories missing %v unexpected %v",
+				tr.Name, s.Missed, s.Unexpected, s.MissingCategories, s.UnexpectedCategories)
+		}
+	}
+	var b strings.Builder
+	PrintHintScores(&b, scores)
+	t.Log("\n" + b.String())
+}
