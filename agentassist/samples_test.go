@@ -79,7 +79,8 @@ type sampleRun struct {
 // dynamics events when they pass the tracker's thresholds (dead air 5 s,
 // overtalk 0.5 s), and ticks whose watermark never passes the start of an
 // utterance not yet delivered.
-func runSample(t testing.TB, pb *Playbook, kb *KB, c *sampleCall) sampleRun {
+// sentiment scores each utterance: neutral, or the insights text scorer.
+func runSample(t testing.TB, pb *Playbook, kb *KB, c *sampleCall, sentiment func(text string) float64) sampleRun {
 	t.Helper()
 	type item struct {
 		at  time.Duration
@@ -120,7 +121,7 @@ func runSample(t testing.TB, pb *Playbook, kb *KB, c *sampleCall) sampleRun {
 			if it.utt.Speaker == insights.Caller && !digitsSeen && hasDigitRun(it.utt.Text) {
 				digits, digitsSeen = true, true
 			}
-			acts := s.OnUtterance(*it.utt, insights.Sentiment{Label: insights.Neutral}, digits)
+			acts := s.OnUtterance(*it.utt, insights.Sentiment{Score: sentiment(it.utt.Text)}, digits)
 			for _, a := range acts {
 				if a.KB != "" {
 					sug.MarkShown(a.KB)
@@ -183,56 +184,68 @@ func TestDefaultPlaybookOnSampleTruth(t *testing.T) {
 		names = append(names, f)
 	}
 	sort.Strings(names)
-	for _, f := range names {
-		c := calls[f]
-		t.Run("the default playbook fires exactly the expected hints on "+c.Name, func(t *testing.T) {
-			run := runSample(t, pb, kb, c)
-			var fired []Action
-			cats := map[string]bool{}
-			for _, a := range run.actions {
-				switch a.Kind {
-				case KindHint:
-					fired = append(fired, a)
-				case KindCategory:
-					cats[a.ID] = true
-				}
-			}
-			used := make([]bool, len(fired))
-			for _, h := range c.Expected.Hints {
-				var lo, due time.Duration
-				if h.Segment >= 0 {
-					seg := c.Segments[h.Segment]
-					lo, due = secs(seg.Start), secs(seg.End)
-				} else {
-					lo, due = secs(*h.T), secs(*h.T)
-				}
-				found := false
-				for i, a := range fired {
-					if !used[i] && a.ID == h.ID && a.At >= lo && a.At <= due+5*time.Second {
-						used[i], found = true, true
-						break
+	scorers := []struct {
+		name string
+		fn   func(string) float64
+	}{
+		// The brief's check: neutral sentiment, so phrases must do it.
+		{"with neutral sentiment", func(string) float64 { return 0 }},
+		// The same with the insights text scorer, which the sentiment
+		// thresholds of the default playbook were set against.
+		{"with text sentiment", insights.TextSentiment},
+	}
+	for _, sc := range scorers {
+		for _, f := range names {
+			c := calls[f]
+			t.Run("the default playbook fires exactly the expected hints on "+c.Name+" "+sc.name, func(t *testing.T) {
+				run := runSample(t, pb, kb, c, sc.fn)
+				var fired []Action
+				cats := map[string]bool{}
+				for _, a := range run.actions {
+					switch a.Kind {
+					case KindHint:
+						fired = append(fired, a)
+					case KindCategory:
+						cats[a.ID] = true
 					}
 				}
-				if !found {
-					t.Errorf("expected hint %s (segment %d, due %v) did not fire in time; fired: %s", h.ID, h.Segment, due, describeActions(fired))
+				used := make([]bool, len(fired))
+				for _, h := range c.Expected.Hints {
+					var lo, due time.Duration
+					if h.Segment >= 0 {
+						seg := c.Segments[h.Segment]
+						lo, due = secs(seg.Start), secs(seg.End)
+					} else {
+						lo, due = secs(*h.T), secs(*h.T)
+					}
+					found := false
+					for i, a := range fired {
+						if !used[i] && a.ID == h.ID && a.At >= lo && a.At <= due+5*time.Second {
+							used[i], found = true, true
+							break
+						}
+					}
+					if !found {
+						t.Errorf("expected hint %s (segment %d, due %v) did not fire in time; fired: %s", h.ID, h.Segment, due, describeActions(fired))
+					}
 				}
-			}
-			for i, a := range fired {
-				if !used[i] {
-					t.Errorf("unexpected hint %s at %v (rule %s)", a.ID, a.At, a.Rule)
+				for i, a := range fired {
+					if !used[i] {
+						t.Errorf("unexpected hint %s at %v (rule %s)", a.ID, a.At, a.Rule)
+					}
 				}
-			}
-			for _, want := range c.Expected.Categories {
-				if !cats[want] {
-					t.Errorf("expected category %s did not fire", want)
+				for _, want := range c.Expected.Categories {
+					if !cats[want] {
+						t.Errorf("expected category %s did not fire", want)
+					}
+					delete(cats, want)
 				}
-				delete(cats, want)
-			}
-			for extra := range cats {
-				t.Errorf("unexpected category %s", extra)
-			}
-			t.Logf("%s: playbook %s; kb %s", c.Name, describeActions(run.actions), describeActions(run.kb))
-		})
+				for extra := range cats {
+					t.Errorf("unexpected category %s", extra)
+				}
+				t.Logf("%s: playbook %s; kb %s", c.Name, describeActions(run.actions), describeActions(run.kb))
+			})
+		}
 	}
 }
 
