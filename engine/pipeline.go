@@ -77,6 +77,9 @@ type channel struct {
 	histLen   int
 	partial   string
 	segments  []audio.Segment
+	// speechFrom is where the open speech segment began (valid while the
+	// VAD says the channel is speaking).
+	speechFrom time.Duration
 }
 
 // Pipeline analyzes one call: per channel features, VAD and a gated
@@ -267,7 +270,7 @@ func (p *Pipeline) tick(at time.Duration) {
 	p.nextTick = at + tickEvery
 	p.dynamicsEvents(p.tracker.Tick(at), at)
 	if p.playbook != nil {
-		p.actions(p.playbook.Tick(at), at)
+		p.actions(p.playbook.Tick(p.heardUpTo(at)), at)
 	}
 	if at >= p.nextSnapshot {
 		p.nextSnapshot = at + p.cfg.SnapshotEvery
@@ -275,11 +278,25 @@ func (p *Pipeline) tick(at time.Duration) {
 	}
 }
 
+// heardUpTo is the call time up to which every utterance has reached the
+// playbook: now, or the start of speech still being recognized. Absence
+// windows close at this watermark, so a recording disclosure begun at 28 s
+// and recognized at 33 s still counts as said within 30 s.
+func (p *Pipeline) heardUpTo(now time.Duration) time.Duration {
+	for _, c := range p.ch {
+		if c.vad.Speaking() {
+			now = min(now, c.speechFrom)
+		}
+	}
+	return now
+}
+
 func (p *Pipeline) vadEvent(c *channel, ev audio.VADEvent, now time.Duration) error {
 	var evs []insights.DynamicsEvent
 	var err error
 	switch ev.Kind {
 	case audio.SpeechStart:
+		c.speechFrom = ev.Segment.Start
 		evs, err = p.tracker.SpeechStart(c.speaker, ev.Segment.Start, now)
 	case audio.SpeechEnd:
 		c.segments = append(c.segments, ev.Segment)
