@@ -43,15 +43,16 @@ type FeatureConfig struct {
 	MinF0Hz, MaxF0Hz float64
 	// VoicingThreshold is YIN's absolute threshold on the cumulative-mean
 	// normalised difference: a frame is voiced when a period dips below it.
-	// Lower is stricter. Default 0.25.
+	// Lower is stricter. Default 0.3 (0.25 missed low, creaky phrase ends that Praat calls voiced; 0.35 let octave errors through on the phone-band sample).
 	VoicingThreshold float64
 	// PitchMinDBFS is the level below which a frame is reported unvoiced
 	// without a period search (default -60 dBFS): far below conversational
 	// speech, and it saves the search on silent channels.
 	PitchMinDBFS float64
 	// NoiseWindow is how far back the minimum-statistics noise tracker
-	// looks (default 2.5 s). Longer survives longer stretches of unbroken
-	// speech without the floor creeping up; shorter follows rising noise
+	// looks (default 4 s). Longer survives longer stretches of unbroken
+	// speech without the floor creeping up (2.5 s was too short for a
+	// string of digits read without a pause); shorter follows rising noise
 	// sooner.
 	NoiseWindow time.Duration
 	// NoiseBiasDB is added to the tracked minimum because the minimum of a
@@ -67,20 +68,20 @@ func (c FeatureConfig) withDefaults() FeatureConfig {
 	if c.MaxF0Hz <= 0 {
 		c.MaxF0Hz = 400
 	}
-	if c.MaxF0Hz > pitchRate/4 {
-		c.MaxF0Hz = pitchRate / 4
+	if c.MaxF0Hz > pitchCoarseRate/5 {
+		c.MaxF0Hz = pitchCoarseRate / 5 // the coarse YIN pass needs ≥ 5 lags per period
 	}
 	if c.MinF0Hz >= c.MaxF0Hz {
 		c.MinF0Hz = c.MaxF0Hz / 2
 	}
 	if c.VoicingThreshold <= 0 {
-		c.VoicingThreshold = 0.25
+		c.VoicingThreshold = 0.3
 	}
 	if c.PitchMinDBFS == 0 {
 		c.PitchMinDBFS = -60
 	}
 	if c.NoiseWindow <= 0 {
-		c.NoiseWindow = 2500 * time.Millisecond
+		c.NoiseWindow = 4 * time.Second
 	}
 	if c.NoiseBiasDB == 0 {
 		c.NoiseBiasDB = 1.0
@@ -185,8 +186,8 @@ func (e *FeatureExtractor) spectrum(frame []float32) {
 	Z := fft.FFT(z)
 	// Z = E + iO with E, O the 256-point spectra of the even and odd
 	// samples; X[k] = E[k] + W^k O[k].
-	e.power[0] = sq(real(Z[0]) + imag(Z[0]))
-	e.power[specHalf] = sq(real(Z[0]) - imag(Z[0]))
+	e.power[0] = square(real(Z[0]) + imag(Z[0]))
+	e.power[specHalf] = square(real(Z[0]) - imag(Z[0]))
 	for k := 1; k < specHalf; k++ {
 		zk := Z[k]
 		zc := cmplx.Conj(Z[specHalf-k])
@@ -197,7 +198,7 @@ func (e *FeatureExtractor) spectrum(frame []float32) {
 	}
 }
 
-func sq(v float64) float64 { return v * v }
+func square(v float64) float64 { return v * v }
 
 // spectralShape derives centroid, roll-off and flatness from e.power. DC is
 // left out: it carries offset, not sound.
@@ -282,8 +283,17 @@ func (t *noiseTracker) init(window time.Duration, biasDB float64) {
 	}
 }
 
+// digitalSilence is the mean-square power (-90 dBFS, about the
+// quantisation noise of 16-bit audio) that a frame of digital silence
+// counts as in the noise tracker. A muted or zero-padded stretch does say
+// the background is quiet, but not that it is 120 dB below full scale:
+// taking MinDBFS at its word would make every later rustle stand out as
+// loudly as speech for a whole noise window.
+const digitalSilence = 1e-9
+
 // update adds one frame's mean-square power and returns the floor in dBFS.
 func (t *noiseTracker) update(ms float64) float64 {
+	ms = math.Max(ms, digitalSilence)
 	if !t.started {
 		t.smooth = ms
 		t.started = true
@@ -291,10 +301,7 @@ func (t *noiseTracker) update(ms float64) float64 {
 		t.smooth = noiseSmoothing*t.smooth + (1-noiseSmoothing)*ms
 	}
 	t.cur = math.Min(t.cur, t.smooth)
-	floor := t.cur
-	for i := 0; i < t.filled; i++ {
-		floor = math.Min(floor, t.mins[i])
-	}
+	db := t.floor()
 	t.count++
 	if t.count == t.subLen {
 		t.mins[t.next] = t.cur
@@ -304,6 +311,18 @@ func (t *noiseTracker) update(ms float64) float64 {
 		}
 		t.cur = math.Inf(1)
 		t.count = 0
+	}
+	return db
+}
+
+// floor is the current estimate in dBFS: MinDBFS before any sound.
+func (t *noiseTracker) floor() float64 {
+	if !t.started {
+		return MinDBFS
+	}
+	floor := t.cur
+	for i := 0; i < t.filled; i++ {
+		floor = math.Min(floor, t.mins[i])
 	}
 	db := powerDB(floor)
 	if db <= MinDBFS {

