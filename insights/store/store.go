@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -572,3 +573,23 @@ func matches(c Call, q Query) bool {
 // Shrink compacts the append-only file (deleted and overwritten values
 // stay in it until then).
 func (s *Store) Shrink() error { return wrapDB(s.db.Shrink()) }
+
+// LastEventSeq returns the highest event seq stored for a call (0 if none):
+// a call resumed after a crash continues after it, even if the crash came
+// before the summary recorded it.
+func (s *Store) LastEventSeq(callID string) (uint64, error) {
+	if err := checkID("call", callID); err != nil {
+		return 0, err
+	}
+	var last uint64
+	err := s.db.View(func(tx *buntdb.Tx) error {
+		prefix := eventPrefix(callID)
+		return tx.DescendLessOrEqual("", prefix+"99999999999999999999", func(k, _ string) bool {
+			if strings.HasPrefix(k, prefix) {
+				last, _ = strconv.ParseUint(k[len(prefix):], 10, 64)
+			}
+			return false
+		})
+	})
+	return last, wrapDB(err)
+}

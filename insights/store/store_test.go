@@ -300,3 +300,22 @@ func TestDetailJSONHasTheDocumentedFields(t *testing.T) {
 		}
 	}
 }
+
+func TestLastEventSeq(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "db"), Config{})
+	for _, id := range []string{"a", "b"} {
+		if err := s.CreateCall(call(id, "A1", t0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := s.LastEventSeq("a"); err != nil || n != 0 {
+		t.Fatalf("no events: %d %v", n, err)
+	}
+	for _, seq := range []uint64{3, 12, 7} {
+		s.AppendEvent("a", seq, []byte(`{}`))
+	}
+	s.AppendEvent("b", 99, []byte(`{}`))
+	if n, err := s.LastEventSeq("a"); err != nil || n != 12 {
+		t.Fatalf("got %d %v, want 12", n, err)
+	}
+}

@@ -1,0 +1,276 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/internal/auth"
+)
+
+// ingestConn is one endpoint connection. Its session sets the ack; the
+// writer sends it.
+type ingestConn struct {
+	*wsConn
+	ack     atomic.Int64
+	ackWake chan struct{}
+	lastAck int64 // writer only
+}
+
+func (c *ingestConn) setAck(n int64) {
+	c.ack.Store(n)
+	select {
+	case c.ackWake <- struct{}{}:
+	default:
+	}
+}
+
+func (c *ingestConn) nextAck() ([]byte, bool) {
+	n := c.ack.Load()
+	if n == c.lastAck {
+		return nil, false
+	}
+	c.lastAck = n
+	return []byte(`{"type":"ack","seq":` + strconv.FormatInt(n, 10) + `}`), true
+}
+
+// serveIngest is GET /v1/ingest. The handler goroutine is the reader; it
+// starts the writer and waits for it.
+func (s *Server) serveIngest(w http.ResponseWriter, r *http.Request) {
+	claims, err := s.auth.Authenticate(r)
+	if err != nil {
+		auth.WriteError(w, err)
+		return
+	}
+	if claims.Role != auth.RoleEndpoint && claims.Role != auth.RoleAdmin {
+		auth.WriteError(w, auth.ErrForbidden)
+		return
+	}
+	s.mu.Lock()
+	draining := s.draining
+	if !draining {
+		s.connWG.Add(1)
+	}
+	s.mu.Unlock()
+	if draining {
+		writeError(w, http.StatusServiceUnavailable, "server shutting down")
+		return
+	}
+	defer s.connWG.Done()
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader answered with the HTTP error
+	}
+	defer ws.Close()
+	c := &ingestConn{wsConn: newWSConn(ws, s.cfg.ReadTimeout), ackWake: make(chan struct{}, 1)}
+	c.lastAck = -2
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop(stop, s.cfg.PingInterval, c.nextAck, c.ackWake)
+	}()
+	code := s.readIngest(c, claims)
+	if code != 0 {
+		s.m.ingestClosed.WithLabelValues(strconv.Itoa(code)).Inc()
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// readIngest runs the ingest protocol on c until the connection ends and
+// returns the close code the engine sent (0 if the peer went away).
+func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
+	closeWith := func(code int, reason string) int {
+		c.closeWith(code, reason)
+		c.drain()
+		return code
+	}
+	mt, msg, err := c.readMessage()
+	if err != nil {
+		if c.isClosing() {
+			return c.code
+		}
+		return 0
+	}
+	if c.isClosing() {
+		c.drain()
+		return c.code
+	}
+	if mt != websocket.TextMessage {
+		return closeWith(websocket.ClosePolicyViolation, "audio before start")
+	}
+	start, err := ParseControl(msg)
+	if err != nil {
+		return closeWith(websocket.ClosePolicyViolation, err.Error())
+	}
+	if start.Type != "start" {
+		return closeWith(websocket.ClosePolicyViolation, fmt.Sprintf("%s before start", start.Type))
+	}
+	if claims.Role == auth.RoleEndpoint && start.AgentID != claims.Agent {
+		return closeWith(CloseForbidden, "forbidden")
+	}
+	sess, ack, err := s.attach(start, c)
+	switch {
+	case errors.Is(err, ErrCallActive):
+		return closeWith(CloseCallActive, ErrCallActive.Error())
+	case errors.Is(err, auth.ErrForbidden):
+		return closeWith(CloseForbidden, "forbidden")
+	case errors.Is(err, ErrShuttingDown):
+		return closeWith(websocket.CloseGoingAway, "server shutting down")
+	case errors.Is(err, ErrProtocol), errors.Is(err, ErrCallEnded):
+		return closeWith(websocket.ClosePolicyViolation, err.Error())
+	case err != nil:
+		return closeWith(websocket.CloseInternalServerErr, "call failed: "+err.Error())
+	}
+	c.sendJSON(Control{Type: "started", CallID: start.CallID, Ack: &ack})
+	log := s.log.With("call_id", start.CallID)
+	log.Info("endpoint streaming", "resume", start.Resume, "ack", ack)
+	payloadBytes := PayloadBytes(start.SampleRate, start.Encoding)
+	ended := false
+	for {
+		mt, msg, err := c.readMessage()
+		if err != nil {
+			break
+		}
+		var m sessMsg
+		switch mt {
+		case websocket.BinaryMessage:
+			if ended {
+				continue
+			}
+			h, payload, err := ParseFrame(msg, payloadBytes)
+			if err != nil {
+				c.closeWith(websocket.CloseUnsupportedData, err.Error())
+				continue
+			}
+			m = sessMsg{kind: msgFrame, hdr: h, payload: payload, conn: c}
+		case websocket.TextMessage:
+			ctl, err := ParseControl(msg)
+			if err != nil {
+				c.closeWith(websocket.ClosePolicyViolation, err.Error())
+				continue
+			}
+			if ctl.Type == "start" {
+				c.closeWith(websocket.ClosePolicyViolation, "second start")
+				continue
+			}
+			if ended {
+				continue
+			}
+			ended = ctl.Type == "end"
+			m = sessMsg{kind: msgControl, ctl: ctl, conn: c}
+		}
+		if !sess.send(m) {
+			// The call ended under us (failure): the session has closed c
+			// or is about to; make sure.
+			c.closeWith(websocket.CloseInternalServerErr, "call failed")
+		}
+	}
+	if !ended {
+		// Keep the call for a resume. Everything read before the break
+		// was handed over in order, so the session has it.
+		sess.send(sessMsg{kind: msgDetach, conn: c})
+	}
+	if c.isClosing() {
+		return c.code
+	}
+	return 0
+}
+
+// attach finds or creates the session for start's call and attaches c.
+// It returns the ack the endpoint resumes after.
+func (s *Server) attach(start Control, c *ingestConn) (*session, int64, error) {
+	for attempt := 0; attempt < 3; attempt++ {
+		sess, err := s.sessionFor(start)
+		if err != nil {
+			return nil, 0, err
+		}
+		reply := make(chan attachReply, 1)
+		if !sess.send(sessMsg{kind: msgAttach, conn: c, resume: start.Resume, reply: reply}) {
+			continue // it ended meanwhile; look again (the store now says how)
+		}
+		select {
+		case r := <-reply:
+			return sess, r.ack, r.err
+		case <-sess.done:
+			continue
+		}
+	}
+	return nil, 0, fmt.Errorf("call %s keeps ending", start.CallID)
+}
+
+// sessionFor returns the live session of start's call, restoring one from
+// the store after a restart or creating a new call.
+func (s *Server) sessionFor(start Control) (*session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining {
+		return nil, ErrShuttingDown
+	}
+	if sess, ok := s.sessions[start.CallID]; ok {
+		if sess.agentID != start.AgentID {
+			return nil, auth.ErrForbidden
+		}
+		if !start.Resume {
+			return nil, ErrCallActive
+		}
+		return sess, nil
+	}
+	c, err := s.store.GetCall(start.CallID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// A new call, or a resume of one this engine never saw (its
+		// endpoint resends everything after ack -1 that it still has).
+		c = store.Call{ID: start.CallID, AgentID: start.AgentID, StartedAt: time.Now().UTC(), Status: store.StatusLive,
+			Ack: -1, SampleRate: start.SampleRate, Encoding: start.Encoding, Categories: []string{}}
+		if err := s.store.CreateCall(c); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	default:
+		if c.AgentID != start.AgentID {
+			return nil, auth.ErrForbidden
+		}
+		resumable := c.Status == store.StatusLive || c.EndReason == "shutdown"
+		if !start.Resume {
+			return nil, fmt.Errorf("%w: call_id %s already used", ErrProtocol, start.CallID)
+		}
+		if !resumable {
+			return nil, fmt.Errorf("%w: %s", ErrCallEnded, start.CallID)
+		}
+		if c.SampleRate != start.SampleRate || c.Encoding != start.Encoding {
+			return nil, fmt.Errorf("%w: resume must keep sample_rate and encoding", ErrProtocol)
+		}
+		c.Status, c.EndReason, c.EndedAt = store.StatusLive, "", nil
+		last, err := s.store.LastEventSeq(c.ID)
+		if err != nil {
+			return nil, err
+		}
+		c.LastSeq = max(c.LastSeq, last)
+		delete(s.orphans, c.ID)
+	}
+	sess := newSession(s, c)
+	s.hub.OpenCall(c.ID, c.AgentID, c.LastSeq)
+	s.sessions[c.ID] = sess
+	s.sessWG.Add(1)
+	go sess.run()
+	return sess, nil
+}
+
+func (s *Server) removeSession(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sessions[sess.id] == sess {
+		delete(s.sessions, sess.id)
+	}
+}

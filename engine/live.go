@@ -1,0 +1,191 @@
+package engine
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/earshot/earshot/agentassist"
+	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/internal/auth"
+)
+
+// authTimeout is how long a live client has to send its auth message.
+const authTimeout = 10 * time.Second
+
+// liveHello is a live client's first message.
+type liveHello struct {
+	Type   string            `json:"type"`
+	Token  string            `json:"token"`
+	Resume map[string]uint64 `json:"resume"`
+}
+
+// serveLive is GET /v1/live?call=ID | agent=ID | all=1.
+func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var f agentassist.Filter
+	n := 0
+	if v := q.Get("call"); v != "" {
+		f.CallID, n = v, n+1
+	}
+	if v := q.Get("agent"); v != "" {
+		f.AgentID, n = v, n+1
+	}
+	if q.Get("all") == "1" || q.Get("all") == "true" {
+		f.All, n = true, n+1
+	}
+	if n != 1 {
+		writeError(w, http.StatusBadRequest, "give exactly one of call=ID, agent=ID or all=1")
+		return
+	}
+	s.mu.Lock()
+	draining := s.draining
+	if !draining {
+		s.connWG.Add(1)
+	}
+	s.mu.Unlock()
+	if draining {
+		writeError(w, http.StatusServiceUnavailable, "server shutting down")
+		return
+	}
+	defer s.connWG.Done()
+	// A header token (non-browser clients) is checked before the upgrade.
+	var claims *auth.Claims
+	if auth.BearerToken(r) != "" {
+		c, err := s.auth.Authenticate(r)
+		if err != nil {
+			auth.WriteError(w, err)
+			return
+		}
+		claims = c
+	}
+	ws, err := upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer ws.Close()
+	c := newWSConn(ws, s.cfg.ReadTimeout)
+	fail := func(code int, reason string) {
+		c.closeWith(code, reason)
+		c.drain()
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(authTimeout))
+	mt, msg, err := c.readMessage()
+	if err != nil {
+		if c.isClosing() {
+			c.drain()
+		}
+		return
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
+	var hello liveHello
+	if mt != websocket.TextMessage || json.Unmarshal(msg, &hello) != nil || hello.Type != "auth" {
+		fail(websocket.ClosePolicyViolation, `first message must be {"type":"auth",...}`)
+		return
+	}
+	if claims == nil {
+		cl, err := s.auth.Verify(hello.Token)
+		if err != nil {
+			fail(CloseUnauthorized, "unauthorized")
+			return
+		}
+		claims = cl
+	}
+	if !s.mayWatch(claims, f) {
+		fail(CloseForbidden, "forbidden")
+		return
+	}
+	sub, err := s.hub.Subscribe(f, hello.Resume)
+	if err != nil {
+		fail(websocket.CloseGoingAway, "server shutting down")
+		return
+	}
+	defer sub.Close()
+	// "ready" goes out before the writer starts, so it precedes every event.
+	_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ready"}`)); err != nil {
+		return
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.liveWriter(c, sub, stop)
+	}()
+	// The read loop handles pongs and the peer's close; clients have
+	// nothing more to say.
+	for {
+		if _, _, err := c.readMessage(); err != nil {
+			break
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func (s *Server) liveWriter(c *wsConn, sub *agentassist.Subscription, stop <-chan struct{}) {
+	t := time.NewTicker(s.cfg.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-c.closing:
+			return
+		case d := <-sub.C:
+			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			if err := c.ws.WriteMessage(websocket.TextMessage, d.JSON); err != nil {
+				c.closeWith(websocket.CloseInternalServerErr, "write failed")
+				return
+			}
+		case <-sub.Done():
+			if errors.Is(sub.Err(), agentassist.ErrTooSlow) {
+				c.closeWith(CloseTooSlow, "too slow")
+			} else {
+				c.closeWith(websocket.CloseGoingAway, "server shutting down")
+			}
+			return
+		case <-t.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
+				return
+			}
+		}
+	}
+}
+
+// mayWatch applies docs/protocol.md's table to a live subscription.
+func (s *Server) mayWatch(c *auth.Claims, f agentassist.Filter) bool {
+	switch c.Role {
+	case auth.RoleSupervisor, auth.RoleAdmin:
+		return true
+	case auth.RoleAgent:
+		switch {
+		case f.All:
+			return false
+		case f.AgentID != "":
+			return f.AgentID == c.Agent
+		default:
+			return c.SeesAgent(s.agentOf(f.CallID))
+		}
+	}
+	return false
+}
+
+// agentOf returns the agent of a live or stored call, or "".
+func (s *Server) agentOf(callID string) string {
+	if a, ok := s.hub.Live(callID); ok {
+		return a
+	}
+	if !store.ValidID(callID) {
+		return ""
+	}
+	if c, err := s.store.GetCall(callID); err == nil {
+		return c.AgentID
+	}
+	return ""
+}

@@ -1,0 +1,502 @@
+package ingestclient
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Sentinel errors.
+var (
+	// ErrRejected means the engine refused the call for good (bad token,
+	// forbidden, protocol violation, call active elsewhere): no reconnect.
+	ErrRejected = errors.New("engine rejected the call")
+	// ErrEnded means Send came after End.
+	ErrEnded = errors.New("call already ended")
+	// ErrBadFrame means a payload of the wrong size or a channel other than 0 or 1.
+	ErrBadFrame = errors.New("bad frame")
+)
+
+// Config configures a Client. URL, Token, CallID and AgentID are required.
+type Config struct {
+	URL        string // engine base URL: http(s)://host:port (ws(s):// also accepted)
+	Token      string // endpoint token
+	CallID     string
+	AgentID    string
+	SampleRate int    // 8000 or 16000; default 16000
+	Encoding   string // "pcm_s16le" (default) or "mulaw"
+
+	// RingFrames bounds the unacknowledged frames kept for resending;
+	// default 6000 (60 s of both channels). When full, the oldest are
+	// dropped and reported to the engine as a gap.
+	RingFrames int
+	MinBackoff time.Duration // default 200 ms
+	MaxBackoff time.Duration // default 5 s
+	// EndTimeout bounds how long End waits for the engine's "ended"; default 60 s.
+	EndTimeout time.Duration
+	TLS        *tls.Config
+	Logger     *slog.Logger
+}
+
+// Ended is the engine's answer to end.
+type Ended struct {
+	CallID string `json:"call_id"`
+	Frames int64  `json:"frames"`
+	Gaps   int64  `json:"gaps"`
+}
+
+// Stats count what the client did.
+type Stats struct {
+	Frames   uint64 // frames given to Send
+	Sent     uint64 // frame writes, resends included
+	Resent   uint64 // frames written again after a reconnect
+	Dropped  uint64 // frames dropped from a full ring (reported as gaps)
+	Connects int    // successful connections
+	Acked    int64  // last ack from the engine
+}
+
+type frame struct {
+	seq uint64
+	msg []byte // header + payload
+}
+
+type gapRange struct{ from, to uint64 }
+
+type ctlMsg struct {
+	Type   string `json:"type"`
+	Seq    *int64 `json:"seq,omitempty"`
+	Ack    *int64 `json:"ack,omitempty"`
+	CallID string `json:"call_id,omitempty"`
+	Frames int64  `json:"frames,omitempty"`
+	Gaps   int64  `json:"gaps,omitempty"`
+}
+
+// Client streams one call. Send, Pause, Resume and End may be called from
+// any goroutine; Run must be running (it owns the connection) for anything
+// to reach the engine.
+type Client struct {
+	cfg     Config
+	log     *slog.Logger
+	payload int
+
+	mu       sync.Mutex
+	ring     []frame // unacked frames in seq order
+	gaps     []gapRange
+	controls [][]byte // pause/resume not yet written
+	nextSeq  uint64
+	acked    int64
+	sentTo   int64 // highest seq written on the current connection
+	maxSent  int64 // highest seq ever written
+	ending   bool
+	ended    *Ended
+	stats    Stats
+	wake     chan struct{}
+	endedCh  chan struct{}
+	runDone  chan struct{}
+	runErr   error
+	everConn bool
+}
+
+// New checks cfg and returns a client; call Run to connect.
+func New(cfg Config) (*Client, error) {
+	if cfg.URL == "" || cfg.Token == "" || cfg.CallID == "" || cfg.AgentID == "" {
+		return nil, errors.New("ingestclient: URL, Token, CallID and AgentID are required")
+	}
+	if cfg.SampleRate == 0 {
+		cfg.SampleRate = 16000
+	}
+	if cfg.Encoding == "" {
+		cfg.Encoding = "pcm_s16le"
+	}
+	if cfg.SampleRate != 8000 && cfg.SampleRate != 16000 {
+		return nil, fmt.Errorf("ingestclient: sample rate %d (want 8000 or 16000)", cfg.SampleRate)
+	}
+	if cfg.Encoding != "pcm_s16le" && cfg.Encoding != "mulaw" {
+		return nil, fmt.Errorf("ingestclient: encoding %q", cfg.Encoding)
+	}
+	if cfg.RingFrames <= 0 {
+		cfg.RingFrames = 6000
+	}
+	if cfg.MinBackoff <= 0 {
+		cfg.MinBackoff = 200 * time.Millisecond
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.EndTimeout <= 0 {
+		cfg.EndTimeout = 60 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	n := cfg.SampleRate / 50
+	if cfg.Encoding == "pcm_s16le" {
+		n *= 2
+	}
+	return &Client{cfg: cfg, log: cfg.Logger.With("call_id", cfg.CallID), payload: n, acked: -1, sentTo: -1, maxSent: -1,
+		wake: make(chan struct{}, 1), endedCh: make(chan struct{}), runDone: make(chan struct{})}, nil
+}
+
+// PayloadBytes is the audio size of one frame in the client's format.
+func (c *Client) PayloadBytes() int { return c.payload }
+
+func (c *Client) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Send queues one 20 ms frame of channel (0 agent, 1 caller) captured at
+// call time at, and returns its seq. It copies payload and never blocks:
+// if the ring is full, the oldest unacknowledged frame is dropped and
+// reported as a gap.
+func (c *Client) Send(channel int, at time.Duration, payload []byte) (uint64, error) {
+	if channel < 0 || channel > 1 || len(payload) != c.payload {
+		return 0, fmt.Errorf("%w: channel %d, %d bytes (want %d)", ErrBadFrame, channel, len(payload), c.payload)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ending {
+		return 0, ErrEnded
+	}
+	seq := c.nextSeq
+	c.nextSeq++
+	msg := make([]byte, 20, 20+len(payload))
+	msg[0], msg[1] = 1, byte(channel)
+	binary.LittleEndian.PutUint64(msg[4:], seq)
+	binary.LittleEndian.PutUint64(msg[12:], uint64(at/time.Microsecond))
+	msg = append(msg, payload...)
+	if len(c.ring) >= c.cfg.RingFrames {
+		old := c.ring[0]
+		c.ring = c.ring[1:]
+		c.stats.Dropped++
+		if n := len(c.gaps); n > 0 && c.gaps[n-1].to+1 == old.seq {
+			c.gaps[n-1].to = old.seq
+		} else {
+			c.gaps = append(c.gaps, gapRange{old.seq, old.seq})
+		}
+	}
+	c.ring = append(c.ring, frame{seq: seq, msg: msg})
+	c.stats.Frames++
+	c.poke()
+	return seq, nil
+}
+
+// Pause tells the engine capture paused at call time at (no frames follow
+// until Resume).
+func (c *Client) Pause(at time.Duration) { c.control("pause", at) }
+
+// Resume tells the engine capture resumed at call time at.
+func (c *Client) Resume(at time.Duration) { c.control("resume", at) }
+
+func (c *Client) control(typ string, at time.Duration) {
+	b, _ := json.Marshal(map[string]any{"type": typ, "at_us": int64(at / time.Microsecond)})
+	c.mu.Lock()
+	c.controls = append(c.controls, b)
+	c.mu.Unlock()
+	c.poke()
+}
+
+// End asks Run to deliver every frame, send end and wait for the engine's
+// "ended" (at most EndTimeout). It blocks until then, Run returns, or ctx ends.
+func (c *Client) End(ctx context.Context) (Ended, error) {
+	c.mu.Lock()
+	c.ending = true
+	c.mu.Unlock()
+	c.poke()
+	t := time.NewTimer(c.cfg.EndTimeout)
+	defer t.Stop()
+	select {
+	case <-c.endedCh:
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return *c.ended, nil
+	case <-c.runDone:
+		if c.runErr == nil {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if c.ended != nil {
+				return *c.ended, nil
+			}
+		}
+		return Ended{}, fmt.Errorf("ingestclient: call %s did not end: %w", c.cfg.CallID, c.runErr)
+	case <-ctx.Done():
+		return Ended{}, ctx.Err()
+	case <-t.C:
+		return Ended{}, fmt.Errorf("ingestclient: call %s: no ended from the engine within %v", c.cfg.CallID, c.cfg.EndTimeout)
+	}
+}
+
+// Stats returns a snapshot of the counters.
+func (c *Client) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.Acked = c.acked
+	return s
+}
+
+// Run connects and streams until the call has ended (nil), ctx ends
+// (ctx.Err()), or the engine rejects the call (ErrRejected). Connection
+// failures are retried with exponential back-off and jitter.
+func (c *Client) Run(ctx context.Context) (err error) {
+	defer func() {
+		c.mu.Lock()
+		c.runErr = err
+		c.mu.Unlock()
+		close(c.runDone)
+	}()
+	backoff := c.cfg.MinBackoff
+	for {
+		connected, err := c.connectOnce(ctx)
+		if err == nil {
+			return nil // ended
+		}
+		if errors.Is(err, ErrRejected) || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if connected {
+			backoff = c.cfg.MinBackoff
+		}
+		// Full jitter: a fleet of endpoints that lost the engine together
+		// does not reconnect in lockstep.
+		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
+		c.log.Info("engine connection lost; reconnecting", "err", err, "in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, c.cfg.MaxBackoff)
+	}
+}
+
+func wsURL(base string) (string, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", err
+	}
+	switch u.Scheme {
+	case "http":
+		u.Scheme = "ws"
+	case "https":
+		u.Scheme = "wss"
+	case "ws", "wss":
+	default:
+		return "", fmt.Errorf("URL scheme %q (want http or https)", u.Scheme)
+	}
+	u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/ingest"
+	return u.String(), nil
+}
+
+// fatalClose reports close codes after which reconnecting cannot help.
+func fatalClose(code int) bool {
+	switch code {
+	case websocket.CloseUnsupportedData, websocket.ClosePolicyViolation, websocket.CloseMessageTooBig, 4401, 4403, 4409:
+		return true
+	}
+	return false
+}
+
+// connectOnce runs one connection; it returns nil once the call ended.
+func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
+	u, err := wsURL(c.cfg.URL)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: c.cfg.TLS}
+	h := http.Header{"Authorization": {"Bearer " + c.cfg.Token}}
+	ws, resp, err := d.DialContext(ctx, u, h)
+	if err != nil {
+		if resp != nil && (resp.StatusCode == 401 || resp.StatusCode == 403) {
+			return false, fmt.Errorf("%w: HTTP %d", ErrRejected, resp.StatusCode)
+		}
+		return false, err
+	}
+	defer ws.Close()
+	ws.SetReadLimit(64 << 10)
+	// The engine pings every 15 s; a ping proves it alive while no acks
+	// flow (a paused call), so it extends the read deadline.
+	ws.SetPingHandler(func(data string) error {
+		_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(5*time.Second))
+	})
+	c.mu.Lock()
+	resume := c.everConn
+	c.mu.Unlock()
+	start := map[string]any{"type": "start", "call_id": c.cfg.CallID, "agent_id": c.cfg.AgentID,
+		"sample_rate": c.cfg.SampleRate, "encoding": c.cfg.Encoding, "channels": []string{"agent", "caller"}, "resume": resume}
+	_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := ws.WriteJSON(start); err != nil {
+		return false, err
+	}
+	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
+	var started ctlMsg
+	if err := ws.ReadJSON(&started); err != nil {
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) && fatalClose(ce.Code) {
+			return false, fmt.Errorf("%w: %d %s", ErrRejected, ce.Code, ce.Text)
+		}
+		return false, err
+	}
+	if started.Type != "started" || started.Ack == nil {
+		return false, fmt.Errorf("%w: unexpected answer %q to start", ErrRejected, started.Type)
+	}
+	c.mu.Lock()
+	c.everConn = true
+	c.stats.Connects++
+	c.ackLocked(*started.Ack)
+	c.sentTo = *started.Ack // resend everything after the engine's ack
+	c.mu.Unlock()
+
+	// The reader goroutine owns reads; this goroutine owns writes. The
+	// reader ends when the connection does; we wait for it before returning.
+	var rerr error
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		rerr = c.readLoop(ws)
+	}()
+	err = c.writeLoop(ctx, ws, readDone)
+	_ = ws.Close()
+	<-readDone
+	if err == nil {
+		return true, nil
+	}
+	var ce *websocket.CloseError
+	if errors.As(rerr, &ce) {
+		if fatalClose(ce.Code) {
+			return true, fmt.Errorf("%w: %d %s", ErrRejected, ce.Code, ce.Text)
+		}
+		err = fmt.Errorf("engine closed: %d %s", ce.Code, ce.Text)
+	}
+	return true, err
+}
+
+func (c *Client) ackLocked(n int64) {
+	if n <= c.acked {
+		return
+	}
+	c.acked = n
+	i := 0
+	for i < len(c.ring) && int64(c.ring[i].seq) <= n {
+		i++
+	}
+	c.ring = c.ring[i:]
+	j := 0
+	for j < len(c.gaps) && int64(c.gaps[j].to) <= n {
+		j++
+	}
+	c.gaps = c.gaps[j:]
+}
+
+func (c *Client) readLoop(ws *websocket.Conn) error {
+	for {
+		_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+		var m ctlMsg
+		if err := ws.ReadJSON(&m); err != nil {
+			return err
+		}
+		switch m.Type {
+		case "ack":
+			if m.Seq != nil {
+				c.mu.Lock()
+				c.ackLocked(*m.Seq)
+				c.mu.Unlock()
+			}
+		case "ended":
+			c.mu.Lock()
+			if c.ended == nil {
+				c.ended = &Ended{CallID: m.CallID, Frames: m.Frames, Gaps: m.Gaps}
+				close(c.endedCh)
+			}
+			c.mu.Unlock()
+			c.poke()
+		}
+	}
+}
+
+// writeLoop writes gaps, controls and frames past sentTo, then end once
+// asked; it returns nil when the engine has answered end.
+func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, readDone <-chan struct{}) error {
+	sentGaps := map[gapRange]bool{}
+	endSent := false
+	for {
+		c.mu.Lock()
+		var batch [][]byte
+		var kinds []int
+		for _, g := range c.gaps {
+			if !sentGaps[g] {
+				sentGaps[g] = true
+				b, _ := json.Marshal(map[string]any{"type": "gap", "from_seq": g.from, "to_seq": g.to, "reason": "buffer_overflow"})
+				batch, kinds = append(batch, b), append(kinds, websocket.TextMessage)
+			}
+		}
+		for _, b := range c.controls {
+			batch, kinds = append(batch, b), append(kinds, websocket.TextMessage)
+		}
+		c.controls = nil
+		for _, f := range c.ring {
+			if int64(f.seq) > c.sentTo {
+				batch, kinds = append(batch, f.msg), append(kinds, websocket.BinaryMessage)
+				c.sentTo = int64(f.seq)
+				if int64(f.seq) <= c.maxSent {
+					c.stats.Resent++
+				}
+				c.maxSent = max(c.maxSent, int64(f.seq))
+				c.stats.Sent++
+			}
+		}
+		ending := c.ending
+		ended := c.ended != nil
+		c.mu.Unlock()
+		if ended {
+			return nil
+		}
+		for i, b := range batch {
+			_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := ws.WriteMessage(kinds[i], b); err != nil {
+				return err
+			}
+		}
+		if ending && !endSent {
+			_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+			if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"end"}`)); err != nil {
+				return err
+			}
+			endSent = true
+		}
+		select {
+		case <-ctx.Done():
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "endpoint stopping"), time.Now().Add(time.Second))
+			return ctx.Err()
+		case <-readDone:
+			c.mu.Lock()
+			done := c.ended != nil
+			c.mu.Unlock()
+			if done {
+				return nil
+			}
+			return errors.New("connection closed")
+		case <-c.wake:
+		}
+	}
+}
