@@ -21,6 +21,7 @@ import (
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 )
 
@@ -88,7 +89,7 @@ func (a *testAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]agenta
 }
 
 func (a *testAnalyzer) Gap(ch int, from, to time.Duration, reason string) { a.gaps++ }
-func (a *testAnalyzer) Tick(at time.Duration) []agentassist.Event        { return nil }
+func (a *testAnalyzer) Tick(at time.Duration) []agentassist.Event         { return nil }
 func (a *testAnalyzer) Finish(at time.Duration) ([]agentassist.Event, CallResult, error) {
 	return []agentassist.Event{{Type: agentassist.EventDynamics, T: at, Data: map[string]any{"event": "snapshot"}}},
 		CallResult{TalkRatio: 0.5, Dynamics: map[string]any{"talk_ratio": 0.5}}, nil
@@ -379,3 +380,7 @@ var _ = sync.Mutex{}
 type urlT = url.URL
 
 var parseURL = url.Parse
+
+func storeCall(id, agent string) store.Call {
+	return store.Call{ID: id, AgentID: agent, StartedAt: time.Now().UTC(), Status: store.StatusEnded, Ack: -1}
+}

@@ -132,6 +132,14 @@ func (s *Server) liveWriter(c *wsConn, sub *agentassist.Subscription, stop <-cha
 	t := time.NewTicker(s.cfg.PingInterval)
 	defer t.Stop()
 	for {
+		// A dropped subscription must not write what is still queued:
+		// check Done before taking from C.
+		select {
+		case <-sub.Done():
+			s.endSubscription(c, sub)
+			return
+		default:
+		}
 		select {
 		case <-stop:
 			return
@@ -144,17 +152,25 @@ func (s *Server) liveWriter(c *wsConn, sub *agentassist.Subscription, stop <-cha
 				return
 			}
 		case <-sub.Done():
-			if errors.Is(sub.Err(), agentassist.ErrTooSlow) {
-				c.closeWith(CloseTooSlow, "too slow")
-			} else {
-				c.closeWith(websocket.CloseGoingAway, "server shutting down")
-			}
+			s.endSubscription(c, sub)
 			return
 		case <-t.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				return
 			}
 		}
+	}
+}
+
+// slowCloseGrace is how long a dropped slow subscriber has to read the
+// events already in its socket and the 4429 close after them.
+const slowCloseGrace = 30 * time.Second
+
+func (s *Server) endSubscription(c *wsConn, sub *agentassist.Subscription) {
+	if errors.Is(sub.Err(), agentassist.ErrTooSlow) {
+		c.closeWithGrace(CloseTooSlow, "too slow", slowCloseGrace)
+	} else {
+		c.closeWith(websocket.CloseGoingAway, "server shutting down")
 	}
 }
 

@@ -86,12 +86,19 @@ func closeReason(s string) string {
 // closeWith starts closing with code and reason; only the first call
 // counts. It never blocks on the peer.
 func (c *wsConn) closeWith(code int, reason string) {
+	c.closeWithGrace(code, reason, closeGrace)
+}
+
+// closeWithGrace is closeWith giving the peer grace to read everything
+// still in flight (a slow subscriber has a socket full of events before
+// the close frame) and answer.
+func (c *wsConn) closeWithGrace(code int, reason string, grace time.Duration) {
 	c.once.Do(func() {
 		c.code, c.reason = code, closeReason(reason)
 		msg := websocket.FormatCloseMessage(code, c.reason)
-		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(max(writeWait, grace)))
 		// The reader drains until the peer's close arrives or this expires.
-		_ = c.ws.SetReadDeadline(time.Now().Add(closeGrace))
+		_ = c.ws.SetReadDeadline(time.Now().Add(grace))
 		close(c.closing)
 	})
 }
