@@ -39,10 +39,15 @@ func runEval(ctx context.Context, env *environment, args []string) error {
 	lm := fs.String("lm", "", "language model (default: $EARSHOT_STT_LM, else "+projectLM+" if built, else the Debian en-us model)")
 	dict := fs.String("dict", "", "pronunciation dictionary (default: $EARSHOT_STT_DICT, else "+projectDict+" if built, else cmudict)")
 	baseline := fs.Bool("baseline", false, "also run plain pocketsphinx_continuous with the default Debian model and print it side by side")
+	baselineOnly := fs.Bool("baseline-only", false, "run only the pocketsphinx_continuous baseline")
 	format := fs.String("format", "text", "output format: text or json")
 	verbose := fs.Bool("verbose", false, "print references and hypotheses under each row (text format)")
 	noBestpath := fs.Bool("no-bestpath", false, "skip PocketSphinx's best-path lattice pass (faster; word confidences become 0)")
 	psArgs := fs.String("ps-args", "", "extra PocketSphinx `flags` for our decoder as one string of name value pairs, e.g. \"-lw 8 -wip 0.5\"")
+	maxHMMPF := fs.Int("maxhmmpf", 0, "PocketSphinx -maxhmmpf for our decoder (0 = the binding's default)")
+	ds := fs.Int("ds", 0, "PocketSphinx -ds frame downsampling for our decoder (0 = the binding's default)")
+	plWindow := fs.Int("pl-window", 0, "PocketSphinx -pl_window for our decoder (0 = the binding's default)")
+	fwdflat := fs.Bool("fwdflat", false, "run PocketSphinx's flat-lexicon second pass in our decoder")
 	ratio := fs.Float64("max-ratio", 0, "with --baseline: fail unless our total WER <= `R` x the baseline's (0 = just report)")
 	if err := parseFlags(fs, args[1:]); err != nil {
 		return err
@@ -69,6 +74,16 @@ func runEval(ctx context.Context, env *environment, args []string) error {
 		cfg.Dict = projectDict
 	}
 	cfg.NoBestpath = cfg.NoBestpath || *noBestpath
+	cfg.Fwdflat = cfg.Fwdflat || *fwdflat
+	if *maxHMMPF > 0 {
+		cfg.MaxHMMPF = *maxHMMPF
+	}
+	if *ds > 0 {
+		cfg.DS = *ds
+	}
+	if *plWindow > 0 {
+		cfg.PLWindow = *plWindow
+	}
 	if f := strings.Fields(*psArgs); len(f) > 0 {
 		if len(f)%2 != 0 {
 			fmt.Fprintln(env.stderr, "earshot eval: --ps-args must be name value pairs")
@@ -78,6 +93,14 @@ func runEval(ctx context.Context, env *environment, args []string) error {
 	}
 	if cfg.LM == "" {
 		env.log.Warn("eval: project language model not built (run make lm); using the generic Debian model")
+	}
+	reports := []*eval.Report{}
+	if *baselineOnly {
+		b, err := eval.Run(ctx, m, &eval.Baseline{}, env.log)
+		if err != nil {
+			return err
+		}
+		return writeReports(env, *format, *verbose, b)
 	}
 	// The decoder is loaded once, before timing starts, as the engine's
 	// pool does before calls arrive.
@@ -91,7 +114,6 @@ func runEval(ctx context.Context, env *environment, args []string) error {
 		ours.name = "earshot (" + shortPath(cfg.LM) + ")"
 	}
 
-	reports := []*eval.Report{}
 	r, err := eval.Run(ctx, m, ours, env.log)
 	if err != nil {
 		return err
@@ -104,12 +126,7 @@ func runEval(ctx context.Context, env *environment, args []string) error {
 		}
 		reports = append(reports, b)
 	}
-	if *format == "json" {
-		err = eval.WriteJSON(env.stdout, reports...)
-	} else {
-		err = eval.WriteText(env.stdout, *verbose, reports...)
-	}
-	if err != nil {
+	if err := writeReports(env, *format, *verbose, reports...); err != nil {
 		return err
 	}
 	for _, r := range reports {
@@ -130,6 +147,13 @@ func runEval(ctx context.Context, env *environment, args []string) error {
 		}
 	}
 	return nil
+}
+
+func writeReports(env *environment, format string, verbose bool, reports ...*eval.Report) error {
+	if format == "json" {
+		return eval.WriteJSON(env.stdout, reports...)
+	}
+	return eval.WriteText(env.stdout, verbose, reports...)
 }
 
 // pipeline is Earshot's own recognizer as the engine runs it: VAD-gated

@@ -100,3 +100,25 @@ func tuneBalanced(domain, general [][]string, a, b scoreFunc) float64 {
 	}
 	return (lo + hi) / 2
 }
+
+// tuneConstrained returns the largest domain weight, up to ceiling, whose
+// exact mixture raises the perplexity of general English text by at most
+// the factor maxRise over the generic model alone. Perplexity on general
+// text grows with the domain weight, so bisection finds it.
+func tuneConstrained(general [][]string, a, b scoreFunc, ceiling, maxRise float64) float64 {
+	limit := maxRise * perplexity(general, b).perplexity()
+	ok := func(l float64) bool { return perplexity(general, mixScore(a, b, l)).perplexity() <= limit }
+	if ok(ceiling) {
+		return ceiling
+	}
+	lo, hi := 0.0, ceiling
+	for hi-lo > 1e-3 {
+		mid := (lo + hi) / 2
+		if ok(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo
+}
