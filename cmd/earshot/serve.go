@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/earshot/earshot/engine"
+	"github.com/earshot/earshot/insights/store"
+)
+
+func init() {
+	register(command{
+		name:    "serve",
+		summary: "run the engine: live ingest, live events, REST, /metrics",
+		run:     runServe,
+	})
+}
+
+// parseRetention accepts Go durations and whole days ("90d").
+func parseRetention(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err != nil || n <= 0 {
+			return 0, fmt.Errorf("retention %q: want a positive number of days like 90d", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("retention %q: want a duration like 90d or 720h", s)
+	}
+	return d, nil
+}
+
+func runServe(ctx context.Context, env *environment, args []string) error {
+	fs := newFlagSet(env, "serve", "",
+		"Runs the Earshot engine until SIGINT/SIGTERM; the first signal drains (ends and saves live calls), a second exits.")
+	addr := fs.String("addr", envDefault("EARSHOT_ADDR", "127.0.0.1:8470"), "listen address (env EARSHOT_ADDR)")
+	data := fs.String("data", envDefault("EARSHOT_DATA", "./earshot-data"), "data directory: call store and token secret (env EARSHOT_DATA)")
+	retention := fs.String("retention", "90d", "how long calls are kept (e.g. 90d, 720h)")
+	syncPolicy := fs.String("sync", "everysecond", "store fsync policy: everysecond, always or never (see docs/storage.md)")
+	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS/WSS")
+	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
+	maxCalls := fs.Int("max-calls", 8, "concurrent calls the recognizer pool is sized for (two decoders, ~100 MB each, per call)")
+	noSTT := fs.Bool("no-stt", false, "run without speech recognition (dynamics and sentiment of silence only)")
+	af := addAssistFlags(fs)
+	sf := addSTTFlags(fs)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	ret, err := parseRetention(*retention)
+	if err != nil {
+		fmt.Fprintln(env.stderr, "earshot serve:", err)
+		return errUsage
+	}
+	sp, err := store.ParseSyncPolicy(*syncPolicy)
+	if err != nil {
+		fmt.Fprintln(env.stderr, "earshot serve:", err)
+		return errUsage
+	}
+	if *maxCalls < 1 {
+		fmt.Fprintln(env.stderr, "earshot serve: --max-calls must be at least 1")
+		return errUsage
+	}
+	env.log.Info("loading recognizers, playbook and knowledge base", "decoders", 2**maxCalls)
+	deps, closeDeps, err := loadDeps(env, af, sf, !*noSTT, 2**maxCalls)
+	if err != nil {
+		return err
+	}
+	defer closeDeps()
+	cfg := engine.Config{
+		DataDir: *data, Retention: ret, Sync: sp, TLSCert: *tlsCert, TLSKey: *tlsKey,
+		NewAnalyzer: engine.PipelineAnalyzers(ctx, deps),
+		Logger:      env.log,
+	}
+	if deps.KB != nil {
+		cfg.Articles = deps.KB
+	}
+	return serveEngine(ctx, cfg, *addr, nil)
+}
+
+// serveEngine runs an engine on addr until ctx ends. ready, if set, gets the
+// listening address once the engine accepts connections.
+func serveEngine(ctx context.Context, cfg engine.Config, addr string, ready func(*engine.Server, net.Addr)) error {
+	srv, err := engine.New(cfg)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("listen: %w", err)
+	}
+	if ready != nil {
+		ready(srv, ln.Addr())
+	}
+	err = srv.Run(ctx, ln)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
