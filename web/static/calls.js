@@ -3,11 +3,11 @@
 
 import { api, requireSignIn, clock, el, fmtTime, sentimentClass } from './common.js';
 
-const claims = requireSignIn(['agent', 'supervisor', 'admin'], '/calls');
-if (claims) start(claims);
-
 // Bands of the caller's sentiment that the select offers.
 const BANDS = { negative: [-1, -0.15], neutral: [-0.15, 0.15], positive: [0.15, 1] };
+
+const claims = requireSignIn(['agent', 'supervisor', 'admin'], '/calls');
+if (claims) start(claims);
 
 function start(claims) {
   const $ = (id) => document.getElementById(id);

@@ -110,6 +110,17 @@ export function clock(s) {
   return (h ? h + ':' : '') + mm + ':' + String(sec).padStart(2, '0');
 }
 
+// trendWord names a caller's sentiment trend. Live sentiment events carry
+// it as a number (the change over the call so far), summaries as a word;
+// the thresholds are the engine's (engine/record.go trendWord).
+export function trendWord(trend) {
+  if (typeof trend === 'string') return trend;
+  if (typeof trend !== 'number') return '';
+  if (trend >= 0.15) return 'improving';
+  if (trend <= -0.15) return 'worsening';
+  return 'steady';
+}
+
 export function sentimentClass(score) {
   if (typeof score !== 'number') return 'neutral';
   if (score <= -0.15) return 'negative';

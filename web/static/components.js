@@ -2,7 +2,7 @@
 // review page: transcript, sentiment gauge and sparkline, conversation
 // warnings and hint cards. Each owns one DOM subtree and is fed events.
 
-import { el, svg, clock, sentimentClass, api } from './common.js';
+import { el, svg, clock, sentimentClass, trendWord, api } from './common.js';
 import { render as renderMarkdown } from './markdown.js';
 
 const SPEAKER = { agent: 'Agent', caller: 'Caller' };
@@ -106,7 +106,7 @@ export class SentimentGauge {
     if (typeof v !== 'number') return;
     this.values.push(v);
     if (this.values.length > 40) this.values.shift();
-    this.draw(v, ev.trend || '');
+    this.draw(v, trendWord(ev.trend));
   }
 
   draw(v, trend) {

@@ -81,7 +81,11 @@ function start(claims) {
     if (ev.type !== 'call.ended') delete document.body.dataset.ended;
   }
 
-  setInterval(() => { $('call-clock').textContent = clock(callClock.now()); }, 250);
+  const ticker = setInterval(() => {
+    const c = $('call-clock');
+    if (c) c.textContent = clock(callClock.now());
+    else clearInterval(ticker); // the page was replaced by the sign-in notice
+  }, 250);
 
   const conn = $('conn');
   const onStatus = (s, detail) => {

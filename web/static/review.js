@@ -6,10 +6,10 @@
 import { api, requireSignIn, clock, el, svg, fmtTime, sentimentClass } from './common.js';
 import { Transcript } from './components.js';
 
+const $ = (id) => document.getElementById(id);
+
 const claims = requireSignIn(['agent', 'supervisor', 'admin'], '/calls');
 if (claims) start();
-
-const $ = (id) => document.getElementById(id);
 
 async function start() {
   const id = decodeURIComponent(location.pathname.split('/')[2] || '');

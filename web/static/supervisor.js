@@ -2,7 +2,7 @@
 // sorted by risk. A tile opens the call's live view (read-only transcript,
 // sentiment, hints, alerts) in a side panel, fed from the same stream.
 
-import { api, requireSignIn, clock, el, sentimentClass } from './common.js';
+import { api, requireSignIn, clock, el, sentimentClass, trendWord } from './common.js';
 import { Live, CallClock } from './live.js';
 import { Transcript, SentimentGauge, Warnings, Hints, sparkline } from './components.js';
 
@@ -106,7 +106,7 @@ function start() {
             c.values.push(v);
             if (c.values.length > 40) c.values.shift();
           }
-          if (ev.trend) c.trend = ev.trend;
+          if (ev.trend !== undefined) c.trend = trendWord(ev.trend);
         }
         break;
       case 'alert':
