@@ -39,17 +39,25 @@ func Stream(ctx context.Context, c *Client, agent, caller []float32, cfg StreamC
 	buf := make([]float32, audio.FrameSize)
 	pcm := make([]int16, audio.FrameSize)
 	payload := make([]byte, c.PayloadBytes())
+	// Frame k is due at start + k·interval. A ticker wakes the loop, and
+	// every frame already due is sent, so a late wake-up (a busy CPU, a GC
+	// pause) is caught up instead of slowing the whole call down as a
+	// ticker's dropped ticks would.
 	var tick *time.Ticker
+	interval := time.Duration(float64(audio.FrameDuration) / max(speed, 1e-9))
+	start := time.Now()
 	if speed > 0 {
-		tick = time.NewTicker(time.Duration(float64(audio.FrameDuration) / speed))
+		tick = time.NewTicker(interval)
 		defer tick.Stop()
 	}
 	for k := 0; k < frames; k++ {
-		if tick != nil && k > 0 {
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-tick.C:
+		if tick != nil {
+			for time.Since(start) < time.Duration(k)*interval {
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-tick.C:
+				}
 			}
 		} else if err := ctx.Err(); err != nil {
 			return err
