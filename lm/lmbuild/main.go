@@ -32,7 +32,7 @@ func main() {
 		genText   = flag.String("generic-text", "lm/heldout/generic.txt", "general English held-out text, for reporting only")
 		outDir    = flag.String("out", "lm/build", "output directory")
 		lambda    = flag.Float64("lambda", 0, "weight of the domain model; 0 tunes it (see -max-rise)")
-		maxRise   = flag.Float64("max-rise", 1.10, "tuning: the most the merged model may raise general-English perplexity, as a factor")
+		maxRise   = flag.Float64("max-rise", 0, "tuning: if > 0, use the largest weight that raises general-English perplexity by at most this factor, instead of the balanced weight")
 		every     = flag.Int("heldout-every", 10, "hold out every Nth corpus sentence for tuning and perplexity")
 		convert   = flag.String("sphinx-lm-convert", "sphinx_lm_convert", "sphinx_lm_convert binary")
 		keepARPA  = flag.Bool("keep-arpa", false, "keep the merged ARPA file next to the binary")
@@ -116,16 +116,16 @@ func run(log *slog.Logger, corpusDir, generic, dictPath, genText, outDir, conver
 	// Tune on the held-out split with a domain model that never saw it.
 	dom := estimateKN(train)
 	if lambda == 0 {
-		// Three answers, logged so the choice can be judged: the weight
-		// that fits held-out corpus text best (EM), the one that balances
-		// corpus and general text, and the one used: the largest that costs
-		// general English at most maxRise in perplexity. The first two
-		// were measured to lose librivox accuracy to the plain decoder
-		// (lm/README.md): the decoder's language weight magnifies LM
-		// mismatch far beyond what perplexity shows.
+		// Answers logged so the choice can be judged: the weight that
+		// fits held-out corpus text best (EM; far too high, template text
+		// is too predictable), the balanced one (used), and optionally the
+		// largest that costs general English at most maxRise in perplexity.
 		em := tuneLambda(held, dom.logProb, gen.logProb)
 		bal := tuneBalanced(held, genTune, dom.logProb, gen.logProb)
-		lambda = tuneConstrained(genTune, dom.logProb, gen.logProb, em, maxRise)
+		lambda = bal
+		if maxRise > 0 {
+			lambda = tuneConstrained(genTune, dom.logProb, gen.logProb, em, maxRise)
+		}
 		log.Info("tuned interpolation weight", "lambda_domain", fmt.Sprintf("%.3f", lambda),
 			"max_general_ppl_rise", maxRise,
 			"lambda_em_on_corpus", fmt.Sprintf("%.3f", em), "lambda_balanced", fmt.Sprintf("%.3f", bal))
