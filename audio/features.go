@@ -100,6 +100,7 @@ type FeatureExtractor struct {
 	packed  []complex128 // FFT input: even samples real, odd imaginary
 	twiddle []complex128 // e^{-2πik/512} for unpacking the real spectrum
 	power   []float64    // |X[k]|² for k = 0..256
+	clean   []float32    // sanitised copy of a frame holding NaN or ±Inf
 	pitch   *pitchTracker
 	noise   noiseTracker
 }
@@ -113,6 +114,7 @@ func NewFeatureExtractor(cfg FeatureConfig) *FeatureExtractor {
 		packed:  make([]complex128, specHalf),
 		twiddle: make([]complex128, specHalf),
 		power:   make([]float64, specHalf+1),
+		clean:   make([]float32, FrameSize),
 		pitch:   newPitchTracker(cfg.MinF0Hz, cfg.MaxF0Hz, cfg.VoicingThreshold),
 	}
 	for k := range e.twiddle {
@@ -132,17 +134,23 @@ func (e *FeatureExtractor) Extract(frame []float32) (Features, error) {
 	}
 	var f Features
 
-	var sum float64
-	crossings := 0
-	prev := frame[0] >= 0
-	for _, s := range frame {
-		v := float64(s)
-		sum += v * v
-		pos := s >= 0
-		if pos != prev {
-			crossings++
+	sum, crossings := levelAndCrossings(frame)
+	if math.IsNaN(sum) || math.IsInf(sum, 0) {
+		// A float WAV can carry NaN or infinite samples; one would poison
+		// the noise floor and pitch history for good. Silence NaNs and
+		// clip infinities, on a copy: the caller's frame is read-only.
+		for i, v := range frame {
+			switch {
+			case v != v:
+				e.clean[i] = 0
+			case math.IsInf(float64(v), 0):
+				e.clean[i] = float32(math.Copysign(1, float64(v)))
+			default:
+				e.clean[i] = v
+			}
 		}
-		prev = pos
+		frame = e.clean
+		sum, crossings = levelAndCrossings(frame)
 	}
 	meanSquare := sum / float64(FrameSize)
 	f.LevelDBFS = powerDB(meanSquare)
@@ -159,6 +167,22 @@ func (e *FeatureExtractor) Extract(frame []float32) (Features, error) {
 	f.NoiseFloorDBFS = e.noise.update(meanSquare)
 	f.SNRDB = math.Max(0, f.LevelDBFS-f.NoiseFloorDBFS)
 	return f, nil
+}
+
+// levelAndCrossings returns the sum of squares and the number of sign
+// changes of a frame.
+func levelAndCrossings(frame []float32) (sum float64, crossings int) {
+	prev := frame[0] >= 0
+	for _, s := range frame {
+		v := float64(s)
+		sum += v * v
+		pos := s >= 0
+		if pos != prev {
+			crossings++
+		}
+		prev = pos
+	}
+	return sum, crossings
 }
 
 // Reset forgets the channel's history (pitch window and noise floor), for

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/mjibson/go-dsp/fft"
 	"github.com/mjibson/go-dsp/window"
@@ -362,4 +363,63 @@ func TestResetForgetsTheNoiseFloor(t *testing.T) {
 	if f.SNRDB > 3 {
 		t.Errorf("after Reset the first frame stands %.1f dB above a floor it should not remember", f.SNRDB)
 	}
+}
+
+// FuzzExtract feeds arbitrary float32 frames (NaN, infinities, denormals,
+// huge values included) through the extractor and the VAD: neither may
+// panic, and every feature must stay finite and inside its documented range,
+// because one bad frame from a float WAV must not poison a channel's state.
+func FuzzExtract(f *testing.F) {
+	frameBytes := func(x []float32) []byte {
+		b := make([]byte, 4*len(x))
+		for i, v := range x {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		return b
+	}
+	f.Add(frameBytes(make([]float32, FrameSize)))
+	f.Add(frameBytes(synthSine(440, 1, FrameSize)))
+	f.Add(frameBytes(harmonic(120, 0.5, 1, 20, 3*FrameSize)))
+	f.Add(frameBytes(whiteNoise(-10, 2*FrameSize, 1)))
+	nan := synthSine(200, 0.5, FrameSize)
+	nan[7] = float32(math.NaN())
+	nan[100] = float32(math.Inf(1))
+	f.Add(frameBytes(nan))
+	huge := synthSine(200, 3e38, FrameSize)
+	f.Add(frameBytes(huge))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e := NewFeatureExtractor(FeatureConfig{})
+		v := NewVAD(VADConfig{})
+		x := make([]float32, FrameSize)
+		for n := 0; n*4*FrameSize < len(b) || n == 0; n++ {
+			clear(x)
+			for i := range x {
+				if p := (n*FrameSize + i) * 4; p+4 <= len(b) {
+					x[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[p:]))
+				}
+			}
+			// Each chunk goes in twice so state carried over is exercised.
+			for range 2 {
+				ft, err := e.Extract(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for name, val := range map[string]float64{
+					"level": ft.LevelDBFS, "zcr": ft.ZCR, "centroid": ft.CentroidHz, "flatness": ft.Flatness,
+					"rolloff": ft.RolloffHz, "f0": ft.F0Hz, "floor": ft.NoiseFloorDBFS, "snr": ft.SNRDB,
+				} {
+					if math.IsNaN(val) || math.IsInf(val, 0) {
+						t.Fatalf("%s is %v for frame %v", name, val, x[:8])
+					}
+				}
+				if ft.ZCR < 0 || ft.ZCR > 1 || ft.Flatness < 0 || ft.Flatness > 1 || ft.SNRDB < 0 ||
+					ft.CentroidHz < 0 || ft.CentroidHz > 8000 || ft.RolloffHz < 0 || ft.RolloffHz > 8000 ||
+					(ft.F0Hz != 0 && (ft.F0Hz < 60 || ft.F0Hz > 400)) || ft.LevelDBFS < MinDBFS {
+					t.Fatalf("feature out of range: %+v", ft)
+				}
+				v.Push(ft, time.Duration(n)*FrameDuration)
+			}
+		}
+		v.Flush(time.Hour)
+	})
 }

@@ -305,9 +305,10 @@ type callTruth struct {
 
 // sampleChannel is one speaker channel of a sample call with its truth.
 type sampleChannel struct {
-	name  string // e.g. "cancellation/agent"
-	x     []float32
-	truth []Segment
+	name      string // e.g. "cancellation/agent"
+	x         []float32
+	truth     []Segment
+	phoneBand bool
 }
 
 // samplesDir is a variable so a tuning run can point it at a snapshot.
@@ -339,7 +340,13 @@ func sampleCallChannels(t *testing.T) []sampleChannel {
 func loadSampleCalls(t *testing.T) []sampleChannel {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(samplesDir, "*.json"))
-	var out []sampleChannel
+	type call struct {
+		name          string
+		truth         callTruth
+		agent, caller []float32
+		err           error
+	}
+	var calls []*call
 	for _, js := range files {
 		mp3 := strings.TrimSuffix(js, ".json") + ".mp3"
 		if _, err := os.Stat(mp3); err != nil {
@@ -349,26 +356,48 @@ func loadSampleCalls(t *testing.T) []sampleChannel {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var truth callTruth
-		if err := json.Unmarshal(b, &truth); err != nil {
+		c := &call{name: strings.TrimSuffix(filepath.Base(js), ".json")}
+		if err := json.Unmarshal(b, &c.truth); err != nil {
 			t.Fatalf("%s: %v", js, err)
 		}
-		agent, caller, err := LoadCall(mp3)
-		if err != nil {
-			t.Fatalf("%s: %v", mp3, err)
+		calls = append(calls, c)
+	}
+	// MP3 decoding dominates these tests (seconds per call under -race), so
+	// the calls are decoded two at a time; the test waits for every decoder
+	// before it reads a result.
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 2)
+	for _, c := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			c.agent, c.caller, c.err = LoadCall(filepath.Join(samplesDir, c.name+".mp3"))
+		}()
+	}
+	wg.Wait()
+	var out []sampleChannel
+	for _, c := range calls {
+		if c.err != nil {
+			t.Fatalf("%s: %v", c.name, c.err)
 		}
-		name := strings.TrimSuffix(filepath.Base(js), ".json")
 		for _, ch := range []struct {
 			speaker string
 			x       []float32
-		}{{"agent", agent}, {"caller", caller}} {
+		}{{"agent", c.agent}, {"caller", c.caller}} {
 			var segs []Segment
-			for _, s := range truth.Segments {
+			for _, s := range c.truth.Segments {
 				if s.Speaker == ch.speaker {
 					segs = append(segs, Segment{secs(s.Start), secs(s.End)})
 				}
 			}
-			out = append(out, sampleChannel{name: name + "/" + ch.speaker, x: ch.x, truth: segs})
+			out = append(out, sampleChannel{
+				name:      c.name + "/" + ch.speaker,
+				x:         ch.x,
+				truth:     segs,
+				phoneBand: ch.speaker == "caller" && c.truth.CallerPhoneBand,
+			})
 		}
 	}
 	if out == nil {
