@@ -160,6 +160,10 @@ func TestKilledServerKeepsFinishedCalls(t *testing.T) {
 			t.Fatalf("call %d ended %+v", i, ended)
 		}
 	}
+	// An endpoint that goes away for good just before the kill.
+	gone := startLiveCall(t, base, tok, "c-orphan", 400, 3*time.Millisecond)
+	waitFor(t, "the orphan call to be acknowledged", 20*time.Second, func() bool { return gone.c.Stats().Acked > 20 })
+	gone.cancel()
 	l := startLiveCall(t, base, tok, "c-cut", 400, 3*time.Millisecond)
 	waitFor(t, "the cut call to be acknowledged", 20*time.Second, func() bool { return l.c.Stats().Acked > 100 })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -185,6 +189,14 @@ func TestKilledServerKeepsFinishedCalls(t *testing.T) {
 	eventTypes(t, d.Events)
 	if d.Frames != 800 || d.FramesLost != 0 {
 		t.Errorf("cut call stored %d frames, %d lost", d.Frames, d.FramesLost)
+	}
+	// Nobody resumes the orphan: after the resume window it is ended.
+	waitFor(t, "the orphaned call to end", 20*time.Second, func() bool {
+		c, err := e.srv.Store().GetCall("c-orphan")
+		return err == nil && c.Status == "ended"
+	})
+	if c, _ := e.srv.Store().GetCall("c-orphan"); c.EndReason != "endpoint_lost" || c.Frames < 20 {
+		t.Errorf("orphan ended as %s with %d frames", c.EndReason, c.Frames)
 	}
 }
 
@@ -419,5 +431,52 @@ func TestAuthMatrix(t *testing.T) {
 	b, _ := json.Marshal(d.Hints)
 	if !strings.Contains(string(b), `"action":"accept"`) {
 		t.Errorf("feedback not stored: %s", b)
+	}
+}
+
+func TestARingOverflowDuringAnOutageIsReportedAsAGap(t *testing.T) {
+	dir := t.TempDir()
+	e1 := startEngine(t, dir, "")
+	addr := e1.addr
+	c, err := ingestclient.New(ingestclient.Config{URL: e1.base(), Token: e1.tokens["endpoint"], CallID: "c-overflow", AgentID: "A1",
+		RingFrames: 40, MinBackoff: 50 * time.Millisecond, MaxBackoff: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Add(1)
+	go func() { defer wg.Done(); c.Run(ctx) }()
+	sent := make(chan error, 1)
+	go func() {
+		s := make([]float32, 300*audio.FrameSize)
+		sent <- ingestclient.Stream(ctx, c, s, s, ingestclient.StreamConfig{Speed: 10})
+	}()
+	waitFor(t, "frames to be acknowledged", 20*time.Second, func() bool { return c.Stats().Acked > 50 })
+	e1.stop()
+	waitFor(t, "the ring to overflow while the engine is down", 20*time.Second, func() bool { return c.Stats().Dropped > 0 })
+	e2 := startEngine(t, dir, addr)
+	if err := <-sent; err != nil {
+		t.Fatal(err)
+	}
+	ended, err := c.End(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := c.Stats()
+	d := e2.call("c-overflow")
+	// Frames the ring dropped after sending them may still have reached the
+	// engine; the ones never sent are lost for sure.
+	if ended.Gaps == 0 || d.FramesLost < int64(st.Dropped) || st.Dropped == 0 || ended.Frames+d.FramesLost != 600 {
+		t.Errorf("ended %+v, stored lost %d, client dropped %d unsent; want gaps, lost ≥ dropped > 0, frames + lost = 600", ended, d.FramesLost, st.Dropped)
+	}
+	found := false
+	for _, g := range d.Gaps {
+		found = found || g["reason"] == "buffer_overflow"
+	}
+	if !found {
+		t.Errorf("no buffer_overflow gap stored: %v", d.Gaps)
 	}
 }

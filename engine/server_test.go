@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -79,6 +80,19 @@ func TestACallIsStoredWithEveryFrameAndItsEvents(t *testing.T) {
 	}
 	if !strings.Contains(string(d.Dynamics), "talk_ratio") {
 		t.Errorf("dynamics %s", d.Dynamics)
+	}
+	req, _ := http.NewRequest("GET", e.base()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+e.tokens["supervisor"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"earshot_frames_in_total 600", "earshot_calls_active 0", `earshot_calls_ended_total{reason="end"} 1`, "earshot_live_subscribers 0", "earshot_event_latency_seconds_bucket", "earshot_recognizer_realtime_factor"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 	var list struct {
 		Calls []map[string]any `json:"calls"`

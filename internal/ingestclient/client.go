@@ -182,7 +182,9 @@ func (c *Client) Send(channel int, at time.Duration, payload []byte) (uint64, er
 	if len(c.ring) >= c.cfg.RingFrames {
 		old := c.ring[0]
 		c.ring = c.ring[1:]
-		c.stats.Dropped++
+		if int64(old.seq) > c.maxSent {
+			c.stats.Dropped++
+		}
 		if n := len(c.gaps); n > 0 && c.gaps[n-1].to+1 == old.seq {
 			c.gaps[n-1].to = old.seq
 		} else {
