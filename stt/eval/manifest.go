@@ -83,7 +83,7 @@ func ParseManifest(r io.Reader, dir string) (*Manifest, error) {
 
 // LoadManifest reads the manifest at path. Relative audio paths are
 // resolved against the manifest's directory or, when no file is there, the
-// nearest ancestor directory where one is (so samples/calls/manifest.tsv may
+// nearest of its two parent directories where one is (so samples/calls/manifest.tsv may
 // name calls/x.mp3, relative to samples/). Errors name the file.
 func LoadManifest(path string) (*Manifest, error) {
 	f, err := os.Open(path)
@@ -105,12 +105,11 @@ func LoadManifest(path string) (*Manifest, error) {
 		if _, err := os.Stat(e.Audio); err == nil {
 			continue
 		}
-		for up := filepath.Dir(dir); ; up = filepath.Dir(up) {
+		// Two levels are enough for the layouts in use and keep an
+		// unrelated file far up the tree from being picked by accident.
+		for up, n := filepath.Dir(dir), 0; n < 2; up, n = filepath.Dir(up), n+1 {
 			if p := filepath.Join(up, rel); fileExists(p) {
 				m.Entries[i].Audio = p
-				break
-			}
-			if up == filepath.Dir(up) {
 				break
 			}
 		}

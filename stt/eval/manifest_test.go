@@ -54,6 +54,9 @@ func TestLoadManifestResolvesPathsAgainstItsDirectory(t *testing.T) {
 	if err := os.WriteFile(p, []byte("x.wav\tmono\thello\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "x.wav"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	m, err := LoadManifest(p)
 	if err != nil {
 		t.Fatal(err)
