@@ -27,8 +27,9 @@ type VADConfig struct {
 	// bursts never do.
 	MinVoiced time.Duration
 	// MinLevelDBFS is the level below which nothing is speech, whatever the
-	// SNR (default -55 dBFS). It keeps codec residue on a digitally silent
-	// channel, whose noise floor is near MinDBFS, from reading as speech.
+	// SNR (default -55 dBFS). It keeps codec residue and faint crosstalk
+	// on a near-silent channel, whose noise floor can sit at -90 dBFS, from
+	// reading as speech.
 	MinLevelDBFS float64
 	// VoicedSNRDB is the SNR at which a voiced frame counts as speech
 	// (default 6 dB).
