@@ -369,11 +369,23 @@ func (d *Decoder) flush() ([]stt.Result, error) {
 		return nil, nil
 	}
 	d.inUtt = false
+	// The first pass's best path, read before the second passes run: when
+	// the best-path lattice search fails ("Failed to find DAG node
+	// corresponding to </s>") the library returns no hypothesis at all, and
+	// an utterance must never be lost to a second pass.
+	forward := d.words()
 	if rv := C.ps_end_utt(d.ps); rv < 0 {
 		return nil, fmt.Errorf("%w: ps_end_utt returned %d", stt.ErrDecode, int(rv))
 	}
 	text := d.hyp()
 	words := d.words()
+	if len(words) == 0 && len(forward) > 0 {
+		d.log.Debug("pocketsphinx: second pass lost the utterance, keeping the first pass", "words", len(forward))
+		for i := range forward {
+			forward[i].Confidence = 0 // no lattice, no posterior
+		}
+		words = forward
+	}
 	if len(words) == 0 {
 		if text != "" {
 			d.log.Debug("pocketsphinx: hypothesis without segments", "text", text)
