@@ -31,16 +31,31 @@ type sttFlags struct{ model, dict, lm *string }
 func addSTTFlags(fs interface {
 	String(name, value, usage string) *string
 }) sttFlags {
-	env := pocketsphinx.ConfigFromEnv()
 	return sttFlags{
-		model: fs.String("model", env.Model, "acoustic model directory (default Debian en-us; env "+pocketsphinx.EnvModel+")"),
-		dict:  fs.String("dict", env.Dict, "pronunciation dictionary (env "+pocketsphinx.EnvDict+")"),
-		lm:    fs.String("lm", env.LM, "n-gram language model (env "+pocketsphinx.EnvLM+")"),
+		model: fs.String("model", "", "acoustic model directory (default: Debian en-us; env "+pocketsphinx.EnvModel+")"),
+		dict:  fs.String("dict", "", "pronunciation dictionary (default: "+pocketsphinx.ProjectDict+" when built, else Debian's; env "+pocketsphinx.EnvDict+")"),
+		lm:    fs.String("lm", "", "n-gram language model (default: the contact-center model "+pocketsphinx.ProjectLM+" when built, else Debian's generic; env "+pocketsphinx.EnvLM+")"),
 	}
 }
 
+// config is the project's recognizer configuration with the flags that
+// were set on top.
 func (f sttFlags) config(env *environment) pocketsphinx.Config {
-	return pocketsphinx.Config{Model: *f.model, Dict: *f.dict, LM: *f.lm, Logger: env.log}
+	c := pocketsphinx.ProjectConfig()
+	if *f.model != "" {
+		c.Model = *f.model
+	}
+	if *f.dict != "" {
+		c.Dict = *f.dict
+	}
+	if *f.lm != "" {
+		c.LM = *f.lm
+	}
+	if c.LM == "" {
+		env.log.Warn("contact-center language model not built; using the generic en-us model (run make lm)")
+	}
+	c.Logger = env.log
+	return c
 }
 
 func runTranscribe(ctx context.Context, env *environment, args []string) error {
