@@ -9,6 +9,7 @@ SAMPLES := $(wildcard samples/calls/*.mp3)
 
 setup:
 	@bash scripts/setup.sh
+	@test -s lm/build/earshot.lm.bin -a -s lm/build/earshot.dict || bash lm/build.sh
 
 build: setup
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -29,7 +30,8 @@ bench: setup
 eval: build
 	bash scripts/eval.sh
 
-lm: setup
+lm:
+	@bash scripts/setup.sh
 	bash lm/build.sh
 
 samples: setup
