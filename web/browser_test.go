@@ -34,8 +34,8 @@ func TestPagesInChromium(t *testing.T) {
 		}).observe(document.getElementById('transcript'), {childList: true, subtree: true}), true`)
 
 		// The caller asks to cancel in the cancellation sample's second
-		// segment, which ends at 15.091 s; 32 s covers the offer too.
-		r := startReplay(t, e, "c-web-overlay", "cancellation", 32, 5)
+		// segment, which ends at 15.091 s.
+		r := startReplay(t, e, "c-web-overlay", "cancellation", 0, 24, 5)
 		b.waitFor(t, "the call to show", `document.body.dataset.call === 'c-web-overlay'`, 15*time.Second)
 		shown := b.waitFor(t, "the retention hint card", `!!document.querySelector('#hints [data-hint="retention_offer"]')`, 45*time.Second)
 		trigger := r.sentAt(15091 * time.Millisecond)
@@ -80,6 +80,30 @@ func TestPagesInChromium(t *testing.T) {
 		b.log.check(t, nil)
 	})
 
+	t.Run("the overlay counts dead air live and suggests filling it", func(t *testing.T) {
+		b := newBrowser(t, 360, 640)
+		b.signIn(t, e.base, e.tokens["agent"])
+		b.do(t, 20*time.Second, chromedp.Navigate(e.base+"/overlay"))
+		b.waitFor(t, "the live connection", `document.getElementById('conn').classList.contains('live')`, 10*time.Second)
+		// The tech-support sample is silent from 36.4 s to 48.4 s (a line
+		// test); from 30 s on, that silence starts 6.4 s into this call.
+		r := startReplay(t, e, "c-web-deadair", "tech_support", 30, 54, 2)
+		b.waitFor(t, "the dead-air timer", `!!document.querySelector('#warnings [data-kind="dead_air"] .timer')`, 30*time.Second)
+		first := eval[string](t, b, `document.querySelector('#warnings [data-kind="dead_air"] .timer').textContent`)
+		b.waitFor(t, "the timer to count", fmt.Sprintf(`(() => { const x = document.querySelector('#warnings [data-kind="dead_air"] .timer'); return !!x && x.textContent !== %q; })()`, first), 5*time.Second)
+		b.waitFor(t, "the dead-air hint card", `!!document.querySelector('#hints [data-hint="dead_air"]')`, 20*time.Second)
+		b.screenshot(t, "overlay-dead-air")
+		b.waitFor(t, "the warning to go when talk resumes", `!document.querySelector('#warnings [data-kind="dead_air"]')`, 30*time.Second)
+		// Accepting with the keyboard stores the feedback too.
+		b.do(t, 10*time.Second, chromedp.KeyEvent("a"))
+		b.waitFor(t, "the card marked accepted", `!!document.querySelector('#hints [data-hint="dead_air"].accepted')`, 10*time.Second)
+		if action, err := e.hintFeedback(t, "c-web-deadair", "dead_air"); err != nil || action != "accept" {
+			t.Errorf("stored feedback %q, %v; want accept", action, err)
+		}
+		r.finish(t)
+		b.log.check(t, nil)
+	})
+
 	t.Run("the supervisor wall lists the live call, opens it, and drops it when it ends", func(t *testing.T) {
 		b := newBrowser(t, 1280, 800)
 		b.signIn(t, e.base, e.tokens["supervisor"])
@@ -88,7 +112,7 @@ func TestPagesInChromium(t *testing.T) {
 
 		// The billing dispute has agent overtalk at 23 s and no recording
 		// disclosure by 30 s: both raise hints without the recognizer.
-		r := startReplay(t, e, "c-web-wall", "billing_dispute", 42, 5)
+		r := startReplay(t, e, "c-web-wall", "billing_dispute", 0, 34, 5)
 		b.waitFor(t, "the call's tile", `!!document.querySelector('#calls [data-call="c-web-wall"]')`, 15*time.Second)
 		b.waitFor(t, "a hint on the tile", `(document.querySelector('[data-call="c-web-wall"] .tile-hint') || {}).textContent.startsWith('Hint:')`, 40*time.Second)
 		if n := eval[int](t, b, `document.querySelectorAll('[data-call="c-web-wall"] svg.spark').length`); n != 1 {
@@ -189,7 +213,7 @@ func TestPagesInChromium(t *testing.T) {
 			t.Errorf("timeline lanes %v, want the agent lane above the caller lane", lanes)
 		}
 		if len(g.Segs) < 6 {
-			t.Errorf("the timeline has %d speech segments for 42 s of a two-sided call", len(g.Segs))
+			t.Errorf("the timeline has %d speech segments for 34 s of a two-sided call", len(g.Segs))
 		}
 		if len(g.Overtalk) == 0 {
 			t.Error("the timeline marks no overtalk; the billing dispute's agent talks over the caller at 23 s")
@@ -205,7 +229,7 @@ func TestPagesInChromium(t *testing.T) {
 		b := newBrowser(t, 1280, 800)
 		b.signIn(t, e.base, e.tokens["supervisor"])
 		b.do(t, 20*time.Second, chromedp.Navigate(e.base+"/calls"))
-		b.waitFor(t, "both calls listed", `document.querySelectorAll('#rows tr').length === 2`, 15*time.Second)
+		b.waitFor(t, "the three calls listed", `document.querySelectorAll('#rows tr').length === 3`, 15*time.Second)
 		if !eval[bool](t, b, `!!document.querySelector('#rows a[href="/calls/c-web-wall"]') && !!document.querySelector('#rows a[href="/calls/c-web-overlay"]')`) {
 			t.Error("the rows do not link to both calls' review pages")
 		}
@@ -217,7 +241,7 @@ func TestPagesInChromium(t *testing.T) {
 			t.Errorf("the filter shows in the URL as %q", q)
 		}
 		b.do(t, 10*time.Second, chromedp.Click(chromedp.CSS(`#filters button[type=reset]`)))
-		b.waitFor(t, "the calls back after clearing", `document.querySelectorAll('#rows tr').length === 2`, 10*time.Second)
+		b.waitFor(t, "the calls back after clearing", `document.querySelectorAll('#rows tr').length === 3`, 10*time.Second)
 		b.log.check(t, nil)
 	})
 

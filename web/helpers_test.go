@@ -174,8 +174,9 @@ func (e *testEngine) getJSON(t *testing.T, token, path string, v any) {
 	}
 }
 
-// replay streams the first seconds of a sample call to the engine as an
-// endpoint would, speed times faster than real time.
+// replay streams the stretch [from, to) seconds of a sample call to the
+// engine as an endpoint would (as a call of its own, starting at call time
+// 0), speed times faster than real time.
 type replay struct {
 	client *ingestclient.Client
 	cancel context.CancelFunc
@@ -187,14 +188,14 @@ type replay struct {
 	sent []time.Time // wall time each 20 ms slot was handed to the client
 }
 
-func startReplay(t *testing.T, e *testEngine, callID, sample string, seconds, speed float64) *replay {
+func startReplay(t *testing.T, e *testEngine, callID, sample string, from, to, speed float64) *replay {
 	t.Helper()
 	agent, caller, err := audio.LoadCall(filepath.Join("..", "samples", "calls", sample+".mp3"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := int(seconds * float64(audio.PipelineRate))
-	agent, caller = agent[:min(n, len(agent))], caller[:min(n, len(caller))]
+	lo, hi := int(from*float64(audio.PipelineRate)), int(to*float64(audio.PipelineRate))
+	agent, caller = agent[min(lo, len(agent)):min(hi, len(agent))], caller[min(lo, len(caller)):min(hi, len(caller))]
 	c, err := ingestclient.New(ingestclient.Config{URL: e.base, Token: e.tokens["endpoint"], CallID: callID, AgentID: "A17",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {

@@ -155,6 +155,7 @@ export function showAuthProblem(message) {
   if (authShown) return;
   authShown = true;
   document.body.classList.add('auth-problem');
+  mountHeader(null, ''); // the token's role no longer counts
   const main = document.querySelector('main');
   const next = location.pathname + location.search;
   const box = el('section', { class: 'notice', role: 'alert', id: 'auth-problem' },

@@ -87,12 +87,12 @@ function timeAxis(g, x, duration, y, top) {
   const step = tickStep(duration);
   for (let t = 0; t <= duration + 1e-6; t += step) {
     g.append(svg('line', { class: 'grid', x1: x(t), x2: x(t), y1: top, y2: y }),
-      svg('text', { class: 'tick', x: x(t), y: y + 14, 'text-anchor': 'middle' }, clock(t)));
+      svg('text', { class: 'tick', x: x(t), y: y + 17, 'text-anchor': t === 0 ? 'start' : 'middle' }, clock(t)));
   }
 }
 
 function sentimentChart(events, utts, duration) {
-  const W = 1000, H = 240, L = 44, R = 12, T = 12, B = 26;
+  const W = 1000, H = 240, L = 44, R = 12, T = 12, B = 28;
   const series = { caller: [], agent: [] };
   const sent = events.filter((e) => e.type === 'sentiment' && (e.speaker === 'caller' || e.speaker === 'agent'));
   if (sent.length) {
@@ -132,7 +132,7 @@ function sentimentChart(events, utts, duration) {
 }
 
 function timeline(d, dyn, utts, duration) {
-  const W = 1000, L = 60, R = 12, T = 8, lane = 28, gap = 10, B = 24;
+  const W = 1000, L = 60, R = 12, T = 8, lane = 28, gap = 10, B = 26;
   const H = T + 2 * lane + gap + B;
   const span = Math.max(duration, 1);
   const x = (t) => L + (Math.max(0, Math.min(span, t)) / span) * (W - L - R);
