@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/engine"
+	"github.com/earshot/earshot/web"
 	"github.com/earshot/earshot/insights/store"
 )
 
@@ -77,6 +78,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		DataDir: *data, Retention: ret, Sync: sp, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		NewAnalyzer: engine.PipelineAnalyzers(ctx, deps),
 		Logger:      env.log,
+		Web:         web.Handler(),
 	}
 	if deps.KB != nil {
 		cfg.Articles = deps.KB
