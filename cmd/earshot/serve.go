@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/engine"
-	"github.com/earshot/earshot/web"
 	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/web"
 )
 
 func init() {
