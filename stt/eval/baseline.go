@@ -70,7 +70,7 @@ func (b *Baseline) Transcribe(ctx context.Context, pcm []float32) (Transcript, e
 		b.setup, b.measured = cpu, true
 	}
 	text, cpu, err := b.decode(ctx, pcm)
-	return Transcript{Text: text, ChildCPU: cpu, Setup: min(b.setup, cpu)}, err
+	return Transcript{Text: text, ChildCPU: cpu, SelfTimed: true, Setup: min(b.setup, cpu)}, err
 }
 
 func (b *Baseline) decode(ctx context.Context, pcm []float32) (string, time.Duration, error) {

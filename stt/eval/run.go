@@ -25,6 +25,10 @@ type Transcript struct {
 	// ChildCPU is CPU time spent in child processes (the baseline runs
 	// pocketsphinx_continuous); in-process CPU is measured by Run.
 	ChildCPU time.Duration
+	// SelfTimed says ChildCPU is all the CPU this transcription cost, so
+	// Run adds no in-process time (which, being process-wide, would also
+	// count whatever else the process runs meanwhile).
+	SelfTimed bool
 	// Setup is the part of the CPU time that is a fixed per-file cost, not
 	// decoding (the baseline loads its model for every file). RTF leaves it out.
 	Setup time.Duration
@@ -125,7 +129,9 @@ func LoadAudio(e Entry) ([]float32, error) {
 }
 
 // Run transcribes every entry of m with sys, one at a time (so in-process
-// CPU time belongs to the entry being decoded), and scores it. A file that
+// CPU time belongs to the entry being decoded; in-process CPU is measured
+// process-wide, so a System that is not SelfTimed must not share the
+// process with other decoding while Run times it), and scores it. A file that
 // cannot be loaded or decoded is reported with its error and counts every
 // reference word as deleted; Run itself fails only when ctx is cancelled.
 func Run(ctx context.Context, m *Manifest, sys System, log *slog.Logger) (*Report, error) {
@@ -144,7 +150,10 @@ func Run(ctx context.Context, m *Manifest, sys System, log *slog.Logger) (*Repor
 			before := processCPU()
 			var tr Transcript
 			tr, err = sys.Transcribe(ctx, pcm)
-			fr.CPU = processCPU() - before + tr.ChildCPU
+			fr.CPU = tr.ChildCPU
+			if !tr.SelfTimed {
+				fr.CPU += processCPU() - before
+			}
 			fr.Setup = tr.Setup
 			fr.Hypothesis = tr.Text
 		}

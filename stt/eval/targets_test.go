@@ -126,7 +126,9 @@ func TestWERTargets(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			// The baseline is a child process, so it runs beside our decoder
-			// on the second core; the test waits for it before judging.
+			// on the second core; the test waits for it before judging. Its
+			// CPU is the child's own; ours is process-wide, so it also holds
+			// the baseline's WAV writing (RTF is logged, not asserted).
 			var (
 				wg      sync.WaitGroup
 				base    *eval.Report
