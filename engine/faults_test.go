@@ -231,7 +231,7 @@ type wireEvent struct {
 func TestASlowSubscriberIsDroppedAndOthersGetEverything(t *testing.T) {
 	e := startEngine(t, t.TempDir(), "", func(c *Config) {
 		c.QueueSize = 32
-		c.NewAnalyzer = func(CallInfo) (Analyzer, error) { return &testAnalyzer{bigEvent: 20000}, nil }
+		c.NewAnalyzer = func(CallInfo) (Analyzer, error) { return &testAnalyzer{bigEvent: 40000}, nil }
 	})
 	// The slow subscriber's socket buffer is tiny, so the engine's writes
 	// to it block soon and its queue fills.
@@ -240,9 +240,12 @@ func TestASlowSubscriberIsDroppedAndOthersGetEverything(t *testing.T) {
 	}}).DialContext}
 	slow := dialLive(t, e, "all=1", e.tokens["supervisor"], nil, small)
 	fast := dialLive(t, e, "agent=A1", e.tokens["agent"], nil, nil)
-	// The slow one reads, but at a quarter of the rate events come.
+	// The slow one reads nothing until the call is over (more than its
+	// socket buffers hold has been sent by then), then reads what it has.
+	fastDone := make(chan struct{})
 	slowClose := make(chan [2]any, 1)
 	go func() {
+		<-fastDone
 		for {
 			slow.SetReadDeadline(time.Now().Add(60 * time.Second))
 			_, _, err := slow.ReadMessage()
@@ -254,7 +257,6 @@ func TestASlowSubscriberIsDroppedAndOthersGetEverything(t *testing.T) {
 				slowClose <- [2]any{code, text}
 				return
 			}
-			time.Sleep(20 * time.Millisecond) // the slowness under test
 		}
 	}()
 	l := startLiveCall(t, e.base(), e.tokens["endpoint"], "c-fan", 300, 5*time.Millisecond)
@@ -276,6 +278,7 @@ func TestASlowSubscriberIsDroppedAndOthersGetEverything(t *testing.T) {
 			l.endInBackground()
 		}
 	}
+	close(fastDone)
 	for i, s := range got {
 		if s != uint64(i+1) {
 			t.Fatalf("fast subscriber missed events: seq %d at position %d", s, i)

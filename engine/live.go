@@ -146,7 +146,9 @@ func (s *Server) liveWriter(c *wsConn, sub *agentassist.Subscription, stop <-cha
 		case <-c.closing:
 			return
 		case d := <-sub.C:
-			_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
+			// A subscriber that cannot take a message for this long is
+			// gone; shorter, and a merely slow one would lose its 4429.
+			_ = c.ws.SetWriteDeadline(time.Now().Add(slowCloseGrace))
 			if err := c.ws.WriteMessage(websocket.TextMessage, d.JSON); err != nil {
 				c.closeWith(websocket.CloseInternalServerErr, "write failed")
 				return

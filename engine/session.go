@@ -306,6 +306,8 @@ func (s *session) advance() {
 		if _, ok := s.pending[n]; ok {
 			delete(s.pending, n)
 			s.ack, s.framesAcked = n, s.framesAcked+1
+			// Gap times look back at most 64 seqs from the ack.
+			delete(s.seqAt, n-64)
 			continue
 		}
 		if s.inLost(n) {
@@ -315,14 +317,6 @@ func (s *session) advance() {
 		break
 	}
 	s.lostRanges = slices.DeleteFunc(s.lostRanges, func(r seqRange) bool { return r.to <= s.ack })
-	// Capture times are only needed near the ack, for gap times.
-	if len(s.seqAt) > 4*maxPending {
-		for k := range s.seqAt {
-			if k < s.ack-1000 {
-				delete(s.seqAt, k)
-			}
-		}
-	}
 }
 
 // frameTime estimates the capture time of seq from its neighbours: both

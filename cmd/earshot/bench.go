@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -65,6 +66,7 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	format := fs.String("format", "text", "text or json")
 	speed := fs.Float64("speed", 1, "replay speed (1 = real time, as the issue asks)")
 	noSTT := fs.Bool("no-stt", false, "without speech recognition (measures the rest of the engine)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the replay window to this file")
 	af := addAssistFlags(fs)
 	sf := addSTTFlags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -74,7 +76,7 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintln(env.stderr, "earshot bench live: --calls ≥ 1, --format text or json, --speed > 0")
 		return errUsage
 	}
-	res, err := benchLive(ctx, env, *calls, *speed, af, sf, !*noSTT)
+	res, err := benchLive(ctx, env, *calls, *speed, af, sf, !*noSTT, *cpuProfile)
 	if err != nil {
 		return err
 	}
@@ -127,7 +129,7 @@ type arrival struct {
 	at     time.Time
 }
 
-func benchLive(ctx context.Context, env *environment, n int, speed float64, af assistFlags, sf sttFlags, withSTT bool) (liveBench, error) {
+func benchLive(ctx context.Context, env *environment, n int, speed float64, af assistFlags, sf sttFlags, withSTT bool, cpuProfile string) (liveBench, error) {
 	res := liveBench{Calls: n}
 	truths, err := samples.Calls()
 	if err != nil {
@@ -237,19 +239,31 @@ func benchLive(ctx context.Context, env *environment, n int, speed float64, af a
 
 	jobs := make([]*replayJob, n)
 	clocks := map[string]*sendClock{}
-	truthOf := map[string]samples.Truth{}
 	stamp := time.Now().UTC().Format("150405")
 	for i := 0; i < n; i++ {
 		t := truths[i%len(truths)]
 		p := decoded[t.Name]
 		clk := &sendClock{}
 		id := fmt.Sprintf("bench-%s-%02d-%s", stamp, i, t.Name)
-		clocks[id], truthOf[id] = clk, t
+		clocks[id] = clk
 		jobs[i] = &replayJob{name: t.Name, callID: id, agentID: fmt.Sprintf("A%02d", i), agent: p.agent, caller: p.caller, onFrame: clk.note}
 		res.AudioS += float64(max(len(p.agent), len(p.caller))) / float64(audio.PipelineRate)
 	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return res, err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return res, err
+		}
+	}
 	cpu0, wall0 := cpuTime(), time.Now()
 	results := runJobs(ctx, base, admin, speed, n, jobs, func(string, ...any) {})
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	res.WallS = time.Since(wall0).Seconds()
 	cpu := (cpuTime() - cpu0).Seconds()
 	res.CPUCoresPerCall = roundTo(cpu/res.WallS/float64(n), 3)
@@ -295,6 +309,7 @@ func benchLive(ctx context.Context, env *environment, n int, speed float64, af a
 	defer subMu.Unlock()
 
 	var finals, hints []float64
+	lastFinal := map[string]arrival{}
 	for _, a := range arrivals {
 		clk, ok := clocks[a.callID]
 		if !ok {
@@ -302,12 +317,12 @@ func benchLive(ctx context.Context, env *environment, n int, speed float64, af a
 		}
 		switch a.typ {
 		case "transcript.final":
+			lastFinal[a.callID] = a
 			if sent, ok := clk.at(time.Duration(a.end * float64(time.Second))); ok {
 				finals = append(finals, a.at.Sub(sent).Seconds())
 			}
 		case "hint":
-			trig := hintTrigger(truthOf[a.callID], a.id, a.t)
-			if sent, ok := clk.at(time.Duration(trig * float64(time.Second))); ok {
+			if sent, ok := clk.at(time.Duration(hintTrigger(lastFinal[a.callID], a) * float64(time.Second))); ok {
 				hints = append(hints, a.at.Sub(sent).Seconds())
 			}
 		}
@@ -322,24 +337,17 @@ func benchLive(ctx context.Context, env *environment, n int, speed float64, af a
 	return res, nil
 }
 
-// hintTrigger is the call time a hint's latency is measured from: the end
-// of the utterance the ground truth says calls for it (the latest one due
-// before the hint fired), else the hint's own time (time-driven hints such
-// as dead air fire at their threshold, which is their trigger).
-func hintTrigger(t samples.Truth, id string, fired float64) float64 {
-	best := -1.0
-	for _, h := range t.Expected.Hints {
-		if h.ID != id {
-			continue
-		}
-		if due := t.Due(h); due <= fired+0.05 && due > best {
-			best = due
-		}
+// hintTrigger is the call time a hint's latency is measured from. The
+// pipeline emits an utterance's hints with the same call time as its
+// transcript.final, right after it: then the trigger is the end of that
+// utterance's speech. Otherwise the hint was driven by time (dead air, a
+// disclosure missing by its deadline, overtalk from the VAD) and its own
+// time is when its condition became true.
+func hintTrigger(lastFinal, hint arrival) float64 {
+	if lastFinal.typ != "" && math.Abs(lastFinal.t-hint.t) < 0.0005 {
+		return lastFinal.end
 	}
-	if best < 0 {
-		return fired
-	}
-	return best
+	return hint.t
 }
 
 func percentile(v []float64, p float64) float64 {
