@@ -149,6 +149,7 @@ type channel struct {
 	seenW    uint64
 	seenDrop uint64
 	progress time.Time // last time the ring's write position moved
+	started  bool      // the device has delivered since it was opened
 	retryAt  time.Time
 	retryGap time.Duration
 	lostAt   time.Duration // capture time the loss began
@@ -157,6 +158,9 @@ type channel struct {
 	ready chan struct{} // a frame was queued
 	stats ChannelStats
 }
+
+// startGrace is how long a freshly opened device may take to deliver.
+const startGrace = 10 * time.Second
 
 // Open finds both devices, opens them at their native rates and starts
 // recording. A device that does not exist gives an error wrapping
@@ -234,10 +238,10 @@ func (ch *channel) open(base time.Duration) error {
 		return fmt.Errorf("%w: %s: %v", ErrDevice, name, err)
 	}
 	if err := d.Start(); err != nil {
-		d.Uninit()
+		uninit(d)
 		return fmt.Errorf("%w: %s: start: %v", ErrDevice, name, err)
 	}
-	ch.st, ch.seenW, ch.seenDrop = st, 0, 0
+	ch.st, ch.seenW, ch.seenDrop, ch.started = st, 0, 0, false
 	ch.dev, ch.devID, ch.rate = d, name, int(d.SampleRate())
 	ch.chain = newChain(ch.rate, base)
 	ch.progress = time.Now()
@@ -339,13 +343,20 @@ func (ch *channel) watch(now time.Time) {
 	cfg := ch.c.cfg
 	if ch.dev != nil {
 		if w := ch.st.ring.written(); w != ch.seenW {
-			ch.seenW, ch.progress = w, now
+			ch.seenW, ch.progress, ch.started = w, now, true
+		}
+		// A PulseAudio stream can take a second or two to deliver its
+		// first audio on a busy machine; only a device that delivered and
+		// then fell silent for NoData is lost so quickly.
+		limit := cfg.NoData
+		if !ch.started {
+			limit = max(limit, startGrace)
 		}
 		why := ""
 		switch {
 		case ch.st.stopped.Load():
 			why = "the backend stopped the device"
-		case now.Sub(ch.progress) > cfg.NoData:
+		case now.Sub(ch.progress) > limit:
 			why = fmt.Sprintf("no audio for %v", now.Sub(ch.progress).Round(time.Millisecond))
 		}
 		if why == "" {
@@ -353,7 +364,7 @@ func (ch *channel) watch(now time.Time) {
 		}
 		ch.drain()
 		ch.lostAt = ch.chain.next()
-		ch.dev.Uninit()
+		uninit(ch.dev)
 		ch.dev, ch.chain, ch.st = nil, nil, nil
 		ch.retryAt, ch.retryGap = now, cfg.Retry
 		ch.c.mu.Lock()
@@ -449,8 +460,17 @@ func (c *Capture) Close() error {
 func (c *Capture) uninitDevices() {
 	for _, ch := range c.ch {
 		if ch != nil && ch.dev != nil {
-			ch.dev.Uninit()
+			uninit(ch.dev)
 			ch.dev = nil
 		}
 	}
+}
+
+// uninit stops a device, then frees it. miniaudio's uninit alone does not
+// wake the PulseAudio worker thread, which waits for stream events; when
+// the source has vanished none come and uninit would wait forever. Stop
+// wakes the thread first.
+func uninit(d *malgo.Device) {
+	_ = d.Stop()
+	d.Uninit()
 }
