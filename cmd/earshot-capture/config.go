@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the daemon's configuration: a YAML file (--config) overridden
+// by flags given on the command line. YAML rather than JSON because IT
+// departments keep comments in the files they roll out, and the module
+// already depends on gopkg.in/yaml.v3 (for playbooks).
+type Config struct {
+	URL          string        `yaml:"url"`           // engine base URL, http(s)://host:port
+	Token        string        `yaml:"token"`         // endpoint token (prefer token_file)
+	TokenFile    string        `yaml:"token_file"`    // file holding the endpoint token
+	Agent        string        `yaml:"agent"`         // agent id; must match the token's agent claim
+	AgentDevice  string        `yaml:"agent_device"`  // microphone: id, name or fragment; "default"
+	CallerDevice string        `yaml:"caller_device"` // softphone output: monitor source or "loopback"
+	Backend      string        `yaml:"backend"`       // force a malgo backend (pulseaudio, alsa, wasapi, coreaudio)
+	Buffer       time.Duration `yaml:"buffer"`        // unacknowledged audio kept for resending (both channels)
+	Control      string        `yaml:"control"`       // local control API address (loopback only)
+	Auto         bool          `yaml:"auto"`          // start/end calls on speech
+	AutoSilence  time.Duration `yaml:"auto_silence"`  // silence on both channels that ends an auto call
+	Status       string        `yaml:"status"`        // "auto" (a live line on a terminal), "line", "off"
+	LogFormat    string        `yaml:"log_format"`    // "text" or "json"
+}
+
+func defaultConfig() Config {
+	return Config{Buffer: 120 * time.Second, Control: "127.0.0.1:8471", AutoSilence: 10 * time.Second,
+		AgentDevice: "default", Status: "auto", LogFormat: "text"}
+}
+
+// loadConfigFile reads a YAML config over cfg. Unknown keys are errors: a
+// misspelt key silently ignored would leave a device unset.
+func loadConfigFile(path string, cfg *Config) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) /* an empty file */ {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// check validates a merged config and reads the token file.
+func (c *Config) check() error {
+	var problems []string
+	if c.URL == "" {
+		problems = append(problems, "--url (the engine, e.g. https://earshot.example.com:8443) is required")
+	} else if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
+		problems = append(problems, fmt.Sprintf("--url %q must start with http:// or https://", c.URL))
+	}
+	if c.Token == "" && c.TokenFile != "" {
+		b, err := os.ReadFile(c.TokenFile)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("--token-file: %v", err))
+		}
+		c.Token = strings.TrimSpace(string(b))
+	}
+	if c.Token == "" && len(problems) == 0 {
+		problems = append(problems, "an endpoint token is required: --token-file FILE (or --token, or EARSHOT_TOKEN); create one with `earshot token create --role endpoint --agent ID`")
+	}
+	if c.Agent == "" {
+		problems = append(problems, "--agent (the agent id this PC belongs to) is required")
+	}
+	if c.CallerDevice == "" {
+		problems = append(problems, "--caller-device (the softphone's output: a monitor source on Linux, \"loopback\" on Windows) is required; `earshot-capture devices` lists them")
+	}
+	if c.Buffer < time.Second {
+		problems = append(problems, fmt.Sprintf("--buffer %v is too small (at least 1s; default 120s)", c.Buffer))
+	}
+	if c.AutoSilence <= 0 {
+		problems = append(problems, "--auto-silence must be positive")
+	}
+	if err := loopbackAddr(c.Control); err != nil {
+		problems = append(problems, err.Error())
+	}
+	switch c.Status {
+	case "auto", "line", "off":
+	default:
+		problems = append(problems, fmt.Sprintf("--status %q (want auto, line or off)", c.Status))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		problems = append(problems, fmt.Sprintf("--log-format %q (want text or json)", c.LogFormat))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "\n  "))
+	}
+	return nil
+}
+
+// loopbackAddr refuses control addresses other machines could reach: the
+// control API starts, ends and pauses recording and has no authentication.
+func loopbackAddr(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--control %q: %v", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("--control %q must be a loopback address such as 127.0.0.1:8471", addr)
+	}
+	return nil
+}

@@ -1,0 +1,495 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/internal/ingestclient"
+)
+
+// frameSource is what the daemon records from: *capture.Capture, or a
+// test's scripted source.
+type frameSource interface {
+	Read(ch int, frame []float32) (time.Duration, error)
+}
+
+// Daemon errors.
+var (
+	errCallActive = errors.New("a call is already active")
+	errNoCall     = errors.New("no call is active")
+	errBadCallID  = errors.New("call id must be 1-64 characters from A-Z a-z 0-9 . _ : -")
+	errPaused     = errors.New("the call is already paused")
+	errNotPaused  = errors.New("the call is not paused")
+	// errTokenRejected ends the daemon: retrying a bad token only floods
+	// the engine's logs.
+	errTokenRejected = errors.New("the engine rejected the endpoint token")
+)
+
+var callIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// call is one call being streamed.
+type call struct {
+	id     string
+	auto   bool
+	client *ingestclient.Client
+	start  time.Duration // capture time of call time 0
+	cancel context.CancelFunc
+	done   chan struct{} // Run returned
+	err    error         // Run's error, once done
+
+	paused   bool
+	lastAck  int64
+	ackMoved time.Time
+}
+
+// ended is what the engine said when a call ended.
+type ended struct {
+	CallID string `json:"call_id"`
+	Frames int64  `json:"frames"`
+	Gaps   int64  `json:"gaps"`
+	Status string `json:"status"` // "ended" or "ending" (still delivering)
+	Error  string `json:"error,omitempty"`
+}
+
+// daemon records two channels continuously and streams them to the engine
+// while a call is active. Run owns every goroutine it starts.
+type daemon struct {
+	cfg       Config
+	log       *slog.Logger
+	src       frameSource
+	capStat   func() any // capture statistics for the status, may be nil
+	clientCfg func(id string) ingestclient.Config
+
+	mu       sync.Mutex
+	cur      *call
+	ending   []*call // calls delivering their last frames after end
+	lastAt   [2]time.Duration
+	levels   [2]float64
+	pre      [2]*preRoll
+	autoDet  *autoDetector
+	lastDone *ended
+	wg       sync.WaitGroup // call goroutines
+	fatal    chan error
+}
+
+func newDaemon(cfg Config, log *slog.Logger, src frameSource) *daemon {
+	d := &daemon{cfg: cfg, log: log, src: src, fatal: make(chan error, 1), levels: [2]float64{audio.MinDBFS, audio.MinDBFS}}
+	d.clientCfg = func(id string) ingestclient.Config {
+		return ingestclient.Config{URL: cfg.URL, Token: cfg.Token, CallID: id, AgentID: cfg.Agent,
+			// Both channels: two frames per 20 ms.
+			RingFrames: int(2 * cfg.Buffer / audio.FrameDuration), Logger: log}
+	}
+	if cfg.Auto {
+		n := int(min(cfg.AutoSilence+2*time.Second, 20*time.Second) / audio.FrameDuration)
+		d.pre = [2]*preRoll{newPreRoll(n), newPreRoll(n)}
+		d.autoDet = newAutoDetector(cfg.AutoSilence)
+	}
+	return d
+}
+
+// run reads both channels until ctx ends or a token is rejected, then ends
+// the active call (waiting a little for its last frames) and returns.
+func (d *daemon) run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var readers sync.WaitGroup
+	readErr := make(chan error, 2)
+	for ch := range 2 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			if err := d.reader(ctx, ch); err != nil && ctx.Err() == nil {
+				readErr <- err
+			}
+		}()
+	}
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-d.fatal:
+	case err = <-readErr:
+	}
+	cancel()
+	// The readers return once the source is closed (main closes it after
+	// run) or ctx ends; waiting for them here would deadlock on a source
+	// that only returns when closed, so the caller closes it first.
+	d.shutdown()
+	d.closeSource()
+	readers.Wait()
+	return err
+}
+
+// closeSource is set by main to close the capture, which unblocks Read.
+func (d *daemon) closeSource() {
+	if c, ok := d.src.(interface{ Close() error }); ok {
+		c.Close()
+	}
+}
+
+// shutdown ends the active call, giving it a bounded time to deliver, and
+// waits for every call goroutine.
+func (d *daemon) shutdown() {
+	d.mu.Lock()
+	c := d.cur
+	d.mu.Unlock()
+	if c != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		e := d.endCall(ctx, c.id)
+		cancel()
+		d.log.Info("call ended at shutdown", "call_id", e.CallID, "status", e.Status, "err", e.Error)
+	}
+	d.mu.Lock()
+	for _, c := range d.ending {
+		c.cancel()
+	}
+	d.mu.Unlock()
+	d.wg.Wait()
+}
+
+func (d *daemon) reader(ctx context.Context, ch int) error {
+	frame := make([]float32, audio.FrameSize)
+	pcm := make([]byte, 2*audio.FrameSize)
+	var vad *channelVAD
+	if d.cfg.Auto {
+		vad = newChannelVAD()
+	}
+	for ctx.Err() == nil {
+		at, err := d.src.Read(ch, frame)
+		if err != nil {
+			return err
+		}
+		level := levelDBFS(frame)
+		encodePCM(pcm, frame)
+		var ev vadNews
+		if vad != nil {
+			ev = vad.push(frame, at)
+		}
+		d.onFrame(ch, at, level, pcm, ev)
+	}
+	return nil
+}
+
+// onFrame takes one frame of channel ch at capture time at.
+func (d *daemon) onFrame(ch int, at time.Duration, level float64, pcm []byte, ev vadNews) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lastAt[ch] = at
+	d.levels[ch] = level
+	if d.pre[ch] != nil {
+		d.pre[ch].put(at, pcm)
+	}
+	if c := d.cur; c != nil && !c.paused && at >= c.start {
+		if _, err := c.client.Send(ch, at-c.start, pcm); err != nil {
+			d.log.Debug("frame not sent", "err", err)
+		}
+	}
+	if d.autoDet == nil {
+		return
+	}
+	switch d.autoDet.update(ch, at, ev, d.cur != nil) {
+	case autoStart:
+		start := max(d.autoDet.firstSpeech()-500*time.Millisecond, d.pre[0].oldest(), d.pre[1].oldest())
+		id := autoCallID(d.cfg.Agent, time.Now())
+		if err := d.startLocked(id, start, true); err != nil {
+			d.log.Error("auto call did not start", "err", err)
+			return
+		}
+		// The audio since the first speech is already here: send it.
+		for pch, p := range d.pre {
+			p.each(start, func(at time.Duration, pcm []byte) {
+				d.cur.client.Send(pch, at-start, pcm)
+			})
+		}
+		d.log.Info("call started: speech on both channels", "call_id", id)
+	case autoEnd:
+		if d.cur != nil && d.cur.auto {
+			c := d.cur
+			d.log.Info("call ending: silence on both channels", "call_id", c.id, "silence", d.cfg.AutoSilence)
+			d.detachLocked(c)
+			d.wg.Add(1)
+			go func() {
+				defer d.wg.Done()
+				d.finish(c, 0)
+			}()
+		}
+	}
+}
+
+// startCall starts streaming a call from the next frame on.
+func (d *daemon) startCall(id string) error {
+	if !callIDRe.MatchString(id) {
+		return fmt.Errorf("%w: %q", errBadCallID, id)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.startLocked(id, max(d.lastAt[0], d.lastAt[1])+audio.FrameDuration, false)
+}
+
+func (d *daemon) startLocked(id string, start time.Duration, auto bool) error {
+	if d.cur != nil {
+		return fmt.Errorf("%w: %s", errCallActive, d.cur.id)
+	}
+	cl, err := ingestclient.New(d.clientCfg(id))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &call{id: id, auto: auto, client: cl, start: start, cancel: cancel, done: make(chan struct{}), lastAck: -1, ackMoved: time.Now()}
+	d.cur = c
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		err := cl.Run(ctx)
+		d.mu.Lock()
+		c.err = err
+		d.mu.Unlock()
+		close(c.done)
+		switch {
+		case err == nil || errors.Is(err, context.Canceled):
+		case tokenRejected(err):
+			d.log.Error("engine rejected the endpoint token; not retrying", "call_id", id, "err", err)
+			select {
+			case d.fatal <- fmt.Errorf("%w: %v", errTokenRejected, err):
+			default:
+			}
+		default:
+			d.log.Error("engine refused the call; it will not be retried", "call_id", id, "err", err)
+		}
+	}()
+	d.log.Info("call started", "call_id", id, "auto", auto)
+	return nil
+}
+
+// tokenRejected tells an authentication failure from other rejections.
+// ingestclient reports both as ErrRejected; the HTTP status or close code
+// in its message is the only difference it exposes.
+func tokenRejected(err error) bool {
+	if !errors.Is(err, ingestclient.ErrRejected) {
+		return false
+	}
+	s := err.Error()
+	return strings.Contains(s, "HTTP 401") || strings.Contains(s, "HTTP 403") || strings.Contains(s, ": 4401 ") || strings.Contains(s, ": 4403 ")
+}
+
+// detachLocked makes c no longer the current call; it joins the calls
+// still delivering.
+func (d *daemon) detachLocked(c *call) {
+	if d.cur == c {
+		d.cur = nil
+	}
+	d.ending = append(d.ending, c)
+}
+
+// endCall ends the current call (id must match when not empty) and waits
+// until ctx ends for the engine's answer; delivery continues in the
+// background after that.
+func (d *daemon) endCall(ctx context.Context, id string) ended {
+	d.mu.Lock()
+	c := d.cur
+	if c == nil || (id != "" && id != c.id) {
+		d.mu.Unlock()
+		return ended{CallID: id, Error: errNoCall.Error()}
+	}
+	d.detachLocked(c)
+	d.mu.Unlock()
+	res := make(chan ended, 1)
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		res <- d.finish(c, 0)
+	}()
+	select {
+	case e := <-res:
+		return e
+	case <-ctx.Done():
+		return ended{CallID: c.id, Status: "ending"}
+	}
+}
+
+// finish asks c's client to deliver everything and send end, waits for the
+// engine's answer (bounded by the client's EndTimeout, or timeout when
+// positive), then stops its Run.
+func (d *daemon) finish(c *call, timeout time.Duration) ended {
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	e, err := c.client.End(ctx)
+	c.cancel()
+	<-c.done
+	out := ended{CallID: c.id, Frames: e.Frames, Gaps: e.Gaps, Status: "ended"}
+	if err != nil {
+		out.Status, out.Error = "failed", err.Error()
+		st := c.client.Stats()
+		d.log.Error("call did not end cleanly; unsent audio is lost", "call_id", c.id, "err", err,
+			"unacked_frames", max(0, int64(st.Frames)-1-st.Acked))
+	} else {
+		d.log.Info("call ended", "call_id", c.id, "frames", e.Frames, "gaps", e.Gaps)
+	}
+	d.mu.Lock()
+	for i, x := range d.ending {
+		if x == c {
+			d.ending = append(d.ending[:i], d.ending[i+1:]...)
+			break
+		}
+	}
+	d.lastDone = &out
+	d.mu.Unlock()
+	return out
+}
+
+// pause stops sending audio and tells the engine, which records a marked gap.
+func (d *daemon) pause() (string, error) {
+	return d.setPaused(true)
+}
+
+// resume sends audio again.
+func (d *daemon) resume() (string, error) {
+	return d.setPaused(false)
+}
+
+func (d *daemon) setPaused(p bool) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c := d.cur
+	if c == nil {
+		return "", errNoCall
+	}
+	if c.paused == p {
+		if p {
+			return c.id, errPaused
+		}
+		return c.id, errNotPaused
+	}
+	c.paused = p
+	at := max(d.lastAt[0], d.lastAt[1]) + audio.FrameDuration - c.start
+	if p {
+		c.client.Pause(at)
+	} else {
+		c.client.Resume(at)
+	}
+	d.log.Info(map[bool]string{true: "call paused", false: "call resumed"}[p], "call_id", c.id, "at", at)
+	return c.id, nil
+}
+
+// status is what `earshot-capture status`, the control API and the live
+// line show.
+type status struct {
+	State      string     `json:"state"` // idle, connecting, connected, reconnecting, rejected
+	CallID     string     `json:"call_id,omitempty"`
+	Paused     bool       `json:"paused"`
+	LevelsDBFS [2]float64 `json:"levels_dbfs"` // agent, caller
+	BufferedS  float64    `json:"buffered_s"`  // unacknowledged audio, per channel
+	SendDrops  uint64     `json:"send_drops"`  // frames dropped from a full resend buffer (reported to the engine as gaps)
+	Resent     uint64     `json:"resent"`
+	Connects   int        `json:"connects"`
+	Capture    any        `json:"capture,omitempty"`
+	Ending     int        `json:"ending"` // ended calls still delivering
+	LastCall   *ended     `json:"last_call,omitempty"`
+}
+
+func (d *daemon) status() status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	s := status{State: "idle", LevelsDBFS: d.levels, Ending: len(d.ending), LastCall: d.lastDone}
+	if d.capStat != nil {
+		s.Capture = d.capStat()
+	}
+	c := d.cur
+	if c == nil {
+		return s
+	}
+	st := c.client.Stats()
+	s.CallID, s.Paused, s.SendDrops, s.Resent, s.Connects = c.id, c.paused, st.Dropped, st.Resent, st.Connects
+	pending := max(0, int64(st.Frames)-1-st.Acked)
+	s.BufferedS = float64(pending) / 2 * audio.FrameDuration.Seconds()
+	if st.Acked != c.lastAck {
+		c.lastAck, c.ackMoved = st.Acked, time.Now()
+	}
+	select {
+	case <-c.done:
+		s.State = "rejected"
+		return s
+	default:
+	}
+	switch {
+	case st.Connects == 0:
+		s.State = "connecting"
+	case pending > 0 && time.Since(c.ackMoved) > 2*time.Second:
+		// Acks come at least every 250 ms while frames flow.
+		s.State = "reconnecting"
+	default:
+		s.State = "connected"
+	}
+	return s
+}
+
+// levelDBFS is a frame's RMS level.
+func levelDBFS(frame []float32) float64 {
+	var sum float64
+	for _, v := range frame {
+		sum += float64(v) * float64(v)
+	}
+	ms := sum / float64(len(frame))
+	if ms <= 0 {
+		return audio.MinDBFS
+	}
+	return max(audio.MinDBFS, 10*math.Log10(ms))
+}
+
+// encodePCM writes frame as 16-bit little-endian PCM into b.
+func encodePCM(b []byte, frame []float32) {
+	for i, v := range frame {
+		x := float64(v) * 32768
+		x = math.Round(math.Max(-32768, math.Min(32767, x)))
+		s := uint16(int16(x))
+		b[2*i], b[2*i+1] = byte(s), byte(s>>8)
+	}
+}
+
+// autoCallID names a call started in --auto mode.
+func autoCallID(agent string, now time.Time) string {
+	clean := strings.Map(func(r rune) rune {
+		if r < 128 && (r == '.' || r == '_' || r == ':' || r == '-' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
+			return r
+		}
+		return '_'
+	}, agent)
+	id := clean + "-" + now.UTC().Format("20060102-150405.000")
+	if len(id) > 64 {
+		id = id[len(id)-64:]
+	}
+	return id
+}
+
+// checkEngine asks the engine whether it takes the token, without starting
+// a call: the ingest route authenticates before it upgrades, so a plain GET
+// answers 401/403 for a bad token and 400 (not a WebSocket) for a good one.
+func checkEngine(ctx context.Context, cfg Config) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(cfg.URL, "/")+"/v1/ingest", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+cfg.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		return fmt.Errorf("%w: HTTP %d from %s (check --token-file, and that the token has role endpoint and agent %s)",
+			errTokenRejected, resp.StatusCode, cfg.URL, cfg.Agent)
+	}
+	return nil
+}

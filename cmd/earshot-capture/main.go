@@ -1,0 +1,352 @@
+// Command earshot-capture is the Earshot endpoint daemon. It runs on an
+// agent's PC, records the agent's microphone and the caller's audio (the
+// softphone's output) and streams both to the engine while a call is
+// active, buffering through network outages. Calls start and end through a
+// local control API (for softphone integration) or automatically on speech.
+// It links malgo (miniaudio) but not the speech recognizer.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/earshot/earshot/audio/capture"
+)
+
+// version is set at build time with -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return "earshot-capture " + v
+}
+
+const usageText = `earshot-capture records both sides of an agent's calls and streams them to Earshot.
+
+Usage:
+  earshot-capture devices [--backend NAME]        list capture, monitor and loopback devices
+  earshot-capture run [flags]                     run the daemon (see run --help)
+  earshot-capture call start --call-id ID         start streaming a call (softphone integration)
+  earshot-capture call end [--call-id ID]         end it; waits for the engine to store it
+  earshot-capture pause | resume                  stop/restart sending audio (card numbers)
+  earshot-capture status                          the daemon's status as JSON
+  earshot-capture --version
+
+The call, pause, resume and status commands talk to the daemon's control API
+(--control, default 127.0.0.1:8471). Setup: docs/capture.md.
+`
+
+var errUsage = errors.New("usage error")
+
+func main() {
+	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func runMain(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usageText)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usageText)
+		return 0
+	case "--version", "-version", "version":
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	case "devices":
+		err = cmdDevices(args[1:], stdout, stderr)
+	case "run":
+		err = cmdRun(args[1:], stderr)
+	case "call":
+		if len(args) < 2 || (args[1] != "start" && args[1] != "end") {
+			fmt.Fprintln(stderr, "usage: earshot-capture call start --call-id ID | call end [--call-id ID]")
+			return 2
+		}
+		err = cmdControl("call "+args[1], args[2:], stdout, stderr)
+	case "pause", "resume", "status":
+		err = cmdControl(args[0], args[1:], stdout, stderr)
+	default:
+		fmt.Fprintf(stderr, "earshot-capture: unknown command %q\n\n%s", args[0], usageText)
+		return 2
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintln(stderr, "earshot-capture:", err)
+		return 1
+	}
+}
+
+func cmdDevices(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("devices", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	backend := fs.String("backend", "", "audio backend (pulseaudio, alsa, wasapi, coreaudio); default: the OS's usual one")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return parseErr(err)
+	}
+	devs, err := capture.ListDevicesOf(*backend)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		type dev struct {
+			ID      string `json:"id"`
+			Name    string `json:"name"`
+			Kind    string `json:"kind"`
+			Default bool   `json:"default"`
+		}
+		out := make([]dev, len(devs))
+		for i, d := range devs {
+			out[i] = dev{d.ID, d.Name, d.Kind.String(), d.Default}
+		}
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		return e.Encode(out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tDEFAULT\tID\tNAME")
+	for _, d := range devs {
+		def := ""
+		if d.Default {
+			def = "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Kind, def, d.ID, d.Name)
+	}
+	tw.Flush()
+	if len(devs) == 0 {
+		fmt.Fprintln(stderr, "no capture devices found")
+	}
+	return nil
+}
+
+func parseErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsage
+}
+
+func cmdControl(name string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("control", "127.0.0.1:8471", "the daemon's control address")
+	var id *string
+	if strings.HasPrefix(name, "call") {
+		id = fs.String("call-id", "", "call id: 1-64 characters from A-Z a-z 0-9 . _ : - (the softphone's call id)")
+	}
+	if err := fs.Parse(args); err != nil {
+		return parseErr(err)
+	}
+	if name == "call start" && *id == "" {
+		fmt.Fprintln(stderr, "call start needs --call-id")
+		return errUsage
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	var out map[string]any
+	var err error
+	switch name {
+	case "call start":
+		err = controlCall(ctx, *addr, "POST", "/v1/call/start", map[string]string{"call_id": *id}, &out)
+	case "call end":
+		err = controlCall(ctx, *addr, "POST", "/v1/call/end", map[string]string{"call_id": *id}, &out)
+	case "pause":
+		err = controlCall(ctx, *addr, "POST", "/v1/pause", nil, &out)
+	case "resume":
+		err = controlCall(ctx, *addr, "POST", "/v1/resume", nil, &out)
+	case "status":
+		err = controlCall(ctx, *addr, "GET", "/v1/status", nil, &out)
+	}
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	fmt.Fprintln(stdout, string(b))
+	return nil
+}
+
+// runFlags parses `run` flags over the defaults and the config file.
+func runFlags(args []string, stderr io.Writer) (Config, error) {
+	cfg := defaultConfig()
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: earshot-capture run [flags]
+
+Records the agent device and the caller device and streams calls to the
+engine. Flags override the --config file (YAML, same names with _ for -).
+
+`)
+		fs.PrintDefaults()
+	}
+	configPath := fs.String("config", "", "YAML config file (see docs/capture.md)")
+	var f Config
+	fs.StringVar(&f.URL, "url", "", "engine base URL, e.g. https://earshot.example.com:8443")
+	fs.StringVar(&f.Token, "token", "", "endpoint token (visible in ps; prefer --token-file or EARSHOT_TOKEN)")
+	fs.StringVar(&f.TokenFile, "token-file", "", "file holding the endpoint token")
+	fs.StringVar(&f.Agent, "agent", "", "agent id (must match the token's agent)")
+	fs.StringVar(&f.AgentDevice, "agent-device", cfg.AgentDevice, "agent microphone: id, name or unique fragment from `devices`; \"default\"")
+	fs.StringVar(&f.CallerDevice, "caller-device", "", "caller audio: a monitor source (Linux), \"loopback\" (Windows), a loopback device (macOS)")
+	fs.StringVar(&f.Backend, "backend", "", "force an audio backend (pulseaudio, alsa, wasapi, coreaudio)")
+	fs.DurationVar(&f.Buffer, "buffer", cfg.Buffer, "audio kept for resending through an outage; older audio is dropped and reported as a gap")
+	fs.StringVar(&f.Control, "control", cfg.Control, "local control API address (loopback only)")
+	fs.BoolVar(&f.Auto, "auto", false, "start a call when speech is heard on both channels, end it after --auto-silence")
+	fs.DurationVar(&f.AutoSilence, "auto-silence", cfg.AutoSilence, "silence on both channels that ends an --auto call")
+	fs.StringVar(&f.Status, "status", cfg.Status, "live status line: auto (on a terminal), line (always), off")
+	fs.StringVar(&f.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	if err := fs.Parse(args); err != nil {
+		return cfg, parseErr(err)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "run: unexpected argument %q\n", fs.Arg(0))
+		return cfg, errUsage
+	}
+	if *configPath != "" {
+		if err := loadConfigFile(*configPath, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	over := func(name string, dst *string, v string) {
+		if set[name] {
+			*dst = v
+		}
+	}
+	over("url", &cfg.URL, f.URL)
+	over("token", &cfg.Token, f.Token)
+	over("token-file", &cfg.TokenFile, f.TokenFile)
+	over("agent", &cfg.Agent, f.Agent)
+	over("agent-device", &cfg.AgentDevice, f.AgentDevice)
+	over("caller-device", &cfg.CallerDevice, f.CallerDevice)
+	over("backend", &cfg.Backend, f.Backend)
+	over("control", &cfg.Control, f.Control)
+	over("status", &cfg.Status, f.Status)
+	over("log-format", &cfg.LogFormat, f.LogFormat)
+	if set["buffer"] {
+		cfg.Buffer = f.Buffer
+	}
+	if set["auto"] {
+		cfg.Auto = f.Auto
+	}
+	if set["auto-silence"] {
+		cfg.AutoSilence = f.AutoSilence
+	}
+	if cfg.Token == "" && cfg.TokenFile == "" {
+		cfg.Token = os.Getenv("EARSHOT_TOKEN")
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintf(stderr, "run: configuration:\n  %v\n", err)
+		return cfg, errUsage
+	}
+	return cfg, nil
+}
+
+func cmdRun(args []string, stderr io.Writer) error {
+	cfg, err := runFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	term := newTermWriter(stderr, cfg.Status)
+	var h slog.Handler
+	if cfg.LogFormat == "json" {
+		h = slog.NewJSONHandler(term, nil)
+	} else {
+		h = slog.NewTextHandler(term, nil)
+	}
+	log := slog.New(h)
+
+	// The first signal drains (ends the call, waits briefly for its last
+	// frames); a second one exits at once.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop()
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		os.Exit(130)
+	}()
+	return runDaemon(ctx, cfg, log, term)
+}
+
+// runDaemon is `run` after flag parsing: check the engine, open the
+// devices, serve the control API, stream calls until ctx ends or the token
+// is rejected.
+func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, term *termWriter) error {
+	log.Info("starting", "version", versionString(), "url", cfg.URL, "agent", cfg.Agent,
+		"agent_device", cfg.AgentDevice, "caller_device", cfg.CallerDevice, "buffer", cfg.Buffer, "auto", cfg.Auto)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err := checkEngine(pctx, cfg)
+	cancel()
+	switch {
+	case errors.Is(err, errTokenRejected):
+		return err
+	case err != nil:
+		log.Warn("engine unreachable; calls will be buffered and sent when it answers", "url", cfg.URL, "err", err)
+	}
+	cp, err := capture.Open(capture.Config{AgentDevice: cfg.AgentDevice, CallerDevice: cfg.CallerDevice, Backend: cfg.Backend, Logger: log})
+	if err != nil {
+		return fmt.Errorf("%w\n(list devices with `earshot-capture devices`; setup in docs/capture.md)", err)
+	}
+	defer cp.Close()
+	ln, err := net.Listen("tcp", cfg.Control)
+	if err != nil {
+		return fmt.Errorf("control API: %w (is another earshot-capture running?)", err)
+	}
+	d := newDaemon(cfg, log, cp)
+	d.capStat = func() any { return cp.Stats() }
+	srv := &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 5 * time.Second}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("control API stopped", "err", err)
+		}
+	}()
+	log.Info("control API listening", "addr", ln.Addr().String())
+	stopStatus := term.start(d)
+	err = d.run(ctx)
+	stopStatus()
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Shutdown(sctx)
+	scancel()
+	wg.Wait()
+	if err != nil && !errors.Is(err, capture.ErrClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
