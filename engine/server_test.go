@@ -319,3 +319,61 @@ func TestAFailingCallEndsAloneWithAnErrorEvent(t *testing.T) {
 }
 
 func mustURL(s string) *urlT { u, _ := parseURL(s); return u }
+
+func TestWebPagesAndTheRootRedirect(t *testing.T) {
+	pages := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "page "+r.URL.Path)
+	})
+	e := startEngine(t, t.TempDir(), "", func(c *Config) { c.Web = pages })
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(e.base() + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/overlay" {
+		t.Errorf("/ answered %d → %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = http.Get(e.base() + "/overlay")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "page /overlay" {
+		t.Errorf("/overlay served %q", b)
+	}
+	// API routes still win over the pages.
+	if code := e.getJSON("/healthz", "", nil); code != 200 {
+		t.Errorf("healthz %d", code)
+	}
+}
+
+func TestALiveClientMustAuthenticateFirst(t *testing.T) {
+	e := startEngine(t, t.TempDir(), "")
+	for _, tt := range []struct {
+		name, query, first string
+		code               int
+	}{
+		{"a first message that is not auth is a policy violation", "all=1", `{"type":"hello"}`, 1008},
+		{"garbage first is a policy violation", "all=1", `not json`, 1008},
+		{"an auth message without a token is unauthorized", "all=1", `{"type":"auth"}`, CloseUnauthorized},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ws, _, err := websocket.DefaultDialer.Dial(e.ws()+"/v1/live?"+tt.query, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ws.Close()
+			ws.WriteMessage(websocket.TextMessage, []byte(tt.first))
+			if code, reason := closeOf(ws); code != tt.code {
+				t.Errorf("closed %d %q, want %d", code, reason, tt.code)
+			}
+		})
+	}
+	t.Run("a live request without a filter is a bad request", func(t *testing.T) {
+		if code := e.getJSON("/v1/live", "", nil); code != 400 {
+			t.Errorf("got %d", code)
+		}
+	})
+}
