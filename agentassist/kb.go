@@ -342,7 +342,7 @@ func (s *Suggester) OnUtterance(u insights.Utterance) ([]Action, error) {
 	}
 	var q strings.Builder
 	for _, r := range s.recent {
-		q.WriteString(r.Text)
+		q.WriteString(withoutPlaceholders(r.Text))
 		q.WriteString(". ")
 	}
 	hits, err := s.kb.Suggest(q.String(), 1)
@@ -361,7 +361,7 @@ func (s *Suggester) OnUtterance(u insights.Utterance) ([]Action, error) {
 	// query must share at least two distinct words with it (one keyword
 	// such as "twice" or "router" in passing is not a topic).
 	own := s.kb.terms[h.Article]
-	if s.kb.shared(u.Text, own) == 0 || s.kb.shared(q.String(), own) < 2 {
+	if s.kb.shared(withoutPlaceholders(u.Text), own) == 0 || s.kb.shared(q.String(), own) < 2 {
 		return nil, nil
 	}
 	s.shown[h.Article] = true
@@ -376,4 +376,24 @@ func (s *Suggester) OnUtterance(u insights.Utterance) ([]Action, error) {
 		At:       u.End,
 		Rule:     "kb",
 	}}, nil
+}
+
+// withoutPlaceholders drops redaction placeholders ("[card number]") from a
+// query: they are the redactor's words, not the caller's, and would pull
+// every call with misheard digits towards the card-payment article.
+func withoutPlaceholders(text string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range text {
+		switch {
+		case r == '[':
+			depth++
+		case r == ']' && depth > 0:
+			depth--
+			b.WriteByte(' ')
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

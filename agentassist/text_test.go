@@ -103,3 +103,18 @@ func TestContainsSeq(t *testing.T) {
 		})
 	}
 }
+
+func TestWithoutPlaceholders(t *testing.T) {
+	cases := []struct{ name, in, want string }{
+		{"text without placeholders is kept", "my card was charged", "my card was charged"},
+		{"a redaction placeholder is dropped", "put me through to your [card number] now", "put me through to your   now"},
+		{"every placeholder is dropped", "[card number] expires [expiry]", "  expires  "},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := withoutPlaceholders(c.in); got != c.want {
+				t.Errorf("withoutPlaceholders(%q) = %q, want %q", c.in, got, c.want)
+			}
+		})
+	}
+}

@@ -100,6 +100,9 @@ type Pipeline struct {
 	playbook  *agentassist.Session
 	suggester *agentassist.Suggester
 
+	cardMentioned   bool
+	cardMentionedAt time.Duration
+
 	nextTick     time.Duration
 	nextSnapshot time.Duration
 	end          time.Duration
@@ -362,7 +365,16 @@ func (p *Pipeline) final(c *channel, r stt.Result, now time.Duration) {
 		"rolling": roundMilli(p.scorer.Rolling(c.speaker)), "trend": p.scorer.Summary(now).Trend,
 	})
 	if p.playbook != nil {
-		p.actions(p.playbook.OnUtterance(u, sent, p.redactor.DigitsStarted(c.speaker)), now)
+		// Digits alone are not a card being read: recognizers hear digit
+		// runs in ordinary speech ("to your four" → "two four four"). The
+		// hint also needs the card itself named in the last minute by
+		// either side. Redaction does not wait for this: it is broader.
+		if mentionsCard(text) {
+			p.cardMentioned, p.cardMentionedAt = true, now
+		}
+		cardContext := p.cardMentioned && now-p.cardMentionedAt <= cardContextWindow
+		digits := p.redactor.DigitsStarted(c.speaker) && cardContext
+		p.actions(p.playbook.OnUtterance(u, sent, digits), now)
 	}
 	if p.suggester != nil {
 		acts, err := p.suggester.OnUtterance(u)
@@ -526,4 +538,28 @@ func (c *channel) prosody(u insights.Utterance) insights.Prosody {
 		pr.WPM = float64(len(u.Words)) / d.Minutes()
 	}
 	return pr
+}
+
+// cardContextWindow is how long after the card is named digits count as a
+// card being read.
+const cardContextWindow = 60 * time.Second
+
+// cardWords name a payment card; redaction placeholders ("[card number]")
+// do not count, or misrecognized digits would make their own context.
+var cardWords = map[string]bool{"card": true, "credit": true, "debit": true, "visa": true, "mastercard": true, "amex": true}
+
+func mentionsCard(text string) bool {
+	inPlaceholder := false
+	for _, w := range strings.Fields(text) {
+		if strings.HasPrefix(w, "[") {
+			inPlaceholder = true
+		}
+		if !inPlaceholder && cardWords[w] {
+			return true
+		}
+		if strings.HasSuffix(w, "]") {
+			inPlaceholder = false
+		}
+	}
+	return false
 }
