@@ -32,4 +32,7 @@ echo "== librivox clips ($LIBRIVOX): target WER <= baseline"
 echo
 echo "== sample calls (samples/calls/manifest.tsv, both channels): target WER <= 0.8 x baseline"
 "$BIN" eval stt --manifest samples/calls/manifest.tsv --baseline --max-ratio 0.8 $DECODER "$@" || status=1
+echo
+echo "== hints on the sample calls (recognizer + playbook + KB vs ground truth)"
+"$BIN" eval hints || status=1
 exit $status

@@ -14,7 +14,7 @@ import (
 func init() {
 	register(command{
 		name:    "eval",
-		summary: "measure speech recognition: WER and real-time factor over a manifest",
+		summary: "measure recognition (eval stt: WER, real-time factor) and hints (eval hints: precision, recall)",
 		run:     runEval,
 	})
 }
@@ -27,8 +27,12 @@ const (
 )
 
 func runEval(ctx context.Context, env *environment, args []string) error {
+	if len(args) > 0 && args[0] == "hints" {
+		return runEvalHints(ctx, env, args[1:])
+	}
 	if len(args) == 0 || args[0] != "stt" {
 		fmt.Fprintln(env.stderr, "Usage: earshot eval stt --manifest FILE [--lm PATH --dict PATH] [--baseline] [--format text|json]")
+		fmt.Fprintln(env.stderr, "       earshot eval hints   (playbook hints on the sample calls vs their ground truth)")
 		return errUsage
 	}
 	fs := newFlagSet(env, "eval stt", "",
@@ -61,7 +65,7 @@ func runEval(ctx context.Context, env *environment, args []string) error {
 		return err
 	}
 
-	cfg := pocketsphinx.ConfigFromEnv()
+	cfg := pocketsphinx.ProjectConfig()
 	cfg.Logger = env.log
 	if *lm != "" {
 		cfg.LM = *lm
