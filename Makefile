@@ -15,7 +15,7 @@ build: setup
 	$(GO) build -o $(BIN)/ ./cmd/...
 
 demo: build
-	$(BIN)/earshot analyze --format text $(SAMPLES)
+	$(BIN)/earshot demo
 
 vet:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/samples"
 )
@@ -34,24 +33,11 @@ func runEvalHints(ctx context.Context, env *environment, args []string) error {
 	defer closeDeps()
 	var scores []engine.HintScore
 	for _, tr := range truths {
-		f, err := samples.Open(tr.AudioPath())
+		agent, caller, err := decodeSample(tr)
 		if err != nil {
 			return err
 		}
-		src, err := audio.Decode(f)
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("%s: %w", tr.AudioPath(), err)
-		}
-		chans, err := audio.ReadAll(audio.Resample(src, audio.PipelineRate))
-		f.Close()
-		if err != nil {
-			return fmt.Errorf("%s: %w", tr.AudioPath(), err)
-		}
-		if len(chans) != 2 {
-			return fmt.Errorf("%s: %w", tr.AudioPath(), audio.ErrNotStereo)
-		}
-		rec, err := engine.AnalyzeChannels(ctx, deps, engine.PipelineConfig{CallID: filepath.Base(tr.Name)}, chans[0], chans[1])
+		rec, err := engine.AnalyzeChannels(ctx, deps, engine.PipelineConfig{CallID: filepath.Base(tr.Name)}, agent, caller)
 		if err != nil {
 			return fmt.Errorf("%s: %w", tr.Name, err)
 		}
