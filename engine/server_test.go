@@ -377,3 +377,51 @@ func TestALiveClientMustAuthenticateFirst(t *testing.T) {
 		}
 	})
 }
+
+func TestANarrowbandMulawCallReachesThePipelineAt16kHz(t *testing.T) {
+	var mu sync.Mutex
+	var an *testAnalyzer
+	e := startEngine(t, t.TempDir(), "", func(c *Config) {
+		c.NewAnalyzer = func(CallInfo) (Analyzer, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			an = &testAnalyzer{}
+			return an, nil
+		}
+	})
+	ws, _, err := e.dialIngest(e.tokens["endpoint"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := startJSON("c-mulaw", "A1", false)
+	start["sample_rate"], start["encoding"] = 8000, "mulaw"
+	ws.WriteJSON(start)
+	var m Control
+	if err := ws.ReadJSON(&m); err != nil || m.Type != "started" {
+		t.Fatalf("%+v %v", m, err)
+	}
+	for seq := uint64(0); seq < 100; seq++ {
+		b := AppendHeader(nil, FrameHeader{Version: 1, Channel: uint8(seq % 2), Seq: seq, At: time.Duration(seq/2) * audio.FrameDuration})
+		payload := make([]byte, 160)
+		for i := range payload {
+			payload[i] = 0xFF // μ-law silence
+		}
+		ws.WriteMessage(websocket.BinaryMessage, append(b, payload...))
+	}
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"end"}`))
+	for m.Type != "ended" {
+		if err := ws.ReadJSON(&m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if *m.Frames != 100 {
+		t.Errorf("ended with %d frames", *m.Frames)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// 50 narrowband frames per channel become 50 wideband ones (the last
+	// one flushed from the resampler's tail).
+	if an.frames != [2]int{50, 50} {
+		t.Errorf("pipeline got %v frames per channel, want 50 each", an.frames)
+	}
+}
