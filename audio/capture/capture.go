@@ -36,6 +36,13 @@ type Config struct {
 	// Period is the device period asked of the backend (default 10 ms).
 	// Shorter costs more wake-ups; longer adds latency.
 	Period time.Duration
+	// Slack is how much audio the backend itself may hold when our audio
+	// thread is late (default 500 ms). It sets the number of periods:
+	// miniaudio's PulseAudio backend asks the server for only three periods
+	// (30 ms) by default, and on a busy machine the server silently drops
+	// what overflows that. Delivery still happens every Period, so slack
+	// costs memory, not latency.
+	Slack time.Duration
 	// DeviceBuffer is how much native-rate audio the callback can park for
 	// the pump goroutine (default 2 s). Audio that does not fit is dropped
 	// and counted, never waited for.
@@ -56,6 +63,9 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Period <= 0 {
 		c.Period = 10 * time.Millisecond
+	}
+	if c.Slack <= 0 {
+		c.Slack = 500 * time.Millisecond
 	}
 	if c.DeviceBuffer <= 0 {
 		c.DeviceBuffer = 2 * time.Second
@@ -213,7 +223,8 @@ func (ch *channel) open(base time.Duration) error {
 	dc.Capture.Format = malgo.FormatF32
 	dc.Capture.Channels = 1 // miniaudio downmixes: both sides of a call are mono speech
 	dc.SampleRate = 0       // native rate; audio.Resample converts
-	dc.PeriodSizeInMilliseconds = uint32(ch.c.cfg.Period / time.Millisecond)
+	dc.PeriodSizeInMilliseconds = uint32(max(1, ch.c.cfg.Period/time.Millisecond))
+	dc.Periods = uint32(max(3, ch.c.cfg.Slack/ch.c.cfg.Period))
 	dc.Pulse.StreamNameCapture = "earshot " + ch.name
 	var pin runtime.Pinner
 	defer pin.Unpin()

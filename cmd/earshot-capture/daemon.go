@@ -79,6 +79,9 @@ type daemon struct {
 	lastDone *ended
 	wg       sync.WaitGroup // call goroutines
 	fatal    chan error
+	// sent, if set, is told each frame handed to the ingest client, with
+	// its call time (latency measurements).
+	sent func(ch int, at time.Duration)
 }
 
 func newDaemon(cfg Config, log *slog.Logger, src frameSource) *daemon {
@@ -190,6 +193,11 @@ func (d *daemon) onFrame(ch int, at time.Duration, level float64, pcm []byte, ev
 	if c := d.cur; c != nil && !c.paused && at >= c.start {
 		if _, err := c.client.Send(ch, at-c.start, pcm); err != nil {
 			d.log.Debug("frame not sent", "err", err)
+		} else if d.sent != nil {
+			d.sent(ch, at-c.start)
+		}
+		if ch == 0 && (at/audio.FrameDuration)%25 == 0 {
+			d.noteAckLocked(c)
 		}
 	}
 	if d.autoDet == nil {
@@ -412,11 +420,11 @@ func (d *daemon) status() status {
 	}
 	st := c.client.Stats()
 	s.CallID, s.Paused, s.SendDrops, s.Resent, s.Connects = c.id, c.paused, st.Dropped, st.Resent, st.Connects
-	pending := max(0, int64(st.Frames)-1-st.Acked)
+	// The client's ring holds at most RingFrames: frames past that were
+	// dropped (and reported as gaps), not buffered.
+	pending := min(max(0, int64(st.Frames)-1-st.Acked), int64(d.clientCfg(c.id).RingFrames))
 	s.BufferedS = float64(pending) / 2 * audio.FrameDuration.Seconds()
-	if st.Acked != c.lastAck {
-		c.lastAck, c.ackMoved = st.Acked, time.Now()
-	}
+	d.noteAckLocked(c)
 	select {
 	case <-c.done:
 		s.State = "rejected"
@@ -433,6 +441,15 @@ func (d *daemon) status() status {
 		s.State = "connected"
 	}
 	return s
+}
+
+// noteAckLocked remembers when the engine's ack last moved: the client
+// does not expose its connection state, and acks arriving (at least every
+// 250 ms while frames flow) are the sign of a live connection.
+func (d *daemon) noteAckLocked(c *call) {
+	if st := c.client.Stats(); st.Acked != c.lastAck {
+		c.lastAck, c.ackMoved = st.Acked, time.Now()
+	}
 }
 
 // levelDBFS is a frame's RMS level.

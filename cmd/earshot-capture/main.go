@@ -304,7 +304,8 @@ func cmdRun(args []string, stderr io.Writer) error {
 // runDaemon is `run` after flag parsing: check the engine, open the
 // devices, serve the control API, stream calls until ctx ends or the token
 // is rejected.
-func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, term *termWriter) error {
+// opts adjust the daemon before it runs (tests hook into it).
+func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, term *termWriter, opts ...func(*daemon)) error {
 	log.Info("starting", "version", versionString(), "url", cfg.URL, "agent", cfg.Agent,
 		"agent_device", cfg.AgentDevice, "caller_device", cfg.CallerDevice, "buffer", cfg.Buffer, "auto", cfg.Auto)
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -327,6 +328,9 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, term *termWrit
 	}
 	d := newDaemon(cfg, log, cp)
 	d.capStat = func() any { return cp.Stats() }
+	for _, o := range opts {
+		o(d)
+	}
 	srv := &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
 	wg.Add(1)

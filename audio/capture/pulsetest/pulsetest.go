@@ -129,8 +129,10 @@ func (s *Server) Unload(t testing.TB, module string) {
 // command; Wait on it to know when playback ended. It is killed at cleanup
 // if still running.
 func (s *Server) Play(t testing.TB, sink, file string) *exec.Cmd {
+	// A generous playback buffer: on a busy machine a short one underruns,
+	// and the sink plays silence inside words, which stretches talk time.
 	t.Helper()
-	cmd := exec.Command("paplay", "--device="+sink, "--latency-msec=20", file)
+	cmd := exec.Command("paplay", "--device="+sink, "--latency-msec=250", file)
 	cmd.Env = s.Env()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

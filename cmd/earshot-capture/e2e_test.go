@@ -1,0 +1,513 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/agentassist"
+	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/audio/capture/pulsetest"
+	"github.com/earshot/earshot/engine"
+	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/samples"
+)
+
+// These tests run the whole endpoint path for real: a private PulseAudio
+// daemon with one null sink per channel, paplay playing each channel of a
+// sample call into its sink, the daemon (runDaemon, in process) capturing
+// the two monitor sources through malgo and streaming to a real engine
+// (engine.Server) on loopback, whose call pipeline (features, VAD,
+// dynamics; no recognizer) analyses and stores the call.
+
+func testLogger(t *testing.T, name string) *slog.Logger {
+	if os.Getenv("EARSHOT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("who", name)
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// pipelineAnalyzer runs the engine's real call pipeline (dynamics only)
+// behind the engine.Analyzer interface and hands its record to the test.
+// After a resume the engine starts a new pipeline at ResumedAt; it sees
+// call times from there on, shifted to start at 0.
+type pipelineAnalyzer struct {
+	p    *engine.Pipeline
+	off  time.Duration
+	done func(off time.Duration, r engine.Record)
+	seen func(ch int, at time.Duration)
+}
+
+func (a *pipelineAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]agentassist.Event, error) {
+	if a.seen != nil {
+		a.seen(ch, at)
+	}
+	return a.p.Push(ch, frame, at-a.off)
+}
+func (a *pipelineAnalyzer) Gap(ch int, from, to time.Duration, reason string) {
+	a.p.Gap(ch, from-a.off, to-a.off, reason)
+}
+func (a *pipelineAnalyzer) Tick(at time.Duration) []agentassist.Event { return a.p.Tick(at - a.off) }
+func (a *pipelineAnalyzer) Finish(at time.Duration) ([]agentassist.Event, engine.CallResult, error) {
+	evs, rec, err := a.p.Finish(at - a.off)
+	a.done(a.off, rec)
+	return evs, engine.CallResult{TalkRatio: rec.Dynamics.TalkRatio, Dynamics: rec.Dynamics, Segments: rec.Segments}, err
+}
+func (a *pipelineAnalyzer) Close() error { return a.p.Close() }
+
+// testEngine is a real engine over a data directory, restartable on the
+// same address.
+type testEngine struct {
+	t      *testing.T
+	dir    string
+	addr   string
+	srv    *engine.Server
+	cancel context.CancelFunc
+	done   chan error
+
+	mu      sync.Mutex
+	records []engine.Record // finished pipelines, in order
+	offsets []time.Duration
+	seen    func(ch int, at time.Duration)
+}
+
+func startTestEngine(t *testing.T, dir, addr string) *testEngine {
+	e := &testEngine{t: t, dir: dir}
+	e.start(addr)
+	t.Cleanup(e.stop)
+	return e
+}
+
+func (e *testEngine) start(addr string) {
+	t := e.t
+	srv, err := engine.New(engine.Config{
+		DataDir: e.dir, Logger: testLogger(t, "engine"), ResumeWindow: 60 * time.Second, AckInterval: 50 * time.Millisecond,
+		NewAnalyzer: func(ci engine.CallInfo) (engine.Analyzer, error) {
+			p, err := engine.NewPipeline(context.Background(), engine.Deps{}, engine.PipelineConfig{CallID: ci.ID, AgentID: ci.AgentID})
+			if err != nil {
+				return nil, err
+			}
+			e.mu.Lock()
+			seen := e.seen
+			e.mu.Unlock()
+			return &pipelineAnalyzer{p: p, off: ci.ResumedAt, seen: seen, done: func(off time.Duration, r engine.Record) {
+				e.mu.Lock()
+				e.records = append(e.records, r)
+				e.offsets = append(e.offsets, off)
+				e.mu.Unlock()
+			}}, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	var ln net.Listener
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ln, err = net.Listen("tcp", addr)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond) // the old listener's port is being released
+	}
+	if err != nil {
+		srv.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.srv, e.addr, e.cancel, e.done = srv, ln.Addr().String(), cancel, make(chan error, 1)
+	go func() { e.done <- srv.Run(ctx, ln) }()
+}
+
+func (e *testEngine) stop() {
+	if e.cancel == nil {
+		return
+	}
+	e.cancel()
+	e.cancel = nil
+	select {
+	case err := <-e.done:
+		if err != nil {
+			e.t.Errorf("engine Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		e.t.Error("engine did not stop")
+	}
+}
+
+func (e *testEngine) token(agent string) string {
+	tok, err := e.srv.Authority().Issue(auth.RoleEndpoint, agent, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tok
+}
+
+// talk adds up the pipelines' talk time per speaker.
+func (e *testEngine) talk() (agent, caller float64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, r := range e.records {
+		agent += r.Dynamics.Talk.Of(insights.Agent).Seconds()
+		caller += r.Dynamics.Talk.Of(insights.Caller).Seconds()
+	}
+	return agent, caller
+}
+
+// truthTalk is a speaker's talk time in the ground truth within [0, until)
+// seconds, overlapping lines counted once.
+func truthTalk(tr samples.Truth, speaker string, until float64) float64 {
+	total, reach := 0.0, math.Inf(-1)
+	for _, s := range tr.SpeakerSegments(speaker) {
+		start, end := math.Max(s.Start, reach), math.Min(s.End, until)
+		if end > start {
+			total += end - start
+		}
+		reach = math.Max(reach, s.End)
+	}
+	return total
+}
+
+// sampleWAVs writes the first clip of a sample call's two channels as mono
+// 16 kHz WAVs (paplay converts them to the sinks' 48 kHz).
+func sampleWAVs(t *testing.T, tr samples.Truth, clip time.Duration) (agentWAV, callerWAV string) {
+	t.Helper()
+	agent, caller, err := audio.LoadCall(filepath.Join("..", "..", "samples", tr.AudioPath()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := audio.PipelineRate.Samples(clip); clip > 0 && n < len(agent) {
+		agent, caller = agent[:n], caller[:n]
+	}
+	dir := t.TempDir()
+	for i, x := range [][]float32{agent, caller} {
+		p := filepath.Join(dir, [2]string{"agent.wav", "caller.wav"}[i])
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := audio.EncodeWAV(f, audio.Format{Rate: audio.PipelineRate, Channels: 1}, x); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		if i == 0 {
+			agentWAV = p
+		} else {
+			callerWAV = p
+		}
+	}
+	return agentWAV, callerWAV
+}
+
+// testDaemon runs runDaemon in process.
+type testDaemon struct {
+	t       *testing.T
+	control string
+	cancel  context.CancelFunc
+	done    chan error
+	d       *daemon
+}
+
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startTestDaemon(t *testing.T, cfg Config, opts ...func(*daemon)) *testDaemon {
+	t.Helper()
+	cfg.Control = freeAddr(t)
+	if cfg.Buffer == 0 {
+		cfg.Buffer = 120 * time.Second
+	}
+	cfg.Status, cfg.LogFormat, cfg.Backend = "off", "text", "pulseaudio"
+	if cfg.AutoSilence == 0 {
+		cfg.AutoSilence = 10 * time.Second
+	}
+	if err := cfg.check(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	td := &testDaemon{t: t, control: cfg.Control, cancel: cancel, done: make(chan error, 1)}
+	ready := make(chan *daemon, 1)
+	opts = append(opts, func(d *daemon) { ready <- d })
+	go func() {
+		td.done <- runDaemon(ctx, cfg, testLogger(t, "daemon"), newTermWriter(io.Discard, "off"), opts...)
+	}()
+	select {
+	case td.d = <-ready:
+	case err := <-td.done:
+		t.Fatalf("daemon did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("daemon did not start within 30 s")
+	}
+	// The control API answers once the devices are open.
+	waitFor(t, 30*time.Second, "the control API", func() bool {
+		return controlCall(context.Background(), td.control, "GET", "/v1/status", nil, nil) == nil
+	})
+	t.Cleanup(func() { td.stop() })
+	return td
+}
+
+func (td *testDaemon) stop() error {
+	if td.cancel == nil {
+		return nil
+	}
+	td.cancel()
+	td.cancel = nil
+	select {
+	case err := <-td.done:
+		return err
+	case <-time.After(60 * time.Second):
+		td.t.Error("daemon did not stop")
+		return nil
+	}
+}
+
+func (td *testDaemon) ctl(method, path string, body, out any) {
+	td.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := controlCall(ctx, td.control, method, path, body, out); err != nil {
+		td.t.Fatalf("%s %s: %v", method, path, err)
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
+}
+
+// playCall plays the two WAVs into the two sinks together and waits.
+func playCall(t *testing.T, pa *pulsetest.Server, agentSink, callerSink, agentWAV, callerWAV string) {
+	t.Helper()
+	a := pa.Play(t, agentSink, agentWAV)
+	b := pa.Play(t, callerSink, callerWAV)
+	if err := a.Wait(); err != nil {
+		t.Fatalf("paplay agent: %v", err)
+	}
+	if err := b.Wait(); err != nil {
+		t.Fatalf("paplay caller: %v", err)
+	}
+}
+
+func checkTalk(t *testing.T, e *testEngine, tr samples.Truth, until float64) {
+	t.Helper()
+	ga, gc := e.talk()
+	for _, x := range []struct {
+		who       string
+		got, want float64
+	}{{"agent", ga, truthTalk(tr, "agent", until)}, {"caller", gc, truthTalk(tr, "caller", until)}} {
+		rel := (x.got - x.want) / x.want
+		t.Logf("%s talk %.2f s, truth %.2f s (%+.1f %%)", x.who, x.got, x.want, 100*rel)
+		if math.Abs(rel) > 0.05 {
+			t.Errorf("%s talk time %.2f s is %+.1f %% off the truth %.2f s (limit 5 %%)", x.who, x.got, 100*rel, x.want)
+		}
+	}
+}
+
+func percentile(x []time.Duration, p float64) time.Duration {
+	if len(x) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), x...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-time PulseAudio tests take about 90 s")
+	}
+	pa := pulsetest.Start(t)
+
+	t.Run("a sample call captured from two monitor sources matches its ground truth", func(t *testing.T) {
+		t.Parallel()
+		tr, err := samples.Call("card_payment")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pa.NullSink(t, "gt_agent")
+		pa.NullSink(t, "gt_caller")
+		aw, cw := sampleWAVs(t, tr, 0)
+		eng := startTestEngine(t, t.TempDir(), "")
+
+		// Latency: wall time a frame was handed to the ingest client
+		// (right after capture) to wall time the engine's pipeline got it.
+		var lmu sync.Mutex
+		sent := map[[2]int64]time.Time{}
+		var lat []time.Duration
+		eng.mu.Lock()
+		eng.seen = func(ch int, at time.Duration) {
+			lmu.Lock()
+			if s, ok := sent[[2]int64{int64(ch), int64(at)}]; ok {
+				lat = append(lat, time.Since(s))
+			}
+			lmu.Unlock()
+		}
+		eng.mu.Unlock()
+		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
+			AgentDevice: "gt_agent.monitor", CallerDevice: "gt_caller.monitor"}, func(d *daemon) {
+			d.sent = func(ch int, at time.Duration) {
+				lmu.Lock()
+				sent[[2]int64{int64(ch), int64(at)}] = time.Now()
+				lmu.Unlock()
+			}
+		})
+		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "gt-1"}, nil)
+		playCall(t, pa, "gt_agent", "gt_caller", aw, cw)
+		time.Sleep(time.Second) // the sinks' last audio reaches the monitors
+		var e ended
+		td.ctl("POST", "/v1/call/end", nil, &e)
+		t.Logf("ended: %+v", e)
+		if e.Status != "ended" || e.Gaps != 0 {
+			t.Errorf("call ended %+v, want ended with no gaps", e)
+		}
+		c, err := eng.srv.Store().GetCall("gt-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.FramesLost != 0 || c.Frames != e.Frames || float64(c.Frames) < 2*50*tr.Duration {
+			t.Errorf("stored call: %d frames, %d lost; %.1f s of audio (the sample lasts %.1f s)", c.Frames, c.FramesLost, c.AudioS, tr.Duration)
+		}
+		checkTalk(t, eng, tr, math.Inf(1))
+		lmu.Lock()
+		t.Logf("capture → engine pipeline latency over %d frames: p50 %v, p95 %v, p99 %v, max %v",
+			len(lat), percentile(lat, 0.5), percentile(lat, 0.95), percentile(lat, 0.99), percentile(lat, 1))
+		lmu.Unlock()
+	})
+
+	t.Run("an engine stopped for 10 s mid-call loses no frame", func(t *testing.T) {
+		t.Parallel()
+		tr, err := samples.Call("address_change")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const clip = 40 * time.Second
+		pa.NullSink(t, "cut_agent")
+		pa.NullSink(t, "cut_caller")
+		aw, cw := sampleWAVs(t, tr, clip)
+		dir := t.TempDir()
+		eng := startTestEngine(t, dir, "")
+		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
+			AgentDevice: "cut_agent.monitor", CallerDevice: "cut_caller.monitor"})
+		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "cut-1"}, nil)
+		a := pa.Play(t, "cut_agent", aw)
+		b := pa.Play(t, "cut_caller", cw)
+		time.Sleep(12 * time.Second) // into the call
+		addr := eng.addr
+		eng.stop()
+		t.Log("engine stopped")
+		time.Sleep(10 * time.Second) // the outage
+		var st status
+		td.ctl("GET", "/v1/status", nil, &st)
+		t.Logf("status during the outage: %s", statusLine(st))
+		if st.BufferedS < 5 {
+			t.Errorf("%.1f s buffered after a 10 s outage", st.BufferedS)
+		}
+		eng.start(addr)
+		t.Log("engine restarted")
+		if err := a.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		b.Wait()
+		time.Sleep(time.Second)
+		var e ended
+		td.ctl("POST", "/v1/call/end", nil, &e)
+		t.Logf("ended: %+v", e)
+		c, err := eng.srv.Store().GetCall("cut-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		det, err := eng.srv.Store().Detail("cut-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("stored: %d frames, %d lost, ack %d, %.1f s, %d gaps", c.Frames, c.FramesLost, c.Ack, c.AudioS, len(det.Gaps))
+		if e.Status != "ended" || e.Gaps != 0 || c.FramesLost != 0 || len(det.Gaps) != 0 {
+			t.Errorf("after the outage: ended %+v, %d frames lost, gaps %+v", e, c.FramesLost, det.Gaps)
+		}
+		if c.Ack+1 != c.Frames || float64(c.Frames) < 2*50*(clip.Seconds()) {
+			t.Errorf("sequence incomplete: %d frames, ack %d (the clip is %v)", c.Frames, c.Ack, clip)
+		}
+		checkTalk(t, eng, tr, clip.Seconds())
+	})
+
+	t.Run("an outage longer than the buffer is reported as a gap of its length", func(t *testing.T) {
+		t.Parallel()
+		tr, err := samples.Call("password_reset")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const clip, buffer, outage = 30 * time.Second, 4 * time.Second, 12 * time.Second
+		pa.NullSink(t, "ovf_agent")
+		pa.NullSink(t, "ovf_caller")
+		aw, cw := sampleWAVs(t, tr, clip)
+		eng := startTestEngine(t, t.TempDir(), "")
+		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
+			AgentDevice: "ovf_agent.monitor", CallerDevice: "ovf_caller.monitor", Buffer: buffer})
+		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "ovf-1"}, nil)
+		a := pa.Play(t, "ovf_agent", aw)
+		b := pa.Play(t, "ovf_caller", cw)
+		time.Sleep(8 * time.Second)
+		addr := eng.addr
+		eng.stop()
+		time.Sleep(outage)
+		var st status
+		td.ctl("GET", "/v1/status", nil, &st)
+		t.Logf("status at the end of the outage: %s", statusLine(st))
+		if st.BufferedS > buffer.Seconds()+0.1 {
+			t.Errorf("%.1f s buffered with a %v buffer: memory is not bounded", st.BufferedS, buffer)
+		}
+		eng.start(addr)
+		a.Wait()
+		b.Wait()
+		time.Sleep(time.Second)
+		var e ended
+		td.ctl("POST", "/v1/call/end", nil, &e)
+		det, err := eng.srv.Store().Detail("ovf-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := eng.srv.Store().GetCall("ovf-1")
+		t.Logf("ended %+v; stored %d frames, %d lost; gaps %+v", e, c.Frames, c.FramesLost, det.Gaps)
+		var lost float64
+		for _, g := range det.Gaps {
+			if g.Reason != "buffer_overflow" {
+				t.Errorf("gap %+v, want reason buffer_overflow", g)
+			}
+			lost += g.To - g.From
+		}
+		// Frames are dropped once the buffer is full: the outage (plus
+		// the reconnect back-off) minus what the buffer holds. Both
+		// channels lose the same stretch.
+		want := (outage - buffer).Seconds()
+		if len(det.Gaps) == 0 || lost < want-1 || lost > want+6 {
+			t.Errorf("gaps cover %.1f s, want about %.1f s (outage %v, buffer %v)", lost, want, outage, buffer)
+		}
+		if c.FramesLost == 0 || int64(st.SendDrops) > c.FramesLost {
+			t.Errorf("engine counts %d frames lost; the daemon dropped %d", c.FramesLost, st.SendDrops)
+		}
+	})
+}
