@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -68,6 +70,9 @@ func TestPipelineHintsMatchGroundTruth(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tr.Name, err)
 		}
+		if tr.Name == "card_payment" {
+			assertNoDigitRuns(t, rec)
+		}
 		s := ScoreHints(tr, rec)
 		scores = append(scores, s)
 		if len(s.Missed) > 0 || len(s.Unexpected) > 0 || len(s.MissingCategories) > 0 || len(s.UnexpectedCategories) > 0 {
@@ -78,4 +83,32 @@ func TestPipelineHintsMatchGroundTruth(t *testing.T) {
 	var b strings.Builder
 	PrintHintScores(&b, scores)
 	t.Log("\n" + b.String())
+}
+
+var digitToken = regexp.MustCompile(`^([0-9]+|zero|oh|o|one|two|three|four|five|six|seven|eight|nine|double|triple)$`)
+
+// assertNoDigitRuns checks issue 4's redaction promise on what the call
+// outputs: no run of four or more digits or digit words anywhere.
+func assertNoDigitRuns(t *testing.T, rec Record) {
+	t.Helper()
+	out, err := json.Marshal(map[string]any{"utterances": UtterancesJSON(rec.Utterances), "hints": rec.Hints, "alerts": rec.Alerts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := 0
+	for _, tok := range regexp.MustCompile(`[a-z0-9]+|[^a-z0-9\s]`).FindAllString(string(out), -1) {
+		if digitToken.MatchString(tok) {
+			run++
+			if run >= 4 {
+				t.Fatalf("card_payment output holds a run of %d digit tokens: %s", run, out)
+			}
+			continue
+		}
+		if tok != " " {
+			run = 0
+		}
+	}
+	if !regexp.MustCompile(`\[card number\]`).Match(out) {
+		t.Errorf("card_payment output has no [card number]: the card was not recognized or not redacted")
+	}
 }
