@@ -174,6 +174,7 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 			// or is about to; make sure.
 			c.closeWith(websocket.CloseInternalServerErr, "call failed")
 		}
+		c.touch()
 	}
 	if !ended {
 		// Keep the call for a resume. Everything read before the break

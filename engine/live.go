@@ -123,6 +123,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 		if _, _, err := c.readMessage(); err != nil {
 			break
 		}
+		c.touch()
 	}
 	close(stop)
 	wg.Wait()

@@ -43,6 +43,7 @@ type wsConn struct {
 	once    sync.Once
 	code    int
 	reason  string
+	timeout time.Duration // read deadline after each message or pong
 }
 
 func newWSConn(ws *websocket.Conn, readTimeout time.Duration) *wsConn {
@@ -51,7 +52,17 @@ func newWSConn(ws *websocket.Conn, readTimeout time.Duration) *wsConn {
 	ws.SetPongHandler(func(string) error {
 		return ws.SetReadDeadline(time.Now().Add(readTimeout))
 	})
-	return &wsConn{ws: ws, out: make(chan outMsg, 64), closing: make(chan struct{})}
+	return &wsConn{ws: ws, out: make(chan outMsg, 64), closing: make(chan struct{}), timeout: readTimeout}
+}
+
+// touch extends the read deadline: any message proves the peer alive, not
+// only pongs. The reader calls it after each message it has handled, so
+// time spent handing a message to a busy call does not count as the
+// peer's silence. It does nothing once closing (the close grace applies).
+func (c *wsConn) touch() {
+	if !c.isClosing() {
+		_ = c.ws.SetReadDeadline(time.Now().Add(c.timeout))
+	}
 }
 
 // outMsg is a queued text message, or (close set) a close to send after
