@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +42,11 @@ type PipelineConfig struct {
 	Gate            stt.GateConfig
 	Dynamics        insights.DynamicsConfig
 	Sentiment       insights.SentimentConfig
+	// Start is the call time the pipeline's audio begins at: non-zero for a
+	// call resumed after an engine restart, whose earlier audio was
+	// analyzed by the old process. The stretch before it is fed as silence
+	// to keep every clock in call time, and nothing about it is reported.
+	Start time.Duration
 	// SnapshotEvery is how often (call time) a dynamics snapshot event is
 	// emitted for live views. Default 5 s.
 	SnapshotEvery time.Duration
@@ -114,6 +120,7 @@ type Pipeline struct {
 	gaps       []GapRecord
 
 	out      []agentassist.Event
+	muted    bool // fast-forwarding a resumed call: emit nothing
 	finished bool
 	closed   bool
 }
@@ -166,7 +173,19 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 		}
 		p.ch[i] = c
 	}
-	p.emit(agentassist.EventCallStarted, 0, map[string]any{"started_at": cfg.Now().UTC().Format(time.RFC3339Nano)})
+	if cfg.Start > 0 {
+		p.muted = true
+		for _, c := range p.ch {
+			if err := p.silence(c, cfg.Start); err != nil {
+				p.Close()
+				return nil, fmt.Errorf("engine: fast-forward to %v: %w", cfg.Start, err)
+			}
+		}
+		p.tick(cfg.Start)
+		p.muted = false
+		p.out = p.out[:0]
+	}
+	p.emit(agentassist.EventCallStarted, cfg.Start, map[string]any{"started_at": cfg.Now().UTC().Format(time.RFC3339Nano)})
 	return p, nil
 }
 
@@ -316,6 +335,9 @@ func (p *Pipeline) vadEvent(c *channel, ev audio.VADEvent, now time.Duration) er
 
 func (p *Pipeline) dynamicsEvents(evs []insights.DynamicsEvent, now time.Duration) {
 	for _, e := range evs {
+		if e.Kind == insights.DeadAir && e.Start < p.cfg.Start {
+			continue // silence a resumed call knows nothing about
+		}
 		p.emit(agentassist.EventDynamics, now, map[string]any{
 			"event":   string(e.Kind),
 			"speaker": string(e.Speaker),
@@ -413,6 +435,9 @@ func (p *Pipeline) actions(acts []agentassist.Action, now time.Duration) {
 }
 
 func (p *Pipeline) emit(typ string, t time.Duration, data any) {
+	if p.muted {
+		return
+	}
 	p.out = append(p.out, agentassist.Event{
 		Type: typ, CallID: p.cfg.CallID, AgentID: p.cfg.AgentID, T: t, TS: p.cfg.Now(), Data: data,
 	})
@@ -462,6 +487,8 @@ func (p *Pipeline) record(at time.Duration) Record {
 	}
 	sortSegments(segs)
 	dyn := insights.AnalyzeDynamics(segs, at, p.cfg.Dynamics)
+	// A resumed call knows nothing of the silence before Start.
+	dyn.DeadAir = slices.DeleteFunc(dyn.DeadAir, func(s insights.Span) bool { return s.Start < p.cfg.Start })
 	utts := make([]insights.Utterance, len(p.utterances))
 	for i, u := range p.utterances {
 		utts[i] = u.Utterance

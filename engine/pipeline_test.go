@@ -136,3 +136,40 @@ func TestPipelineRejectsBadFrames(t *testing.T) {
 		}
 	})
 }
+
+// TestPipelineResumedCallReportsNothingBeforeItsStart: a call resumed after
+// an engine restart must not report the unknown stretch before the resume
+// point as dead air.
+func TestPipelineResumedCallReportsNothingBeforeItsStart(t *testing.T) {
+	start := 40 * time.Second
+	p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c", Start: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]float32, audio.FrameSize)
+	for at := start; at < start+2*time.Second; at += audio.FrameDuration {
+		for ch := range 2 {
+			evs, err := p.Push(ch, frame, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range evs {
+				if e.Type == "dynamics" && e.T < start {
+					t.Errorf("event before the resume point: %+v", e)
+				}
+			}
+		}
+	}
+	evs, rec, err := p.Finish(start + 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if e.Type == "dynamics" && e.Data.(map[string]any)["event"] == "dead_air" {
+			t.Errorf("dead air event at the end for a resumed call's unknown past: %+v", e)
+		}
+	}
+	if len(rec.Dynamics.DeadAir) != 0 {
+		t.Errorf("dead air %v reported for a resumed call's unknown past", rec.Dynamics.DeadAir)
+	}
+}

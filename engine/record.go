@@ -213,12 +213,12 @@ func (a liveAnalyzer) Finish(at time.Duration) ([]agentassist.Event, CallResult,
 
 // PipelineAnalyzers returns the NewAnalyzerFunc live sessions use: a
 // Pipeline per call over the shared deps. A call resumed after an engine
-// restart starts its pipeline at the resume time; the audio before it is
-// treated as silence by the new pipeline (its analysis was lost with the
-// old process, its stored events and utterances were not).
+// restart starts its pipeline at the resume time (see PipelineConfig.Start):
+// the old process's analysis of the audio before it was lost with it, its
+// stored events and utterances were not.
 func PipelineAnalyzers(ctx context.Context, deps Deps) NewAnalyzerFunc {
 	return func(info CallInfo) (Analyzer, error) {
-		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID})
+		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID, Start: info.ResumedAt})
 		if err != nil {
 			return nil, err
 		}
