@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/agentassist"
+	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
 )
 
@@ -43,6 +44,10 @@ type CallInfo struct {
 	// ResumedAt is the call time a call resumed after an engine restart
 	// continues from (0 for a new call): the new pipeline starts there.
 	ResumedAt time.Duration
+	// PriorSegments are the speech segments the call's earlier pipeline
+	// found before the restart (from the stored call), so the resumed
+	// call's dynamics cover the whole call.
+	PriorSegments []insights.SpeechSegment
 }
 
 // NewAnalyzerFunc makes a call's pipeline. It may block briefly (taking

@@ -47,6 +47,9 @@ type PipelineConfig struct {
 	// analyzed by the old process. The stretch before it is fed as silence
 	// to keep every clock in call time, and nothing about it is reported.
 	Start time.Duration
+	// PriorSegments are what the call's earlier pipeline found before
+	// Start; the record's dynamics include them.
+	PriorSegments []insights.SpeechSegment
 	// SnapshotEvery is how often (call time) a dynamics snapshot event is
 	// emitted for live views. Default 5 s.
 	SnapshotEvery time.Duration
@@ -479,7 +482,7 @@ func (p *Pipeline) Finish(at time.Duration) ([]agentassist.Event, Record, error)
 }
 
 func (p *Pipeline) record(at time.Duration) Record {
-	var segs []insights.SpeechSegment
+	segs := slices.Clone(p.cfg.PriorSegments)
 	for _, c := range p.ch {
 		for _, s := range c.segments {
 			segs = append(segs, insights.SpeechSegment{Speaker: c.speaker, Start: s.Start, End: s.End})
@@ -487,8 +490,10 @@ func (p *Pipeline) record(at time.Duration) Record {
 	}
 	sortSegments(segs)
 	dyn := insights.AnalyzeDynamics(segs, at, p.cfg.Dynamics)
-	// A resumed call knows nothing of the silence before Start.
-	dyn.DeadAir = slices.DeleteFunc(dyn.DeadAir, func(s insights.Span) bool { return s.Start < p.cfg.Start })
+	if p.cfg.PriorSegments == nil {
+		// A resumed call that knows nothing of its past reports no silence there.
+		dyn.DeadAir = slices.DeleteFunc(dyn.DeadAir, func(s insights.Span) bool { return s.Start < p.cfg.Start })
+	}
 	utts := make([]insights.Utterance, len(p.utterances))
 	for i, u := range p.utterances {
 		utts[i] = u.Utterance

@@ -218,10 +218,27 @@ func (a liveAnalyzer) Finish(at time.Duration) ([]agentassist.Event, CallResult,
 // stored events and utterances were not.
 func PipelineAnalyzers(ctx context.Context, deps Deps) NewAnalyzerFunc {
 	return func(info CallInfo) (Analyzer, error) {
-		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID, Start: info.ResumedAt})
+		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID, Start: info.ResumedAt, PriorSegments: info.PriorSegments})
 		if err != nil {
 			return nil, err
 		}
 		return liveAnalyzer{p}, nil
 	}
+}
+
+// storedSegments reads the segments a stored call kept (SegmentsJSON's
+// form); nil when there are none or they cannot be read.
+func storedSegments(raw []byte) []insights.SpeechSegment {
+	if len(raw) == 0 {
+		return nil
+	}
+	var in []segmentJSON
+	if err := json.Unmarshal(raw, &in); err != nil {
+		return nil
+	}
+	out := make([]insights.SpeechSegment, 0, len(in))
+	for _, s := range in {
+		out = append(out, insights.SpeechSegment{Speaker: insights.Speaker(s.Speaker), Start: secondsToDuration(s.Start), End: secondsToDuration(s.End)})
+	}
+	return out
 }

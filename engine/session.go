@@ -140,7 +140,7 @@ func (s *session) run() {
 	s.srv.m.callsActive.Inc()
 	defer s.srv.m.callsActive.Dec()
 
-	an, err := s.srv.cfg.NewAnalyzer(CallInfo{ID: s.id, AgentID: s.agentID, StartedAt: s.call.StartedAt, ResumedAt: s.resumedAt})
+	an, err := s.srv.cfg.NewAnalyzer(CallInfo{ID: s.id, AgentID: s.agentID, StartedAt: s.call.StartedAt, ResumedAt: s.resumedAt, PriorSegments: storedSegments(s.call.Segments)})
 	if err != nil {
 		s.fail(fmt.Errorf("starting pipeline: %w", err))
 		return
@@ -552,8 +552,12 @@ func (s *session) applyResult(r CallResult) {
 	if r.TalkRatio > 0 {
 		s.call.TalkRatio = roundMilli(r.TalkRatio)
 	}
-	if len(r.Categories) > 0 {
-		s.categories = slices.Clone(r.Categories)
+	for _, c := range r.Categories {
+		// A resumed call's new pipeline only knows the categories since the
+		// restart: keep the earlier ones too.
+		if !slices.Contains(s.categories, c) {
+			s.categories = append(s.categories, c)
+		}
 	}
 	if r.Sentiment != nil {
 		s.sentiment = *r.Sentiment
