@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"testing"
@@ -274,6 +275,7 @@ func (td *testDaemon) stop() error {
 	case err := <-td.done:
 		return err
 	case <-time.After(60 * time.Second):
+		pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 		td.t.Error("daemon did not stop")
 		return nil
 	}
@@ -508,6 +510,44 @@ func TestEndToEnd(t *testing.T) {
 		}
 		if c.FramesLost == 0 || int64(st.SendDrops) > c.FramesLost {
 			t.Errorf("engine counts %d frames lost; the daemon dropped %d", c.FramesLost, st.SendDrops)
+		}
+	})
+
+	t.Run("pause and resume leave a marked gap in the stored call", func(t *testing.T) {
+		t.Parallel()
+		tr, err := samples.Call("card_payment")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pa.NullSink(t, "p_agent")
+		pa.NullSink(t, "p_caller")
+		aw, cw := sampleWAVs(t, tr, 15*time.Second)
+		eng := startTestEngine(t, t.TempDir(), "")
+		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
+			AgentDevice: "p_agent.monitor", CallerDevice: "p_caller.monitor"})
+		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "p-1"}, nil)
+		a := pa.Play(t, "p_agent", aw)
+		b := pa.Play(t, "p_caller", cw)
+		time.Sleep(4 * time.Second)
+		td.ctl("POST", "/v1/pause", nil, nil)
+		var st status
+		td.ctl("GET", "/v1/status", nil, &st)
+		if !st.Paused {
+			t.Errorf("status after pause: %+v", st)
+		}
+		time.Sleep(3 * time.Second)
+		td.ctl("POST", "/v1/resume", nil, nil)
+		a.Wait()
+		b.Wait()
+		var e ended
+		td.ctl("POST", "/v1/call/end", nil, &e)
+		det, err := eng.srv.Store().Detail("p-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("ended %+v; gaps %+v", e, det.Gaps)
+		if len(det.Gaps) != 1 || det.Gaps[0].Reason != "paused" || math.Abs(det.Gaps[0].To-det.Gaps[0].From-3) > 0.5 {
+			t.Errorf("gaps %+v, want one paused gap of about 3 s", det.Gaps)
 		}
 	})
 }
