@@ -25,7 +25,6 @@ import (
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/samples"
-	"github.com/earshot/earshot/stt/pocketsphinx"
 )
 
 func init() {
@@ -68,7 +67,6 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 	speed := fs.Float64("speed", 1, "replay speed (1 = real time, as the issue asks)")
 	noSTT := fs.Bool("no-stt", false, "without speech recognition (measures the rest of the engine)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the replay window to this file")
-	fast := fs.Bool("stt-fast", false, "decode with the fast search settings (no flat pass, -ds 2) instead of the project's accurate ones")
 	af := addAssistFlags(fs)
 	sf := addSTTFlags(fs)
 	if err := parseFlags(fs, args[1:]); err != nil {
@@ -78,7 +76,7 @@ func runBench(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintln(env.stderr, "earshot bench live: --calls ≥ 1, --format text or json, --speed > 0")
 		return errUsage
 	}
-	res, err := benchLive(ctx, env, *calls, *speed, af, sf, !*noSTT, *fast, *cpuProfile)
+	res, err := benchLive(ctx, env, *calls, *speed, af, sf, !*noSTT, *cpuProfile)
 	if err != nil {
 		return err
 	}
@@ -131,7 +129,7 @@ type arrival struct {
 	at     time.Time
 }
 
-func benchLive(ctx context.Context, env *environment, n int, speed float64, af assistFlags, sf sttFlags, withSTT, fast bool, cpuProfile string) (liveBench, error) {
+func benchLive(ctx context.Context, env *environment, n int, speed float64, af assistFlags, sf sttFlags, withSTT bool, cpuProfile string) (liveBench, error) {
 	res := liveBench{Calls: n}
 	truths, err := samples.Calls()
 	if err != nil {
@@ -168,21 +166,11 @@ func benchLive(ctx context.Context, env *environment, n int, speed float64, af a
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	env.log.Info("bench: loading recognizers", "decoders", 2*n)
 	qenv := &environment{stdout: env.stdout, stderr: env.stderr, log: quiet}
-	deps, closeDeps, err := loadDeps(qenv, af, sf, withSTT && !fast, 2*n)
+	deps, closeDeps, err := loadDeps(qenv, af, sf, withSTT, 2*n)
 	if err != nil {
 		return res, err
 	}
 	defer closeDeps()
-	if withSTT && fast {
-		c := sf.config(qenv)
-		c.Fwdflat, c.DS = false, 2
-		pool, err := pocketsphinx.NewPool(c, 2*n)
-		if err != nil {
-			return res, err
-		}
-		defer pool.Close()
-		deps.Recognizers = sphinxPool{pool}
-	}
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	defer stopEngine()
 	cfg := engine.Config{DataDir: dir, NewAnalyzer: engine.PipelineAnalyzers(engCtx, deps), Logger: quiet}
