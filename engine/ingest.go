@@ -53,14 +53,7 @@ func (s *Server) serveIngest(w http.ResponseWriter, r *http.Request) {
 		auth.WriteError(w, auth.ErrForbidden)
 		return
 	}
-	s.mu.Lock()
-	draining := s.draining
-	if !draining {
-		s.connWG.Add(1)
-	}
-	s.mu.Unlock()
-	if draining {
-		writeError(w, http.StatusServiceUnavailable, "server shutting down")
+	if !s.trackConn(w) {
 		return
 	}
 	defer s.connWG.Done()

@@ -42,14 +42,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "give exactly one of call=ID, agent=ID or all=1")
 		return
 	}
-	s.mu.Lock()
-	draining := s.draining
-	if !draining {
-		s.connWG.Add(1)
-	}
-	s.mu.Unlock()
-	if draining {
-		writeError(w, http.StatusServiceUnavailable, "server shutting down")
+	if !s.trackConn(w) {
 		return
 	}
 	defer s.connWG.Done()
@@ -207,4 +200,20 @@ func (s *Server) agentOf(callID string) string {
 		return c.AgentID
 	}
 	return ""
+}
+
+// trackConn counts a WebSocket connection for the shutdown wait, or
+// answers 503 when the server is draining. On true the caller must call
+// s.connWG.Done when the connection ends.
+func (s *Server) trackConn(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	draining := s.draining
+	if !draining {
+		s.connWG.Add(1)
+	}
+	s.mu.Unlock()
+	if draining {
+		writeError(w, http.StatusServiceUnavailable, "server shutting down")
+	}
+	return !draining
 }
