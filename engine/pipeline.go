@@ -424,7 +424,7 @@ func (p *Pipeline) actions(acts []agentassist.Action, now time.Duration) {
 			p.hints = append(p.hints, h)
 			p.emit(agentassist.EventHint, now, h)
 		case agentassist.KindCategory:
-			if containsString(p.categories, a.ID) {
+			if slices.Contains(p.categories, a.ID) {
 				continue
 			}
 			p.categories = append(p.categories, a.ID)

@@ -199,8 +199,6 @@ func sortUtterances(u []UtteranceRecord) []UtteranceRecord {
 	return out
 }
 
-func containsString(list []string, s string) bool { return slices.Contains(list, s) }
-
 func roundMilli(x float64) float64 { return math.Round(x*1000) / 1000 }
 
 // liveAnalyzer adapts a Pipeline to the session's Analyzer interface.

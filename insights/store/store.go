@@ -241,25 +241,49 @@ func (s *Store) GetCall(id string) (Call, error) {
 		return c, err
 	}
 	err := s.db.View(func(tx *buntdb.Tx) error {
-		v, err := tx.Get(callKey(id))
-		if errors.Is(err, buntdb.ErrNotFound) {
-			return fmt.Errorf("call %s: %w", id, ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		return json.Unmarshal([]byte(v), &c)
+		var err error
+		c, err = readCall(tx, id)
+		return err
 	})
 	return c, wrapDB(err)
+}
+
+// readCall reads a call's summary inside tx: ErrNotFound if there is none.
+func readCall(tx *buntdb.Tx, id string) (Call, error) {
+	var c Call
+	return c, decodeCall(tx, id, &c)
+}
+
+// callStart reads only a call's start time inside tx, which every record
+// of the call expires from; cheaper than the whole summary on the append
+// path, which runs for every event.
+func callStart(tx *buntdb.Tx, id string) (time.Time, error) {
+	var c struct {
+		StartedAt time.Time `json:"started_at"`
+	}
+	err := decodeCall(tx, id, &c)
+	return c.StartedAt, err
+}
+
+// decodeCall unmarshals the stored summary of call id into dst.
+func decodeCall(tx *buntdb.Tx, id string, dst any) error {
+	v, err := tx.Get(callKey(id))
+	if errors.Is(err, buntdb.ErrNotFound) {
+		return fmt.Errorf("call %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal([]byte(v), dst); err != nil {
+		return fmt.Errorf("call %s: corrupt record: %w", id, err)
+	}
+	return nil
 }
 
 // appendUnder writes key=val for a stored call, expiring with it.
 func (s *Store) appendUnder(callID, key string, val []byte, onlyNew bool) error {
 	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
-		v, err := tx.Get(callKey(callID))
-		if errors.Is(err, buntdb.ErrNotFound) {
-			return fmt.Errorf("call %s: %w", callID, ErrNotFound)
-		}
+		started, err := callStart(tx, callID)
 		if err != nil {
 			return err
 		}
@@ -268,13 +292,7 @@ func (s *Store) appendUnder(callID, key string, val []byte, onlyNew bool) error 
 				return nil
 			}
 		}
-		var c struct {
-			StartedAt time.Time `json:"started_at"`
-		}
-		if err := json.Unmarshal([]byte(v), &c); err != nil {
-			return fmt.Errorf("call %s: corrupt record: %w", callID, err)
-		}
-		_, _, err = tx.Set(key, string(val), s.opts(c.StartedAt))
+		_, _, err = tx.Set(key, string(val), s.opts(started))
 		return err
 	}))
 }
@@ -347,10 +365,8 @@ func (s *Store) SetFeedback(callID, hintID string, fb Feedback) error {
 		return fmt.Errorf("store: feedback: %w", err)
 	}
 	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
-		v, err := tx.Get(callKey(callID))
-		if errors.Is(err, buntdb.ErrNotFound) {
-			return fmt.Errorf("call %s: %w", callID, ErrNotFound)
-		} else if err != nil {
+		started, err := callStart(tx, callID)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.Get(hintKey(callID, hintID)); errors.Is(err, buntdb.ErrNotFound) {
@@ -358,13 +374,7 @@ func (s *Store) SetFeedback(callID, hintID string, fb Feedback) error {
 		} else if err != nil {
 			return err
 		}
-		var c struct {
-			StartedAt time.Time `json:"started_at"`
-		}
-		if err := json.Unmarshal([]byte(v), &c); err != nil {
-			return fmt.Errorf("call %s: corrupt record: %w", callID, err)
-		}
-		_, _, err = tx.Set(fbKey(callID, hintID), string(b), s.opts(c.StartedAt))
+		_, _, err = tx.Set(fbKey(callID, hintID), string(b), s.opts(started))
 		return err
 	}))
 }
@@ -396,14 +406,9 @@ func (s *Store) Detail(id string) (Detail, error) {
 		return d, err
 	}
 	err := s.db.View(func(tx *buntdb.Tx) error {
-		v, err := tx.Get(callKey(id))
-		if errors.Is(err, buntdb.ErrNotFound) {
-			return fmt.Errorf("call %s: %w", id, ErrNotFound)
-		} else if err != nil {
+		var err error
+		if d.Call, err = readCall(tx, id); err != nil {
 			return err
-		}
-		if err := json.Unmarshal([]byte(v), &d.Call); err != nil {
-			return fmt.Errorf("call %s: corrupt record: %w", id, err)
 		}
 		d.Utterances, d.Events, d.Hints, d.Gaps = []Utterance{}, []json.RawMessage{}, []Hint{}, []Gap{}
 		if err := scanPrefix(tx, uttPrefix(id), func(_, v string) error {
