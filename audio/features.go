@@ -192,6 +192,25 @@ func (e *FeatureExtractor) Reset() {
 	e.noise.init(e.cfg.NoiseWindow, e.cfg.NoiseBiasDB)
 }
 
+// NoiseFloorDBFS is the channel's current background estimate in dBFS
+// (MinDBFS before any sound): what ContinueNoiseFloor takes.
+func (e *FeatureExtractor) NoiseFloorDBFS() float64 { return e.noise.floor() }
+
+// ContinueNoiseFloor restarts the noise tracker from a floor measured
+// earlier on the same channel, for a stream that continues one cut off
+// (a call resumed after an engine restart). Left cold, the tracker takes
+// its first frame for the background: resumed in the middle of a word, it
+// reads the rest of that speech as noise until a pause has been seen. The
+// earlier floor counts as one noise window's minimum and ages out like
+// any other. A floor at or below MinDBFS (unknown) leaves the tracker cold.
+// The pitch history is kept.
+func (e *FeatureExtractor) ContinueNoiseFloor(dbfs float64) {
+	e.noise.init(e.cfg.NoiseWindow, e.cfg.NoiseBiasDB)
+	if dbfs > MinDBFS && !math.IsInf(dbfs, 0) {
+		e.noise.seed(math.Pow(10, (dbfs-e.cfg.NoiseBiasDB)/10))
+	}
+}
+
 // powerDB converts a mean-square value to dBFS, clamped at MinDBFS.
 func powerDB(ms float64) float64 {
 	if ms <= 0 {
@@ -339,9 +358,16 @@ func (t *noiseTracker) update(ms float64) float64 {
 	return db
 }
 
+// seed records a minimum carried over from an earlier stream as the first
+// completed sub-window, so it stays in the estimate for a whole window.
+func (t *noiseTracker) seed(ms float64) {
+	t.mins[0] = math.Max(ms, digitalSilence)
+	t.next, t.filled = 1%len(t.mins), 1
+}
+
 // floor is the current estimate in dBFS: MinDBFS before any sound.
 func (t *noiseTracker) floor() float64 {
-	if !t.started {
+	if !t.started && t.filled == 0 {
 		return MinDBFS
 	}
 	floor := t.cur

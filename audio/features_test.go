@@ -365,6 +365,59 @@ func TestResetForgetsTheNoiseFloor(t *testing.T) {
 	}
 }
 
+func TestContinueNoiseFloorCarriesTheBackgroundOver(t *testing.T) {
+	quiet := whiteNoise(-70, FrameSize, 11)
+	loud := whiteNoise(-30, FrameSize, 12)
+	first := NewFeatureExtractor(FeatureConfig{})
+	for range 100 {
+		if _, err := first.Extract(quiet); err != nil {
+			t.Fatal(err)
+		}
+	}
+	floor := first.NoiseFloorDBFS()
+	if floor < -75 || floor > -65 {
+		t.Fatalf("floor %.1f dBFS after 2 s of -70 dBFS noise", floor)
+	}
+	tests := []struct {
+		name    string
+		floor   float64
+		wantSNR func(float64) bool
+	}{
+		{"continued from the earlier floor: loud frames stand out", floor, func(snr float64) bool { return snr > 30 }},
+		{"unknown floor: the tracker starts cold", MinDBFS, func(snr float64) bool { return snr < 3 }},
+		{"infinite floor is ignored", math.Inf(-1), func(snr float64) bool { return snr < 3 }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := NewFeatureExtractor(FeatureConfig{})
+			e.ContinueNoiseFloor(tc.floor)
+			// Resumed in the middle of 1 s of loud sound: a cold tracker
+			// takes it for background, a continued one does not.
+			var f Features
+			for range 50 {
+				var err error
+				if f, err = e.Extract(loud); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if !tc.wantSNR(f.SNRDB) {
+				t.Errorf("SNR %.1f dB after 1 s of -30 dBFS sound (floor given %.1f dBFS)", f.SNRDB, tc.floor)
+			}
+		})
+	}
+	// The carried floor ages out like any other minimum: after a noise
+	// window of steady loud sound it is the new background.
+	e := NewFeatureExtractor(FeatureConfig{})
+	e.ContinueNoiseFloor(floor)
+	var f Features
+	for range int(5 * time.Second / FrameDuration) {
+		f, _ = e.Extract(loud)
+	}
+	if f.SNRDB > 3 {
+		t.Errorf("carried floor still in use after 5 s: SNR %.1f dB", f.SNRDB)
+	}
+}
+
 // FuzzExtract feeds arbitrary float32 frames (NaN, infinities, denormals,
 // huge values included) through the extractor and the VAD: neither may
 // panic, and every feature must stay finite and inside its documented range,

@@ -301,6 +301,18 @@ func (v *VAD) Flush(at time.Duration) VADEvent {
 // SpeechEnd, hangover included.
 func (v *VAD) Speaking() bool { return v.state == vadSpeaking }
 
+// ContinueSpeech opens a segment at offset at without an onset, for a
+// stream that continues one cut off in the middle of speech (Speaking was
+// true when the earlier VAD stopped): the words go on, and waiting for a
+// fresh onset would drop them. It returns the SpeechStart to report; the
+// segment closes as usual, after the hangover if the speech has ended.
+func (v *VAD) ContinueSpeech(at time.Duration) VADEvent {
+	v.state = vadSpeaking
+	v.start, v.lastSpeech = at, at
+	v.quietFrames = 0
+	return VADEvent{Kind: SpeechStart, Segment: Segment{Start: at, End: at}}
+}
+
 // DetectSpeech finds the speech segments of one mono channel at
 // PipelineRate by running a FeatureExtractor (cfg.Features) and a VAD over
 // its 20 ms frames; a final partial frame is zero-padded. It is meant for

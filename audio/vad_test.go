@@ -271,6 +271,35 @@ func TestVADStreamingEvents(t *testing.T) {
 		}
 	})
 
+	t.Run("continued speech is open at once and closes a hangover after it ends", func(t *testing.T) {
+		// A stream resumed at 1 s in the middle of speech that lasts to
+		// 1.5 s, then silence; the background was digital silence.
+		x := placed(vowel[:sec/2], 0, sec)
+		v := NewVAD(cfg)
+		ex := NewFeatureExtractor(cfg.Features)
+		ex.ContinueNoiseFloor(-90)
+		ev := v.ContinueSpeech(time.Second)
+		if ev.Kind != SpeechStart || ev.Segment.Start != time.Second || !v.Speaking() {
+			t.Fatalf("ContinueSpeech returned %v (speaking %v), want SpeechStart at 1s and an open segment", ev, v.Speaking())
+		}
+		var end VADEvent
+		for i := 0; i+FrameSize <= len(x); i += FrameSize {
+			f, err := ex.Extract(x[i : i+FrameSize])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e := v.Push(f, time.Second+time.Duration(i/FrameSize)*FrameDuration); e.Kind != VADNone {
+				end = e
+			}
+		}
+		if end.Kind != SpeechEnd || end.Segment.Start != time.Second {
+			t.Fatalf("got %v, want the continued segment closed by a SpeechEnd", end)
+		}
+		if d := end.Segment.End - 1500*time.Millisecond; d < -2*FrameDuration || d > FrameDuration {
+			t.Errorf("continued segment ends at %v, want 1.5s", end.Segment.End)
+		}
+	})
+
 	t.Run("flush without an open segment reports nothing and the VAD starts afresh", func(t *testing.T) {
 		v := NewVAD(cfg)
 		if ev := v.Flush(time.Second); ev.Kind != VADNone {

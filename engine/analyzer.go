@@ -35,6 +35,9 @@ type CallResult struct {
 	Sentiment  *store.Sentiment // overrides the event-derived sentiment when set
 	Dynamics   any              // JSON-marshalable dynamics summary
 	Segments   any              // JSON-marshalable speech segments
+	// Channels is where each channel's analysis stood at the end, kept so
+	// a call resumed after a restart goes on from there.
+	Channels []store.ChannelState
 }
 
 // CallInfo describes a call to NewAnalyzer.
@@ -48,6 +51,9 @@ type CallInfo struct {
 	// found before the restart (from the stored call), so the resumed
 	// call's dynamics cover the whole call.
 	PriorSegments []insights.SpeechSegment
+	// Resume is where each channel (agent, caller) of the earlier pipeline
+	// stood when it stopped; zero when unknown.
+	Resume [2]store.ChannelState
 }
 
 // NewAnalyzerFunc makes a call's pipeline. It may block briefly (taking

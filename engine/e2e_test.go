@@ -9,23 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/samples"
-	"github.com/earshot/earshot/stt"
+	"github.com/earshot/earshot/samples/defaults"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
-
-// e2ePool adapts the PocketSphinx pool to RecognizerPool.
-type e2ePool struct{ *pocketsphinx.Pool }
-
-func (p e2ePool) Get(ctx context.Context) (stt.Recognizer, error) { return p.Pool.Get(ctx) }
-func (p e2ePool) Put(r stt.Recognizer) {
-	if d, ok := r.(*pocketsphinx.Decoder); ok {
-		p.Pool.Put(d)
-	}
-}
 
 // TestEndToEndWithTheRealPipeline replays the first 32 s of the
 // cancellation sample through the real engine, pipeline and recognizer:
@@ -60,17 +49,13 @@ func TestEndToEndWithTheRealPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	pb, err := agentassist.ParsePlaybook(samples.PlaybookName, samples.Playbook())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := agentassist.OpenKB(samples.KB())
+	pb, kb, err := defaults.Assist()
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	deps := Deps{Recognizers: e2ePool{pool}, Playbook: pb, KB: kb}
+	deps := Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb}
 	e := startEngine(t, t.TempDir(), "", func(c *Config) {
 		c.NewAnalyzer = PipelineAnalyzers(ctx, deps)
 		c.Articles = kb

@@ -12,6 +12,7 @@ import (
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/stt"
 )
 
@@ -50,6 +51,14 @@ type PipelineConfig struct {
 	// PriorSegments are what the call's earlier pipeline found before
 	// Start; the record's dynamics include them.
 	PriorSegments []insights.SpeechSegment
+	// Resume is where each channel (agent, caller) of the earlier pipeline
+	// stood when it stopped (Record.Channels); zero for unknown. A resumed
+	// channel starts from that noise floor instead of learning the
+	// background afresh from whatever it hears first, which may be speech
+	// (or line noise read as speech against the silence fed up to Start);
+	// a channel cut off mid-speech goes on speaking without an onset; and
+	// its recognizer goes on from what it had learned of the voice.
+	Resume [2]store.ChannelState
 	// SnapshotEvery is how often (call time) a dynamics snapshot event is
 	// emitted for live views. Default 5 s.
 	SnapshotEvery time.Duration
@@ -86,6 +95,12 @@ type channel struct {
 	histLen   int
 	partial   string
 	segments  []audio.Segment
+	// resumed is the SpeechStart of speech carried over from an earlier
+	// pipeline (PipelineConfig.Resume); the recognizer gate gets it with
+	// the first frame (gateEvent).
+	resumed *audio.VADEvent
+	// speakingAtEnd is whether the channel was in speech when Finish ran.
+	speakingAtEnd bool
 	// speechFrom is where the open speech segment began (valid while the
 	// VAD says the channel is speaking).
 	speechFrom time.Duration
@@ -173,6 +188,12 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 			}
 			c.rec = rec
 			c.gate = stt.NewGate(rec, cfg.Gate)
+			if a, ok := rec.(stt.Adaptive); ok && cfg.Resume[i].Adaptation != nil {
+				if err := a.Adapt(cfg.Resume[i].Adaptation); err != nil {
+					// Only costs the first words while it learns again.
+					p.log.Warn("recognizer adaptation not restored", "speaker", sp, "err", err)
+				}
+			}
 		}
 		p.ch[i] = c
 	}
@@ -186,6 +207,19 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 		}
 		p.tick(cfg.Start)
 		p.muted = false
+		for i, c := range p.ch {
+			if r := cfg.Resume[i]; r.NoiseFloorDBFS != 0 {
+				c.extractor.ContinueNoiseFloor(r.NoiseFloorDBFS)
+				if r.Speaking {
+					ev := c.vad.ContinueSpeech(cfg.Start)
+					if err := p.vadEvent(c, ev, cfg.Start); err != nil {
+						p.Close()
+						return nil, err
+					}
+					c.resumed = &ev
+				}
+			}
+		}
 		p.out = p.out[:0]
 	}
 	p.emit(agentassist.EventCallStarted, cfg.Start, map[string]any{"started_at": cfg.Now().UTC().Format(time.RFC3339Nano)})
@@ -232,7 +266,7 @@ func (p *Pipeline) Push(channel int, frame []float32, at time.Duration) ([]agent
 	}
 	if c.gate != nil {
 		stt.ToPCM(c.pcm, frame)
-		res, err := c.gate.Push(c.pcm, ev)
+		res, err := c.gate.Push(c.pcm, c.gateEvent(ev))
 		p.results(c, res, c.pos)
 		if err != nil {
 			return p.out, fmt.Errorf("engine: %s recognizer: %w", c.speaker, err)
@@ -242,6 +276,20 @@ func (p *Pipeline) Push(channel int, frame []float32, at time.Duration) ([]agent
 		p.tick(c.pos)
 	}
 	return p.out, nil
+}
+
+// gateEvent is the VAD event the recognizer gate gets with the next frame:
+// speech carried over from an earlier pipeline opens the gate's utterance
+// with the first frame, unless the VAD already reports a change then.
+func (c *channel) gateEvent(ev audio.VADEvent) audio.VADEvent {
+	if c.resumed == nil {
+		return ev
+	}
+	if ev.Kind == audio.VADNone {
+		ev = *c.resumed
+	}
+	c.resumed = nil
+	return ev
 }
 
 // silence feeds digital silence up to at, so a gap in a channel's audio
@@ -260,7 +308,7 @@ func (p *Pipeline) silence(c *channel, at time.Duration) error {
 		}
 		if c.gate != nil {
 			clear(c.pcm)
-			res, err := c.gate.Push(c.pcm, ev)
+			res, err := c.gate.Push(c.pcm, c.gateEvent(ev))
 			p.results(c, res, c.pos)
 			if err != nil {
 				return err
@@ -457,6 +505,7 @@ func (p *Pipeline) Finish(at time.Duration) ([]agentassist.Event, Record, error)
 	at = max(at, p.end)
 	var errs []error
 	for _, c := range p.ch {
+		c.speakingAtEnd = c.vad.Speaking()
 		ev := c.vad.Flush(c.pos)
 		if err := p.vadEvent(c, ev, at); err != nil {
 			errs = append(errs, err)
@@ -499,7 +548,15 @@ func (p *Pipeline) record(at time.Duration) Record {
 		utts[i] = u.Utterance
 	}
 	dyn.AddWPM(utts)
+	var chans [2]store.ChannelState
+	for i, c := range p.ch {
+		chans[i] = store.ChannelState{NoiseFloorDBFS: c.extractor.NoiseFloorDBFS(), Speaking: c.speakingAtEnd}
+		if a, ok := c.rec.(stt.Adaptive); ok {
+			chans[i].Adaptation = a.Adaptation()
+		}
+	}
 	return Record{
+		Channels:   chans,
 		CallID:     p.cfg.CallID,
 		AgentID:    p.cfg.AgentID,
 		Duration:   at,

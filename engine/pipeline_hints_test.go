@@ -8,24 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/samples"
-	"github.com/earshot/earshot/stt"
+	"github.com/earshot/earshot/samples/defaults"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
-
-// testPool adapts a PocketSphinx pool to RecognizerPool for tests.
-type testPool struct{ *pocketsphinx.Pool }
-
-func (p testPool) Get(ctx context.Context) (stt.Recognizer, error) {
-	d, err := p.Pool.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-func (p testPool) Put(r stt.Recognizer) { p.Pool.Put(r.(*pocketsphinx.Decoder)) }
 
 // realDeps loads the real recognizer (the project's default model), the
 // default playbook and KB, as `earshot serve` does.
@@ -39,15 +25,11 @@ func realDeps(t *testing.T, decoders int) Deps {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pool.Close() })
-	pb, err := agentassist.ParsePlaybook(samples.PlaybookName, samples.Playbook())
+	pb, kb, err := defaults.Assist()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kb, err := agentassist.OpenKB(samples.KB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Deps{Recognizers: testPool{pool}, Playbook: pb, KB: kb}
+	return Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb}
 }
 
 // TestPipelineHintsMatchGroundTruth is issue 4's acceptance test: on every

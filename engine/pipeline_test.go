@@ -10,6 +10,7 @@ import (
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/samples"
 )
 
@@ -140,6 +141,127 @@ func TestPipelineRejectsBadFrames(t *testing.T) {
 // TestPipelineResumedCallReportsNothingBeforeItsStart: a call resumed after
 // an engine restart must not report the unknown stretch before the resume
 // point as dead air.
+// TestPipelineResumedMidCallKeepsTalkTime cuts sample calls at many points,
+// as an engine restart does, and goes on in a new pipeline the way a
+// resumed call does (Start, PriorSegments, Resume from the first record):
+// the talk time must be what the uncut call gives. Without Resume a cut in
+// the middle of the phone-band caller's speech left it 31 % high (its line
+// noise read as speech against the silence fed up to Start) and one in the
+// middle of a word dropped up to 0.5 s.
+func TestPipelineResumedMidCallKeepsTalkTime(t *testing.T) {
+	const clip = 30 * time.Second
+	for _, name := range []string{"address_change", "tech_support"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tr, err := samples.Call(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			agent, caller := loadSample(t, tr)
+			n := audio.PipelineRate.Samples(clip)
+			agent, caller = agent[:n], caller[:n]
+			run := func(cut time.Duration) (talk [2]float64) {
+				p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i := 0; i+audio.FrameSize <= n; i += audio.FrameSize {
+					at := time.Duration(i/audio.FrameSize) * audio.FrameDuration
+					if at == cut {
+						_, r, err := p.Finish(at)
+						if err != nil {
+							t.Fatal(err)
+						}
+						p, err = NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c", Start: at, PriorSegments: r.Segments, Resume: r.Channels})
+						if err != nil {
+							t.Fatal(err)
+						}
+					}
+					for ch, x := range [][]float32{agent, caller} {
+						if _, err := p.Push(ch, x[i:i+audio.FrameSize], at); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				_, r, err := p.Finish(clip)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, sp := range []insights.Speaker{insights.Agent, insights.Caller} {
+					talk[i] = r.Dynamics.Talk.Of(sp).Seconds()
+				}
+				return talk
+			}
+			whole := run(-1)
+			var worst float64
+			for cut := 8 * time.Second; cut < 20*time.Second; cut += 420 * time.Millisecond {
+				got := run(cut)
+				for i := range got {
+					d := got[i] - whole[i]
+					worst = max(worst, math.Abs(d))
+					if math.Abs(d) > 0.1 {
+						t.Errorf("cut at %v: %s talk %.2f s, uncut %.2f s", cut, [2]string{"agent", "caller"}[i], got[i], whole[i])
+					}
+				}
+			}
+			t.Logf("uncut talk agent %.2f s caller %.2f s; worst difference over the cuts %.2f s", whole[0], whole[1], worst)
+		})
+	}
+}
+
+// TestPipelineResumedInSpeech covers a call resumed while a channel was
+// speaking: the carried-over segment opens at the resume point and closes
+// whether speech or a gap in the audio (a buffer overflow during the
+// outage) comes next.
+func TestPipelineResumedInSpeech(t *testing.T) {
+	start := 10 * time.Second
+	tone := make([]float32, audio.FrameSize)
+	for i := range tone {
+		tone[i] = float32(0.3 * math.Sin(2*math.Pi*150*float64(i)/float64(audio.PipelineRate)))
+	}
+	silent := make([]float32, audio.FrameSize)
+	tests := []struct {
+		name      string
+		firstAt   time.Duration // first frame after the resume
+		frame     []float32
+		wantStart time.Duration
+	}{
+		{"speech goes on", start, tone, start},
+		{"silence follows", start, silent, start},
+		{"a gap follows", start + 5*time.Second, silent, start},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resume := [2]store.ChannelState{{NoiseFloorDBFS: -70, Speaking: true}, {NoiseFloorDBFS: -70}}
+			p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c", Start: start, Resume: resume})
+			if err != nil {
+				t.Fatal(err)
+			}
+			end := tc.firstAt + 2*time.Second
+			for at := tc.firstAt; at < end; at += audio.FrameDuration {
+				for ch := range 2 {
+					if _, err := p.Push(ch, tc.frame, at); err != nil {
+						t.Fatalf("push at %v: %v", at, err)
+					}
+				}
+			}
+			_, rec, err := p.Finish(end)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var agent []insights.SpeechSegment
+			for _, s := range rec.Segments {
+				if s.Speaker == insights.Agent {
+					agent = append(agent, s)
+				}
+			}
+			if len(agent) != 1 || agent[0].Start != tc.wantStart {
+				t.Errorf("agent segments %v, want one from %v", agent, tc.wantStart)
+			}
+		})
+	}
+}
+
 func TestPipelineResumedCallReportsNothingBeforeItsStart(t *testing.T) {
 	start := 40 * time.Second
 	p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c", Start: start})

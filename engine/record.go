@@ -37,6 +37,9 @@ type Record struct {
 	Categories      []string
 	Alerts          []AlertRecord
 	Gaps            []GapRecord
+	// Channels is where each channel (agent, caller) stood at the end, for
+	// a pipeline that continues the call (PipelineConfig.Resume).
+	Channels [2]store.ChannelState
 }
 
 // UtteranceRecord is a final utterance with its sentiment.
@@ -161,6 +164,7 @@ func (r Record) CallResult() CallResult {
 		},
 		Dynamics: r.Dynamics,
 		Segments: SegmentsJSON(r.Segments),
+		Channels: r.Channels[:],
 	}
 }
 
@@ -216,7 +220,7 @@ func (a liveAnalyzer) Finish(at time.Duration) ([]agentassist.Event, CallResult,
 // stored events and utterances were not.
 func PipelineAnalyzers(ctx context.Context, deps Deps) NewAnalyzerFunc {
 	return func(info CallInfo) (Analyzer, error) {
-		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID, Start: info.ResumedAt, PriorSegments: info.PriorSegments})
+		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID, Start: info.ResumedAt, PriorSegments: info.PriorSegments, Resume: info.Resume})
 		if err != nil {
 			return nil, err
 		}
@@ -237,6 +241,15 @@ func storedSegments(raw []byte) []insights.SpeechSegment {
 	out := make([]insights.SpeechSegment, 0, len(in))
 	for _, s := range in {
 		out = append(out, insights.SpeechSegment{Speaker: insights.Speaker(s.Speaker), Start: secondsToDuration(s.Start), End: secondsToDuration(s.End)})
+	}
+	return out
+}
+
+// storedChannels reads the channel states a stored call kept; zero
+// (unknown) when there are none.
+func storedChannels(c []store.ChannelState) (out [2]store.ChannelState) {
+	if len(c) == 2 {
+		copy(out[:], c)
 	}
 	return out
 }

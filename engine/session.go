@@ -140,7 +140,7 @@ func (s *session) run() {
 	s.srv.m.callsActive.Inc()
 	defer s.srv.m.callsActive.Dec()
 
-	an, err := s.srv.cfg.NewAnalyzer(CallInfo{ID: s.id, AgentID: s.agentID, StartedAt: s.call.StartedAt, ResumedAt: s.resumedAt, PriorSegments: storedSegments(s.call.Segments)})
+	an, err := s.srv.cfg.NewAnalyzer(CallInfo{ID: s.id, AgentID: s.agentID, StartedAt: s.call.StartedAt, ResumedAt: s.resumedAt, PriorSegments: storedSegments(s.call.Segments), Resume: storedChannels(s.call.Channels)})
 	if err != nil {
 		s.fail(fmt.Errorf("starting pipeline: %w", err))
 		return
@@ -571,6 +571,9 @@ func (s *session) applyResult(r CallResult) {
 		if b, err := json.Marshal(r.Segments); err == nil {
 			s.call.Segments = b
 		}
+	}
+	if len(r.Channels) == 2 {
+		s.call.Channels = r.Channels
 	}
 }
 

@@ -17,6 +17,9 @@ var (
 	ErrDecode = errors.New("stt: decoding failed")
 	// ErrNegativeSkip means Skip was asked to go back in time.
 	ErrNegativeSkip = errors.New("stt: negative skip")
+	// ErrBadAdaptation means Adapt was given a state the recognizer cannot
+	// use (another model's, or corrupt).
+	ErrBadAdaptation = errors.New("stt: unusable adaptation state")
 	// ErrFrameSize means a Gate was given a frame that is not
 	// audio.FrameSize samples long.
 	ErrFrameSize = errors.New("stt: frame is not 20 ms at 16 kHz")

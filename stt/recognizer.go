@@ -30,3 +30,19 @@ type Recognizer interface {
 	// fails with ErrClosed afterwards. An open utterance is discarded.
 	Close() error
 }
+
+// Adaptive is a Recognizer whose adaptation to the speaker and the line
+// (PocketSphinx's cepstral-mean estimate) can be saved and restored, so a
+// stream resumed after an interruption (an engine restart mid-call) goes
+// on from where it stood instead of misrecognising its first words while
+// it learns the voice again.
+type Adaptive interface {
+	Recognizer
+	// Adaptation returns the current state (nil when there is none); the
+	// slice is the caller's.
+	Adaptation() []float32
+	// Adapt restores a state Adaptation returned, on a recognizer loaded
+	// from the same model. A state it cannot use is refused with an error
+	// wrapping ErrBadAdaptation and changes nothing.
+	Adapt(state []float32) error
+}

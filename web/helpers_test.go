@@ -24,13 +24,11 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/ingestclient"
-	"github.com/earshot/earshot/samples"
-	"github.com/earshot/earshot/stt"
+	"github.com/earshot/earshot/samples/defaults"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
 
@@ -52,23 +50,6 @@ func needBrowser(t *testing.T) {
 	}
 }
 
-// sphinxPool adapts the PocketSphinx pool to the engine's RecognizerPool.
-type sphinxPool struct{ *pocketsphinx.Pool }
-
-func (p sphinxPool) Get(ctx context.Context) (stt.Recognizer, error) {
-	d, err := p.Pool.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-func (p sphinxPool) Put(r stt.Recognizer) {
-	if d, ok := r.(*pocketsphinx.Decoder); ok {
-		p.Pool.Put(d)
-	}
-}
-
 // testEngine is the real engine, with the real pipeline (PocketSphinx,
 // default playbook and KB) and these pages, on a loopback port.
 type testEngine struct {
@@ -85,11 +66,7 @@ func startEngine(t *testing.T) *testEngine {
 	if _, err := os.Stat(sphinxModel); err != nil {
 		t.Skipf("no PocketSphinx model (run make setup): %v", err)
 	}
-	pb, err := agentassist.ParsePlaybook(samples.PlaybookName, samples.Playbook())
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, err := agentassist.OpenKB(samples.KB())
+	pb, kb, err := defaults.Assist()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +80,7 @@ func startEngine(t *testing.T) *testEngine {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	deps := engine.Deps{Recognizers: sphinxPool{pool}, Playbook: pb, KB: kb, Logger: logger}
+	deps := engine.Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb, Logger: logger}
 	dir := t.TempDir()
 	srv, err := engine.New(engine.Config{
 		DataDir:      dir,

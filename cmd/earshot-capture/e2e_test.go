@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"math"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +23,9 @@ import (
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/samples"
+	"github.com/earshot/earshot/samples/defaults"
+	"github.com/earshot/earshot/stt/eval"
+	"github.com/earshot/earshot/stt/pocketsphinx"
 )
 
 // These tests run the whole endpoint path for real: a private PulseAudio
@@ -28,7 +33,8 @@ import (
 // sample call into its sink, the daemon (runDaemon, in process) capturing
 // the two monitor sources through malgo and streaming to a real engine
 // (engine.Server) on loopback, whose call pipeline (features, VAD,
-// dynamics; no recognizer) analyses and stores the call.
+// dynamics, and for the ground-truth and outage tests the real recognizer,
+// playbook and KB) analyses and stores the call.
 
 func testLogger(t *testing.T, name string) *slog.Logger {
 	if os.Getenv("EARSHOT_TEST_LOG") != "" {
@@ -37,33 +43,19 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// pipelineAnalyzer runs the engine's real call pipeline (dynamics only)
-// behind the engine.Analyzer interface and hands its record to the test.
-// After a resume the engine starts a new pipeline at ResumedAt; it sees
-// call times from there on, shifted to start at 0.
-type pipelineAnalyzer struct {
-	p    *engine.Pipeline
-	off  time.Duration
-	done func(off time.Duration, r engine.Record)
+// seenAnalyzer is the engine's real call pipeline with a hook that tells
+// the test when each frame reached it.
+type seenAnalyzer struct {
+	engine.Analyzer
 	seen func(ch int, at time.Duration)
 }
 
-func (a *pipelineAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]agentassist.Event, error) {
+func (a seenAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]agentassist.Event, error) {
 	if a.seen != nil {
 		a.seen(ch, at)
 	}
-	return a.p.Push(ch, frame, at-a.off)
+	return a.Analyzer.Push(ch, frame, at)
 }
-func (a *pipelineAnalyzer) Gap(ch int, from, to time.Duration, reason string) {
-	a.p.Gap(ch, from-a.off, to-a.off, reason)
-}
-func (a *pipelineAnalyzer) Tick(at time.Duration) []agentassist.Event { return a.p.Tick(at - a.off) }
-func (a *pipelineAnalyzer) Finish(at time.Duration) ([]agentassist.Event, engine.CallResult, error) {
-	evs, rec, err := a.p.Finish(at - a.off)
-	a.done(a.off, rec)
-	return evs, engine.CallResult{TalkRatio: rec.Dynamics.TalkRatio, Dynamics: rec.Dynamics, Segments: rec.Segments}, err
-}
-func (a *pipelineAnalyzer) Close() error { return a.p.Close() }
 
 // testEngine is a real engine over a data directory, restartable on the
 // same address.
@@ -75,14 +67,16 @@ type testEngine struct {
 	cancel context.CancelFunc
 	done   chan error
 
-	mu      sync.Mutex
-	records []engine.Record // finished pipelines, in order
-	offsets []time.Duration
-	seen    func(ch int, at time.Duration)
+	deps engine.Deps
+
+	mu   sync.Mutex
+	seen func(ch int, at time.Duration)
 }
 
-func startTestEngine(t *testing.T, dir, addr string) *testEngine {
-	e := &testEngine{t: t, dir: dir}
+// startTestEngine starts an engine whose calls run the real pipeline over
+// deps, as `earshot serve` does (Deps{} analyses the sound only).
+func startTestEngine(t *testing.T, dir, addr string, deps engine.Deps) *testEngine {
+	e := &testEngine{t: t, dir: dir, deps: deps}
 	e.start(addr)
 	t.Cleanup(e.stop)
 	return e
@@ -93,19 +87,13 @@ func (e *testEngine) start(addr string) {
 	srv, err := engine.New(engine.Config{
 		DataDir: e.dir, Logger: testLogger(t, "engine"), ResumeWindow: 60 * time.Second, AckInterval: 50 * time.Millisecond,
 		NewAnalyzer: func(ci engine.CallInfo) (engine.Analyzer, error) {
-			p, err := engine.NewPipeline(context.Background(), engine.Deps{}, engine.PipelineConfig{CallID: ci.ID, AgentID: ci.AgentID})
+			an, err := engine.PipelineAnalyzers(context.Background(), e.deps)(ci)
 			if err != nil {
 				return nil, err
 			}
 			e.mu.Lock()
-			seen := e.seen
-			e.mu.Unlock()
-			return &pipelineAnalyzer{p: p, off: ci.ResumedAt, seen: seen, done: func(off time.Duration, r engine.Record) {
-				e.mu.Lock()
-				e.records = append(e.records, r)
-				e.offsets = append(e.offsets, off)
-				e.mu.Unlock()
-			}}, nil
+			defer e.mu.Unlock()
+			return seenAnalyzer{an, e.seen}, nil
 		},
 	})
 	if err != nil {
@@ -156,15 +144,70 @@ func (e *testEngine) token(agent string) string {
 	return tok
 }
 
-// talk adds up the pipelines' talk time per speaker.
-func (e *testEngine) talk() (agent, caller float64) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, r := range e.records {
-		agent += r.Dynamics.Talk.Of(insights.Agent).Seconds()
-		caller += r.Dynamics.Talk.Of(insights.Caller).Seconds()
+// storedTalk is the talk time per speaker in a stored call's dynamics.
+func (e *testEngine) storedTalk(id string) (agent, caller float64) {
+	e.t.Helper()
+	c, err := e.srv.Store().GetCall(id)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return agent, caller
+	var d insights.Dynamics
+	if err := json.Unmarshal(c.Dynamics, &d); err != nil {
+		e.t.Fatalf("stored dynamics of %s: %v", id, err)
+	}
+	return d.Talk.Agent.Seconds(), d.Talk.Caller.Seconds()
+}
+
+// storedTranscript is one speaker's stored utterances, in order, as text.
+func (e *testEngine) storedTranscript(id string, speaker insights.Speaker) string {
+	e.t.Helper()
+	det, err := e.srv.Store().Detail(id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var words []string
+	for _, u := range det.Utterances {
+		if u.Speaker == string(speaker) {
+			words = append(words, u.Text)
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+// offlineTranscript runs the same pipeline over the audio a test plays, as
+// `earshot analyze` does: what the live path should have heard.
+func offlineTranscript(t *testing.T, deps engine.Deps, tr samples.Truth, clip time.Duration) map[insights.Speaker]string {
+	t.Helper()
+	agent, caller := sampleChannels(t, tr, clip)
+	rec, err := engine.AnalyzeChannels(context.Background(), deps, engine.PipelineConfig{CallID: "offline"}, agent, caller)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[insights.Speaker]string{}
+	for _, u := range rec.Utterances {
+		out[u.Speaker] = strings.TrimSpace(out[u.Speaker] + " " + u.Text)
+	}
+	return out
+}
+
+// liveDeps loads what `earshot serve` runs calls with: the project's
+// recognizer (a pool of decoders, shared by the subtests), the default
+// playbook and KB.
+func liveDeps(t *testing.T, decoders int) engine.Deps {
+	t.Helper()
+	if _, err := os.Stat(pocketsphinx.DefaultModel); err != nil {
+		t.Skipf("PocketSphinx model missing (%v): run make setup", err)
+	}
+	pool, err := pocketsphinx.NewPool(pocketsphinx.ProjectConfig(), decoders)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pool.Close() })
+	pb, kb, err := defaults.Assist()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return engine.Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb}
 }
 
 // truthTalk is a speaker's talk time in the ground truth within [0, until)
@@ -181,9 +224,45 @@ func truthTalk(tr samples.Truth, speaker string, until float64) float64 {
 	return total
 }
 
-// sampleWAVs writes the first clip of a sample call's two channels as mono
-// 16 kHz WAVs (paplay converts them to the sinks' 48 kHz).
-func sampleWAVs(t *testing.T, tr samples.Truth, clip time.Duration) (agentWAV, callerWAV string) {
+// compareTranscripts scores a stored call's transcript and the offline one
+// of the same audio against the truth up to until seconds. The call's WER
+// (both channels) may be at most 0.05 above the offline one and a
+// channel's at most 0.15: live frames do not fall where the file's do, and
+// on a badly heard utterance that alone changes a few words either way.
+func compareTranscripts(t *testing.T, eng *testEngine, id string, tr samples.Truth, until float64, offline map[insights.Speaker]string) {
+	t.Helper()
+	var live, off eval.Counts
+	for _, sp := range []insights.Speaker{insights.Agent, insights.Caller} {
+		ref, got := clipReference(tr, string(sp), until), eng.storedTranscript(id, sp)
+		l, o := eval.Score(ref, got), eval.Score(ref, offline[sp])
+		live, off = live.Add(l), off.Add(o)
+		t.Logf("%s WER against the truth: stored %.3f, the same audio offline %.3f\n stored:  %s\n offline: %s", sp, l.WER(), o.WER(), got, offline[sp])
+		if l.WER() > o.WER()+0.15 {
+			t.Errorf("%s transcript WER %.3f, %.3f offline\n truth: %s", sp, l.WER(), o.WER(), ref)
+		}
+	}
+	t.Logf("call WER against the truth: stored %.3f, offline %.3f", live.WER(), off.WER())
+	if live.WER() > off.WER()+0.05 {
+		t.Errorf("call transcript WER %.3f, %.3f offline", live.WER(), off.WER())
+	}
+}
+
+// clipReference is what a speaker says in lines that start before until
+// seconds: the truth for a clip of a call (a line the clip cuts counts
+// whole, against the live and the offline transcript alike).
+func clipReference(tr samples.Truth, speaker string, until float64) string {
+	var lines []string
+	for _, s := range tr.SpeakerSegments(speaker) {
+		if s.Start < until {
+			lines = append(lines, s.Text)
+		}
+	}
+	return strings.Join(lines, " ")
+}
+
+// sampleChannels decodes the first clip of a sample call (all of it when
+// clip is 0) at 16 kHz.
+func sampleChannels(t *testing.T, tr samples.Truth, clip time.Duration) (agent, caller []float32) {
 	t.Helper()
 	agent, caller, err := audio.LoadCall(filepath.Join("..", "..", "samples", tr.AudioPath()))
 	if err != nil {
@@ -192,6 +271,14 @@ func sampleWAVs(t *testing.T, tr samples.Truth, clip time.Duration) (agentWAV, c
 	if n := audio.PipelineRate.Samples(clip); clip > 0 && n < len(agent) {
 		agent, caller = agent[:n], caller[:n]
 	}
+	return agent, caller
+}
+
+// sampleWAVs writes the first clip of a sample call's two channels as mono
+// 16 kHz WAVs (paplay converts them to the sinks' 48 kHz).
+func sampleWAVs(t *testing.T, tr samples.Truth, clip time.Duration) (agentWAV, callerWAV string) {
+	t.Helper()
+	agent, caller := sampleChannels(t, tr, clip)
 	dir := t.TempDir()
 	for i, x := range [][]float32{agent, caller} {
 		p := filepath.Join(dir, [2]string{"agent.wav", "caller.wav"}[i])
@@ -314,9 +401,9 @@ func playCall(t *testing.T, pa *pulsetest.Server, agentSink, callerSink, agentWA
 	}
 }
 
-func checkTalk(t *testing.T, e *testEngine, tr samples.Truth, until float64) {
+func checkTalk(t *testing.T, e *testEngine, id string, tr samples.Truth, until float64) {
 	t.Helper()
-	ga, gc := e.talk()
+	ga, gc := e.storedTalk(id)
 	for _, x := range []struct {
 		who       string
 		got, want float64
@@ -343,17 +430,22 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("real-time PulseAudio tests take about 90 s")
 	}
 	pa := pulsetest.Start(t)
+	// Two calls with transcripts at a time, plus the offline reference
+	// each compares with.
+	deps := liveDeps(t, 6)
 
 	t.Run("a sample call captured from two monitor sources matches its ground truth", func(t *testing.T) {
 		t.Parallel()
-		tr, err := samples.Call("card_payment")
+		// The phone-band caller, line noise and all.
+		tr, err := samples.Call("billing_dispute")
 		if err != nil {
 			t.Fatal(err)
 		}
 		pa.NullSink(t, "gt_agent")
 		pa.NullSink(t, "gt_caller")
 		aw, cw := sampleWAVs(t, tr, 0)
-		eng := startTestEngine(t, t.TempDir(), "")
+		offline := offlineTranscript(t, deps, tr, 0)
+		eng := startTestEngine(t, t.TempDir(), "", deps)
 
 		// Latency: wall time a frame was handed to the ingest client
 		// (right after capture) to wall time the engine's pipeline got it.
@@ -393,7 +485,11 @@ func TestEndToEnd(t *testing.T) {
 		if c.FramesLost != 0 || c.Frames != e.Frames || float64(c.Frames) < 2*50*tr.Duration {
 			t.Errorf("stored call: %d frames, %d lost; %.1f s of audio (the sample lasts %.1f s)", c.Frames, c.FramesLost, c.AudioS, tr.Duration)
 		}
-		checkTalk(t, eng, tr, math.Inf(1))
+		checkTalk(t, eng, "gt-1", tr, math.Inf(1))
+		// Capture must not cost more than a few words: on this call the
+		// phone-band caller is far above issue 3's 0.351 over all the
+		// samples even offline.
+		compareTranscripts(t, eng, "gt-1", tr, math.Inf(1), offline)
 		lmu.Lock()
 		t.Logf("capture → engine pipeline latency over %d frames: p50 %v, p95 %v, p99 %v, max %v",
 			len(lat), percentile(lat, 0.5), percentile(lat, 0.95), percentile(lat, 0.99), percentile(lat, 1))
@@ -411,7 +507,8 @@ func TestEndToEnd(t *testing.T) {
 		pa.NullSink(t, "cut_caller")
 		aw, cw := sampleWAVs(t, tr, clip)
 		dir := t.TempDir()
-		eng := startTestEngine(t, dir, "")
+		offline := offlineTranscript(t, deps, tr, clip)
+		eng := startTestEngine(t, dir, "", deps)
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
 			AgentDevice: "cut_agent.monitor", CallerDevice: "cut_caller.monitor"})
 		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "cut-1"}, nil)
@@ -453,7 +550,12 @@ func TestEndToEnd(t *testing.T) {
 		if c.Ack+1 != c.Frames || float64(c.Frames) < 2*50*(clip.Seconds()) {
 			t.Errorf("sequence incomplete: %d frames, ack %d (the clip is %v)", c.Frames, c.Ack, clip)
 		}
-		checkTalk(t, eng, tr, clip.Seconds())
+		checkTalk(t, eng, "cut-1", tr, clip.Seconds())
+		// The transcript is as good as the same audio gives uncut. Word
+		// for word it differs anyway: live frames do not fall where the
+		// file's do, and the recognizer is sensitive to that on a badly
+		// heard utterance; the restart also splits the one in progress.
+		compareTranscripts(t, eng, "cut-1", tr, clip.Seconds(), offline)
 	})
 
 	t.Run("an outage longer than the buffer is reported as a gap of its length", func(t *testing.T) {
@@ -466,7 +568,7 @@ func TestEndToEnd(t *testing.T) {
 		pa.NullSink(t, "ovf_agent")
 		pa.NullSink(t, "ovf_caller")
 		aw, cw := sampleWAVs(t, tr, clip)
-		eng := startTestEngine(t, t.TempDir(), "")
+		eng := startTestEngine(t, t.TempDir(), "", engine.Deps{})
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
 			AgentDevice: "ovf_agent.monitor", CallerDevice: "ovf_caller.monitor", Buffer: buffer})
 		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "ovf-1"}, nil)
@@ -522,7 +624,7 @@ func TestEndToEnd(t *testing.T) {
 		pa.NullSink(t, "p_agent")
 		pa.NullSink(t, "p_caller")
 		aw, cw := sampleWAVs(t, tr, 15*time.Second)
-		eng := startTestEngine(t, t.TempDir(), "")
+		eng := startTestEngine(t, t.TempDir(), "", engine.Deps{})
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
 			AgentDevice: "p_agent.monitor", CallerDevice: "p_caller.monitor"})
 		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "p-1"}, nil)

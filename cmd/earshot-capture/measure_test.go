@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio/capture/pulsetest"
+	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/samples"
 )
 
@@ -53,7 +54,7 @@ func TestMeasureDaemonCost(t *testing.T) {
 	pa.NullSink(t, "m_caller")
 	tr, _ := samples.Call("cancellation")
 	aw, cw := sampleWAVs(t, tr, 0)
-	eng := startTestEngine(t, t.TempDir(), "")
+	eng := startTestEngine(t, t.TempDir(), "", engine.Deps{})
 	bin := filepath.Join(t.TempDir(), "earshot-capture")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

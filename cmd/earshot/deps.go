@@ -1,14 +1,12 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/samples"
-	"github.com/earshot/earshot/stt"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
 
@@ -56,23 +54,6 @@ func loadAssist(f assistFlags) (*agentassist.Playbook, *agentassist.KB, error) {
 	return pb, kb, nil
 }
 
-// sphinxPool adapts the PocketSphinx pool to the engine's RecognizerPool.
-type sphinxPool struct{ *pocketsphinx.Pool }
-
-func (p sphinxPool) Get(ctx context.Context) (stt.Recognizer, error) {
-	d, err := p.Pool.Get(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
-func (p sphinxPool) Put(r stt.Recognizer) {
-	if d, ok := r.(*pocketsphinx.Decoder); ok {
-		p.Pool.Put(d)
-	}
-}
-
 // loadDeps loads everything a call pipeline shares: the recognizer pool
 // (when withSTT; decoders recognizers are loaded up front), the playbook
 // and the KB. The returned func releases them.
@@ -88,7 +69,7 @@ func loadDeps(env *environment, af assistFlags, sf sttFlags, withSTT bool, decod
 		if err != nil {
 			return engine.Deps{}, nil, err
 		}
-		deps.Recognizers = sphinxPool{pool}
+		deps.Recognizers = pool.Recognizers()
 		closeAll = func() { pool.Close() }
 	}
 	return deps, closeAll, nil

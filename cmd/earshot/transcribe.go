@@ -128,7 +128,7 @@ func transcribeCall(ctx context.Context, pool *pocketsphinx.Pool, path string) (
 		return nil, err
 	}
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	rec, err := engine.AnalyzeChannels(ctx, engine.Deps{Recognizers: sphinxPool{pool}}, engine.PipelineConfig{CallID: name}, agent, caller)
+	rec, err := engine.AnalyzeChannels(ctx, engine.Deps{Recognizers: pool.Recognizers()}, engine.PipelineConfig{CallID: name}, agent, caller)
 	if err != nil {
 		return nil, err
 	}

@@ -44,6 +44,9 @@ type Call struct {
 	Ack        int64   `json:"ack"`         // highest seq with nothing missing before it; -1 none
 	LastSeq    uint64  `json:"last_event_seq"`
 	AudioS     float64 `json:"audio_s"` // call time reached by the audio, seconds
+	// Channels is where each channel's analysis (agent, caller) stood when
+	// the call's pipeline last stopped, for a resumed call to go on from.
+	Channels []ChannelState `json:"channels,omitempty"`
 
 	// Analysis results set when the call ends, passed through as JSON.
 	Dynamics json.RawMessage `json:"dynamics,omitempty"`
@@ -51,6 +54,18 @@ type Call struct {
 
 	// StartNS indexes calls by start time (nanoseconds since the Unix epoch).
 	StartNS int64 `json:"start_unix_ns"`
+}
+
+// ChannelState is where one channel's analysis stood when its pipeline
+// stopped (an engine shutdown in the middle of a call).
+type ChannelState struct {
+	// NoiseFloorDBFS is the channel's background level.
+	NoiseFloorDBFS float64 `json:"noise_floor_dbfs"`
+	// Speaking is whether the channel was in the middle of speech.
+	Speaking bool `json:"speaking,omitempty"`
+	// Adaptation is what the channel's recognizer had learned of the voice
+	// and line (stt.Adaptive), opaque here.
+	Adaptation []float32 `json:"adaptation,omitempty"`
 }
 
 // Utterance is one final utterance of a call, already redacted.

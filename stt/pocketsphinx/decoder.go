@@ -73,6 +73,7 @@ import "C"
 import (
 	"fmt"
 	"log/slog"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -306,6 +307,37 @@ func (d *Decoder) Reset() error {
 	if d.cmn != nil && len(d.cmn0) > 0 {
 		C.cmn_live_set(d.cmn, &d.cmn0[0])
 	}
+	return nil
+}
+
+// Adaptation implements stt.Adaptive: the current cepstral-mean estimate,
+// what the decoder has learned of the speaker's voice and line.
+func (d *Decoder) Adaptation() []float32 { return d.CMN() }
+
+// Adapt implements stt.Adaptive: it restores a cepstral-mean estimate that
+// Adaptation returned, with the weight of a 5 s window like the model's
+// prior. An estimate of the wrong length (another model) or holding NaN or
+// infinities is refused with an error wrapping stt.ErrBadAdaptation.
+func (d *Decoder) Adapt(v []float32) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return stt.ErrClosed
+	}
+	if d.cmn == nil {
+		return nil
+	}
+	if len(v) != len(d.cmn0) {
+		return fmt.Errorf("pocketsphinx: cepstral mean of %d values, the model has %d: %w", len(v), len(d.cmn0), stt.ErrBadAdaptation)
+	}
+	c := make([]C.mfcc_t, len(v))
+	for i, x := range v {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Errorf("pocketsphinx: cepstral mean value %d is %v: %w", i, x, stt.ErrBadAdaptation)
+		}
+		c[i] = C.mfcc_t(x)
+	}
+	C.cmn_live_set(d.cmn, &c[0])
 	return nil
 }
 

@@ -6,8 +6,10 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -239,6 +241,51 @@ func TestInterpolatedLMSetDecodes(t *testing.T) {
 	defer d.Close()
 	if got := decodeAll(t, d, readRaw(t, filepath.Join(testData, "goforward.raw"))).Text; got != "go forward ten meters" {
 		t.Errorf("with an interpolated set: %q", got)
+	}
+}
+
+func TestAdaptationCarriesToAnotherDecoder(t *testing.T) {
+	needModel(t)
+	pcm := readRaw(t, filepath.Join(testData, "goforward.raw"))
+	var _ stt.Adaptive = (*Decoder)(nil)
+	learned := newDecoder(t)
+	decodeAll(t, learned, pcm)
+	state := learned.Adaptation()
+	fresh := newDecoder(t)
+	prior := fresh.Adaptation()
+	if len(state) == 0 || slices.Equal(state, prior) {
+		t.Fatalf("adaptation after an utterance %v, the model's prior %v: want a learned estimate", state, prior)
+	}
+	tests := []struct {
+		name    string
+		state   []float32
+		wantErr error
+		want    []float32
+	}{
+		{"a learned state is restored", state, nil, state},
+		{"another model's length is refused", state[:len(state)-1], stt.ErrBadAdaptation, prior},
+		{"NaN is refused", append([]float32{float32(math.NaN())}, state[1:]...), stt.ErrBadAdaptation, prior},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := newDecoder(t)
+			if err := d.Adapt(tc.state); !errors.Is(err, tc.wantErr) {
+				t.Fatalf("Adapt: %v, want %v", err, tc.wantErr)
+			}
+			got := d.Adaptation()
+			for i := range got {
+				if math.Abs(float64(got[i]-tc.want[i])) > 1e-4 {
+					t.Fatalf("adaptation %v after Adapt, want %v", got, tc.want)
+				}
+			}
+			if tc.wantErr == nil && decodeAll(t, d, pcm).Text != "go forward ten meters" {
+				t.Error("a restored decoder no longer recognises the clip")
+			}
+		})
+	}
+	fresh.Close()
+	if err := fresh.Adapt(state); !errors.Is(err, stt.ErrClosed) {
+		t.Errorf("Adapt after Close: %v, want ErrClosed", err)
 	}
 }
 

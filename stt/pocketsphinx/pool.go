@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+
+	"github.com/earshot/earshot/stt"
 )
 
 // ErrPoolClosed means Get was called on a closed Pool.
@@ -116,5 +118,28 @@ func (p *Pool) Close() error {
 		default:
 			return nil
 		}
+	}
+}
+
+// Recognizers returns the pool as a source of stt.Recognizers, the form
+// the engine's call pipelines take recognizers in.
+func (p *Pool) Recognizers() RecognizerSource { return RecognizerSource{p} }
+
+// RecognizerSource hands out a Pool's decoders as stt.Recognizers.
+type RecognizerSource struct{ pool *Pool }
+
+// Get is Pool.Get returning the decoder as an stt.Recognizer.
+func (s RecognizerSource) Get(ctx context.Context) (stt.Recognizer, error) {
+	d, err := s.pool.Get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Put is Pool.Put for a recognizer Get returned; any other is ignored.
+func (s RecognizerSource) Put(r stt.Recognizer) {
+	if d, ok := r.(*Decoder); ok {
+		s.pool.Put(d)
 	}
 }
