@@ -9,7 +9,13 @@ SAMPLES := $(wildcard samples/calls/*.mp3)
 
 setup:
 	@bash scripts/setup.sh
-	@test -s lm/build/earshot.lm.bin -a -s lm/build/earshot.dict || bash lm/build.sh
+	@$(MAKE) --no-print-directory lm/build/earshot.lm.bin
+
+# The language model is rebuilt when it is missing or older than its corpus
+# or builder (a checkout that changes either gets the new model).
+LM_SOURCES := lm/build.sh $(shell find lm/corpus lm/corpusgen lm/lmbuild lm/heldout -type f -not -name '*_test.go' 2>/dev/null)
+lm/build/earshot.lm.bin lm/build/earshot.dict &: $(LM_SOURCES)
+	bash lm/build.sh
 
 build: setup
 	$(GO) build -o $(BIN)/ ./cmd/...

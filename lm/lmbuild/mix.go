@@ -91,7 +91,21 @@ func mix(a, b *model, lambda float64) *model {
 		v, w := int32(k>>wordBits), int32(k&wordMask)
 		m.bi.prob[i] = mixLog(p2(a, amap, v, w), p2(b, bmap, v, w))
 	}
-	// Unigram backoff weights from the listed bigrams of each context.
+	m.unigramBackoffs()
+	// Trigrams.
+	m.tri = unionKeys(remapKeys(a.tri.keys, amap, 3, a), remapKeys(b.tri.keys, bmap, 3, b), false)
+	for i, k := range m.tri.keys {
+		u, v, w := int32(k>>(2*wordBits)), int32((k>>wordBits)&wordMask), int32(k&wordMask)
+		m.tri.prob[i] = mixLog(p3(a, amap, u, v, w), p3(b, bmap, u, v, w))
+	}
+	m.bigramBackoffs()
+	return m
+}
+
+// unigramBackoffs sets every word's backoff weight as a context so that
+// its bigram distribution sums to one given the listed bigrams.
+func (m *model) unigramBackoffs() {
+	clear(m.ubow)
 	forContexts(m.bi.keys, func(h uint64, lo, hi int) {
 		num, den := 0.0, 0.0
 		for i := lo; i < hi; i++ {
@@ -100,12 +114,11 @@ func mix(a, b *model, lambda float64) *model {
 		}
 		m.ubow[h] = backoffWeight(num, den)
 	})
-	// Trigrams.
-	m.tri = unionKeys(remapKeys(a.tri.keys, amap, 3, a), remapKeys(b.tri.keys, bmap, 3, b), false)
-	for i, k := range m.tri.keys {
-		u, v, w := int32(k>>(2*wordBits)), int32((k>>wordBits)&wordMask), int32(k&wordMask)
-		m.tri.prob[i] = mixLog(p3(a, amap, u, v, w), p3(b, bmap, u, v, w))
-	}
+}
+
+// bigramBackoffs does the same for bigram contexts and their trigrams.
+func (m *model) bigramBackoffs() {
+	clear(m.bi.bow)
 	forContexts(m.tri.keys, func(h uint64, lo, hi int) {
 		num, den := 0.0, 0.0
 		v := int32(h & wordMask)
@@ -117,7 +130,6 @@ func mix(a, b *model, lambda float64) *model {
 			m.bi.bow[j] = backoffWeight(num, den)
 		}
 	})
-	return m
 }
 
 // backoffWeight is log((1-num)/(1-den)), guarded against the rounding of a

@@ -349,8 +349,12 @@ func cpuSeconds() float64 {
 
 // BenchmarkDecode decodes the librivox clips and goforward on one decoder
 // (model loaded once) and reports CPU seconds per audio second (rtf, one
-// core) and the resident memory each extra loaded-and-used decoder adds.
+// core) and the resident memory each extra loaded-and-used decoder adds:
+// what each concurrent call channel costs (issue 3's target: 40 MB).
 func BenchmarkDecode(b *testing.B) {
+	// What Earshot ships (the pruned contact-center LM, flat pass, every
+	// frame), then the Debian generic model with the binding's defaults.
+	b.Run("project", func(b *testing.B) { benchmarkDecode(b, ProjectConfig()) })
 	b.Run("default", func(b *testing.B) { benchmarkDecode(b, Config{}) })
 	b.Run("no-bestpath", func(b *testing.B) { benchmarkDecode(b, Config{NoBestpath: true}) })
 }
