@@ -39,8 +39,8 @@ func addSTTFlags(fs interface {
 		model: fs.String("model", "", "acoustic model directory (default: Debian en-us; env "+pocketsphinx.EnvModel+")"),
 		dict:  fs.String("dict", "", "pronunciation dictionary (default: "+pocketsphinx.ProjectDict+" when built, else Debian's; env "+pocketsphinx.EnvDict+")"),
 		lm:    fs.String("lm", "", "n-gram language model (default: the contact-center model "+pocketsphinx.ProjectLM+" when built, else Debian's generic; env "+pocketsphinx.EnvLM+")"),
-		fast: fs.Bool("stt-fast", false, "fast search (no flat-lexicon pass, acoustic scoring every 2nd frame): about 0.16 instead of\n"+
-			"0.24 CPU cores per call, so twice the live calls per core, at a higher word error rate (samples 0.43 vs 0.32)"),
+		fast: fs.Bool("stt-fast", false, "fast search (no flat-lexicon pass, acoustic scoring every 2nd frame): about half the CPU per call,\n"+
+			"so twice the live calls per core, at a higher word error rate (sample calls 0.42 vs 0.30)"),
 	}
 }
 
