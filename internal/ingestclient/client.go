@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -92,7 +93,8 @@ type Client struct {
 	payload int
 
 	mu       sync.Mutex
-	ring     []frame // unacked frames in seq order
+	ring     frameRing // unacked frames in seq order
+	free     [][]byte  // message buffers of acknowledged frames, for Send to reuse
 	gaps     []gapRange
 	controls [][]byte // pause/resume not yet written
 	nextSeq  uint64
@@ -174,14 +176,14 @@ func (c *Client) Send(channel int, at time.Duration, payload []byte) (uint64, er
 	}
 	seq := c.nextSeq
 	c.nextSeq++
-	msg := make([]byte, 20, 20+len(payload))
-	msg[0], msg[1] = 1, byte(channel)
+	msg := c.newMsgLocked()
+	msg[0], msg[1], msg[2], msg[3] = 1, byte(channel), 0, 0
 	binary.LittleEndian.PutUint64(msg[4:], seq)
 	binary.LittleEndian.PutUint64(msg[12:], uint64(at/time.Microsecond))
-	msg = append(msg, payload...)
-	if len(c.ring) >= c.cfg.RingFrames {
-		old := c.ring[0]
-		c.ring = c.ring[1:]
+	copy(msg[headerBytes:], payload)
+	if c.ring.len() >= c.cfg.RingFrames {
+		old := c.ring.pop()
+		c.recycleLocked(old.msg)
 		if int64(old.seq) > c.maxSent {
 			c.stats.Dropped++
 		}
@@ -191,10 +193,40 @@ func (c *Client) Send(channel int, at time.Duration, payload []byte) (uint64, er
 			c.gaps = append(c.gaps, gapRange{old.seq, old.seq})
 		}
 	}
-	c.ring = append(c.ring, frame{seq: seq, msg: msg})
+	c.ring.push(frame{seq: seq, msg: msg})
 	c.stats.Frames++
 	c.poke()
 	return seq, nil
+}
+
+// headerBytes is the size of an audio message's header (docs/protocol.md).
+const headerBytes = 20
+
+// maxFree bounds the spare message buffers kept for reuse: enough for the
+// frames of a few seconds in flight, so steady streaming allocates nothing,
+// while the buffers of a long outage's backlog go back to the GC once it
+// is acknowledged.
+const maxFree = 256
+
+// newMsgLocked returns a buffer for one audio message, reusing the buffer
+// of an acknowledged frame when there is one.
+func (c *Client) newMsgLocked() []byte {
+	if n := len(c.free); n > 0 {
+		m := c.free[n-1]
+		c.free[n-1] = nil
+		c.free = c.free[:n-1]
+		return m
+	}
+	return make([]byte, headerBytes+c.payload)
+}
+
+// recycleLocked keeps the buffer of a frame that left the ring. The writer
+// never holds on to ring buffers outside c.mu (it copies what it sends), so
+// reuse cannot change bytes on their way out.
+func (c *Client) recycleLocked(m []byte) {
+	if len(c.free) < maxFree {
+		c.free = append(c.free, m)
+	}
 }
 
 // Pause tells the engine capture paused at call time at (no frames follow
@@ -324,7 +356,17 @@ func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: c.cfg.TLS}
+	var bc *batchConn
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: c.cfg.TLS,
+		// TLS, when used, runs over the batchConn, so records are batched too.
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			bc = &batchConn{Conn: conn}
+			return bc, nil
+		}}
 	h := http.Header{"Authorization": {"Bearer " + c.cfg.Token}}
 	ws, resp, err := d.DialContext(ctx, u, h)
 	if err != nil {
@@ -377,7 +419,7 @@ func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
 		defer close(readDone)
 		rerr = c.readLoop(ws)
 	}()
-	err = c.writeLoop(ctx, ws, readDone)
+	err = c.writeLoop(ctx, ws, bc, readDone)
 	_ = ws.Close()
 	<-readDone
 	if err == nil {
@@ -398,11 +440,9 @@ func (c *Client) ackLocked(n int64) {
 		return
 	}
 	c.acked = n
-	i := 0
-	for i < len(c.ring) && int64(c.ring[i].seq) <= n {
-		i++
+	for c.ring.len() > 0 && int64(c.ring.at(0).seq) <= n {
+		c.recycleLocked(c.ring.pop().msg)
 	}
-	c.ring = c.ring[i:]
 	j := 0
 	for j < len(c.gaps) && int64(c.gaps[j].to) <= n {
 		j++
@@ -436,29 +476,79 @@ func (c *Client) readLoop(ws *websocket.Conn) error {
 	}
 }
 
+// maxBatch bounds the frames one wake-up of the writer copies and writes,
+// so catching up after an outage does not copy the whole backlog at once.
+const maxBatch = 256
+
+// outbox is what one wake-up of the writer sends: messages copied out of
+// the client's state under its lock, so the writes happen without it and
+// Send never waits for the network. It is reused, so steady streaming
+// allocates nothing.
+type outbox struct {
+	data  []byte
+	parts []outPart
+}
+
+type outPart struct {
+	kind   int // websocket.TextMessage or BinaryMessage
+	off, n int
+}
+
+func (o *outbox) add(kind int, b []byte) {
+	o.parts = append(o.parts, outPart{kind, len(o.data), len(b)})
+	o.data = append(o.data, b...)
+}
+
+func (o *outbox) reset() {
+	o.data, o.parts = o.data[:0], o.parts[:0]
+}
+
+// send writes the messages as one batch on bc.
+func (o *outbox) send(ws *websocket.Conn, bc *batchConn) error {
+	if len(o.parts) == 0 {
+		return nil
+	}
+	bc.hold()
+	_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	for _, p := range o.parts {
+		if err := ws.WriteMessage(p.kind, o.data[p.off:p.off+p.n]); err != nil {
+			bc.flush()
+			return err
+		}
+	}
+	return bc.flush()
+}
+
 // writeLoop writes gaps, controls and frames past sentTo, then end once
 // asked; it returns nil when the engine has answered end.
-func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, readDone <-chan struct{}) error {
+func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchConn, readDone <-chan struct{}) error {
 	sentGaps := map[gapRange]bool{}
 	endSent := false
+	var out outbox
 	for {
+		out.reset()
 		c.mu.Lock()
-		var batch [][]byte
-		var kinds []int
 		for _, g := range c.gaps {
 			if !sentGaps[g] {
 				sentGaps[g] = true
 				b, _ := json.Marshal(map[string]any{"type": "gap", "from_seq": g.from, "to_seq": g.to, "reason": "buffer_overflow"})
-				batch, kinds = append(batch, b), append(kinds, websocket.TextMessage)
+				out.add(websocket.TextMessage, b)
 			}
 		}
 		for _, b := range c.controls {
-			batch, kinds = append(batch, b), append(kinds, websocket.TextMessage)
+			out.add(websocket.TextMessage, b)
 		}
 		c.controls = nil
-		for _, f := range c.ring {
-			if int64(f.seq) > c.sentTo {
-				batch, kinds = append(batch, f.msg), append(kinds, websocket.BinaryMessage)
+		// The ring holds consecutive seqs, so the frames not yet written
+		// on this connection are its tail from sentTo+1.
+		more := false
+		if n := c.ring.len(); n > 0 {
+			i := max(0, int(c.sentTo+1-int64(c.ring.at(0).seq)))
+			end := min(n, i+maxBatch)
+			more = end < n
+			for ; i < end; i++ {
+				f := c.ring.at(i)
+				out.add(websocket.BinaryMessage, f.msg)
 				c.sentTo = int64(f.seq)
 				if int64(f.seq) <= c.maxSent {
 					c.stats.Resent++
@@ -467,17 +557,16 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, readDone <-c
 				c.stats.Sent++
 			}
 		}
-		ending := c.ending
+		// end goes after the last frame, never in front of frames still
+		// waiting for the next batch.
+		ending := c.ending && !more
 		ended := c.ended != nil
 		c.mu.Unlock()
 		if ended {
 			return nil
 		}
-		for i, b := range batch {
-			_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := ws.WriteMessage(kinds[i], b); err != nil {
-				return err
-			}
+		if err := out.send(ws, bc); err != nil {
+			return err
 		}
 		if ending && !endSent {
 			_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -485,6 +574,14 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, readDone <-c
 				return err
 			}
 			endSent = true
+		}
+		if more {
+			select {
+			case <-ctx.Done():
+			case <-readDone:
+			default:
+				continue
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -45,12 +45,12 @@ func TestSendDropsTheOldestAndReportsAGapWhenTheRingIsFull(t *testing.T) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.ring) != 4 || c.ring[0].seq != 6 || len(c.gaps) != 1 || c.gaps[0] != (gapRange{0, 5}) {
-		t.Fatalf("ring %d from %d, gaps %v", len(c.ring), c.ring[0].seq, c.gaps)
+	if c.ring.len() != 4 || c.ring.at(0).seq != 6 || len(c.gaps) != 1 || c.gaps[0] != (gapRange{0, 5}) {
+		t.Fatalf("ring %d from %d, gaps %v", c.ring.len(), c.ring.at(0).seq, c.gaps)
 	}
 	c.ackLocked(7)
-	if len(c.ring) != 2 || len(c.gaps) != 0 {
-		t.Errorf("after ack 7: ring %d, gaps %v", len(c.ring), c.gaps)
+	if c.ring.len() != 2 || len(c.gaps) != 0 {
+		t.Errorf("after ack 7: ring %d, gaps %v", c.ring.len(), c.gaps)
 	}
 	if _, err := c.Send(2, 0, p); err == nil {
 		t.Error("channel 2 accepted")
