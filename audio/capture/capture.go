@@ -322,8 +322,8 @@ func (c *Capture) pump() {
 // drain moves everything the callback parked through the resampler into
 // the frame queue.
 func (ch *channel) drain() {
-	if ch.dev == nil {
-		return
+	if ch.st == nil {
+		return // lost: nothing to drain until it is reopened
 	}
 	emit := ch.emit
 	for {

@@ -31,6 +31,10 @@ type Config struct {
 	AutoSilence  time.Duration `yaml:"auto_silence"`  // silence on both channels that ends an auto call
 	Status       string        `yaml:"status"`        // "auto" (a live line on a terminal), "line", "off"
 	LogFormat    string        `yaml:"log_format"`    // "text" or "json"
+	// CPUProfile, when set (flag only), is a file the daemon writes a Go
+	// CPU profile of its whole run to, for `go tool pprof`: the way to see
+	// where an endpoint's CPU goes on a real PC.
+	CPUProfile string `yaml:"-"`
 }
 
 func defaultConfig() Config {

@@ -170,15 +170,21 @@ func (d *daemon) reader(ctx context.Context, ch int) error {
 		if err != nil {
 			return err
 		}
-		level := levelDBFS(frame)
-		encodePCM(pcm, frame)
-		var ev vadNews
-		if vad != nil {
-			ev = vad.push(frame, at)
-		}
-		d.onFrame(ch, at, level, pcm, ev)
+		d.take(ch, at, frame, pcm, vad)
 	}
 	return nil
+}
+
+// take is the daemon's work on one frame of channel ch: encode it, meter
+// it, run the --auto VAD (vad may be nil) and hand it on. pcm is the
+// reader's scratch buffer for the encoded frame.
+func (d *daemon) take(ch int, at time.Duration, frame []float32, pcm []byte, vad *channelVAD) {
+	level := encodeFrame(pcm, frame)
+	var ev vadNews
+	if vad != nil {
+		ev = vad.push(frame, at)
+	}
+	d.onFrame(ch, at, level, pcm, ev)
 }
 
 // onFrame takes one frame of channel ch at capture time at.
@@ -452,27 +458,23 @@ func (d *daemon) noteAckLocked(c *call) {
 	}
 }
 
-// levelDBFS is a frame's RMS level.
-func levelDBFS(frame []float32) float64 {
+// encodeFrame writes frame as 16-bit little-endian PCM into b and returns
+// the frame's RMS level in dBFS for the status meter: one pass over the
+// samples serves both.
+func encodeFrame(b []byte, frame []float32) (level float64) {
 	var sum float64
-	for _, v := range frame {
-		sum += float64(v) * float64(v)
+	for i, v := range frame {
+		x := float64(v)
+		sum += x * x
+		x = math.Round(math.Max(-32768, math.Min(32767, x*32768)))
+		s := uint16(int16(x))
+		b[2*i], b[2*i+1] = byte(s), byte(s>>8)
 	}
 	ms := sum / float64(len(frame))
 	if ms <= 0 {
 		return audio.MinDBFS
 	}
 	return max(audio.MinDBFS, 10*math.Log10(ms))
-}
-
-// encodePCM writes frame as 16-bit little-endian PCM into b.
-func encodePCM(b []byte, frame []float32) {
-	for i, v := range frame {
-		x := float64(v) * 32768
-		x = math.Round(math.Max(-32768, math.Min(32767, x)))
-		s := uint16(int16(x))
-		b[2*i], b[2*i+1] = byte(s), byte(s>>8)
-	}
 }
 
 // autoCallID names a call started in --auto mode.

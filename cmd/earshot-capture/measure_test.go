@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -27,6 +28,62 @@ func procCPU(t *testing.T, pid int) time.Duration {
 	return time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
 
+// threadStat is one thread's scheduler account from /proc/PID/task/TID/schedstat.
+type threadStat struct {
+	cpu    time.Duration // time on a CPU
+	slices int64         // times it was scheduled in: its wake-ups, near enough
+}
+
+// threadCPU returns the CPU time and wake-ups of each of a process's
+// threads, keyed by "tid name": it tells the Go runtime's threads (sysmon
+// among them) from miniaudio's and PulseAudio's.
+func threadCPU(t *testing.T, pid int) map[string]threadStat {
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]threadStat{}
+	for _, e := range ents {
+		comm, err1 := os.ReadFile(filepath.Join(dir, e.Name(), "comm"))
+		ss, err2 := os.ReadFile(filepath.Join(dir, e.Name(), "schedstat"))
+		if err1 != nil || err2 != nil {
+			continue // the thread exited meanwhile
+		}
+		f := strings.Fields(string(ss))
+		if len(f) < 3 {
+			continue
+		}
+		ns, _ := strconv.ParseInt(f[0], 10, 64)
+		n, _ := strconv.ParseInt(f[2], 10, 64)
+		out[e.Name()+" "+strings.TrimSpace(string(comm))] = threadStat{time.Duration(ns), n}
+	}
+	return out
+}
+
+// logThreads logs the threads that ran between two threadCPU snapshots,
+// busiest first, with their wake-ups per second.
+func logThreads(t *testing.T, before, after map[string]threadStat, wall time.Duration) {
+	type row struct {
+		name string
+		d    threadStat
+	}
+	var rows []row
+	var total threadStat
+	for k, v := range after {
+		d := threadStat{v.cpu - before[k].cpu, v.slices - before[k].slices}
+		if d.slices > 0 {
+			rows = append(rows, row{k, d})
+			total.cpu += d.cpu
+			total.slices += d.slices
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].d.cpu > rows[j].d.cpu })
+	for _, r := range append(rows, row{"all threads", total}) {
+		t.Logf("  %-30s %5.2f %% of one core, %6.0f wake-ups/s", r.name, 100*r.d.cpu.Seconds()/wall.Seconds(), float64(r.d.slices)/wall.Seconds())
+	}
+}
+
 func procRSS(t *testing.T, pid int) int64 {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
@@ -43,8 +100,14 @@ func procRSS(t *testing.T, pid int) int64 {
 
 // TestMeasureDaemonCost builds the real binary, runs it against a real
 // engine while a sample call plays into both sinks with a call active, and
-// reports the daemon's CPU (share of one core) and resident memory over
-// 30 s. It only runs with EARSHOT_MEASURE=1 (it takes about a minute).
+// reports the daemon's CPU (share of one core), per thread too, and
+// resident memory over 30 s. It only runs with EARSHOT_MEASURE=1 (it takes
+// about a minute). EARSHOT_MEASURE_CPUPROFILE=FILE has the daemon write a Go
+// CPU profile of its run there (--cpuprofile); EARSHOT_MEASURE_PERF=FILE
+// records the call window with `perf record -g` (every thread, C and
+// kernel included, which a Go profile does not see) and keeps the binary
+// next to it for perf report; EARSHOT_MEASURE_ENV adds environment
+// variables for the daemon.
 func TestMeasureDaemonCost(t *testing.T) {
 	if os.Getenv("EARSHOT_MEASURE") == "" {
 		t.Skip("set EARSHOT_MEASURE=1 to measure the daemon's CPU and memory")
@@ -56,6 +119,9 @@ func TestMeasureDaemonCost(t *testing.T) {
 	aw, cw := sampleWAVs(t, tr, 0)
 	eng := startTestEngine(t, t.TempDir(), "", engine.Deps{})
 	bin := filepath.Join(t.TempDir(), "earshot-capture")
+	if p := os.Getenv("EARSHOT_MEASURE_PERF"); p != "" {
+		bin = p + ".bin" // perf report needs the binary for its symbols
+	}
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
@@ -65,7 +131,12 @@ func TestMeasureDaemonCost(t *testing.T) {
 	cmd := exec.Command(bin, "run", "--url", "http://"+eng.addr, "--token-file", tokFile, "--agent", "A1",
 		"--agent-device", "m_agent.monitor", "--caller-device", "m_caller.monitor", "--backend", "pulseaudio",
 		"--control", control, "--status", "off")
+	if p := os.Getenv("EARSHOT_MEASURE_CPUPROFILE"); p != "" {
+		cmd.Args = append(cmd.Args, "--cpuprofile", p)
+	}
 	cmd.Env = pa.Env()
+	// For comparisons, e.g. EARSHOT_MEASURE_ENV="GOMAXPROCS=2".
+	cmd.Env = append(cmd.Env, strings.Fields(os.Getenv("EARSHOT_MEASURE_ENV"))...)
 	var logs strings.Builder
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {
@@ -80,10 +151,11 @@ func TestMeasureDaemonCost(t *testing.T) {
 		return controlCall(context.Background(), control, "GET", "/v1/status", nil, nil) == nil
 	})
 	pid := cmd.Process.Pid
-	idle0 := procCPU(t, pid)
+	idle0, th0 := procCPU(t, pid), threadCPU(t, pid)
 	time.Sleep(10 * time.Second)
 	idle := procCPU(t, pid) - idle0
 	t.Logf("idle (capturing, no call): CPU %.2f %% of one core over 10 s, RSS %d kB", 100*idle.Seconds()/10, procRSS(t, pid))
+	logThreads(t, th0, threadCPU(t, pid), 10*time.Second)
 	if err := controlCall(context.Background(), control, "POST", "/v1/call/start", map[string]string{"call_id": "m-1"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +164,13 @@ func TestMeasureDaemonCost(t *testing.T) {
 	defer a.Wait()
 	defer b.Wait()
 	time.Sleep(3 * time.Second)
-	c0, w0 := procCPU(t, pid), time.Now()
+	c0, w0, th0 := procCPU(t, pid), time.Now(), threadCPU(t, pid)
+	if p := os.Getenv("EARSHOT_MEASURE_PERF"); p != "" {
+		perf := exec.Command("perf", "record", "-g", "-o", p, "-p", strconv.Itoa(pid), "--", "sleep", "25")
+		if out, err := perf.CombinedOutput(); err != nil {
+			t.Logf("perf record: %v\n%s", err, out)
+		}
+	}
 	var peak int64
 	for time.Since(w0) < 30*time.Second {
 		time.Sleep(time.Second)
@@ -102,6 +180,7 @@ func TestMeasureDaemonCost(t *testing.T) {
 	wall := time.Since(w0)
 	t.Logf("in a call (capturing and streaming both channels): CPU %.2f %% of one core over %v, peak RSS %d kB",
 		100*cpu.Seconds()/wall.Seconds(), wall.Round(time.Second), peak)
+	logThreads(t, th0, threadCPU(t, pid), wall)
 	var st status
 	controlCall(context.Background(), control, "GET", "/v1/status", nil, &st)
 	t.Logf("status: %s", statusLine(st))
