@@ -226,10 +226,12 @@ func truthTalk(tr samples.Truth, speaker string, until float64) float64 {
 
 // compareTranscripts scores a stored call's transcript and the offline one
 // of the same audio against the truth up to until seconds. The call's WER
-// (both channels) may be at most 0.05 above the offline one and a
-// channel's at most 0.15: live frames do not fall where the file's do, and
-// on a badly heard utterance that alone changes a few words either way.
-func compareTranscripts(t *testing.T, eng *testEngine, id string, tr samples.Truth, until float64, offline map[insights.Speaker]string) {
+// (both channels) may be at most margin above the offline one and a
+// channel's at most 0.2: live frames do not fall where the file's do
+// (offline, shifting the audio by 2.5 to 17.5 ms moved billing_dispute's
+// call WER between 0.355 and 0.374), and a CPU-starved PulseAudio in a
+// loaded CI run costs a few more words (seen: +0.052).
+func compareTranscripts(t *testing.T, eng *testEngine, id string, tr samples.Truth, until float64, offline map[insights.Speaker]string, margin float64) {
 	t.Helper()
 	var live, off eval.Counts
 	for _, sp := range []insights.Speaker{insights.Agent, insights.Caller} {
@@ -237,13 +239,13 @@ func compareTranscripts(t *testing.T, eng *testEngine, id string, tr samples.Tru
 		l, o := eval.Score(ref, got), eval.Score(ref, offline[sp])
 		live, off = live.Add(l), off.Add(o)
 		t.Logf("%s WER against the truth: stored %.3f, the same audio offline %.3f\n stored:  %s\n offline: %s", sp, l.WER(), o.WER(), got, offline[sp])
-		if l.WER() > o.WER()+0.15 {
+		if l.WER() > o.WER()+0.2 {
 			t.Errorf("%s transcript WER %.3f, %.3f offline\n truth: %s", sp, l.WER(), o.WER(), ref)
 		}
 	}
 	t.Logf("call WER against the truth: stored %.3f, offline %.3f", live.WER(), off.WER())
-	if live.WER() > off.WER()+0.05 {
-		t.Errorf("call transcript WER %.3f, %.3f offline", live.WER(), off.WER())
+	if live.WER() > off.WER()+margin {
+		t.Errorf("call transcript WER %.3f, %.3f offline (allowed %.2f more)", live.WER(), off.WER(), margin)
 	}
 }
 
@@ -433,18 +435,27 @@ func TestEndToEnd(t *testing.T) {
 	// Two calls with transcripts at a time, plus the offline reference
 	// each compares with.
 	deps := liveDeps(t, 6)
+	// The offline references are decoded before the real-time subtests
+	// start, so their CPU does not starve the live capture.
+	gtTruth, err := samples.Call("billing_dispute")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutTruth, err := samples.Call("address_change")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cutClip = 40 * time.Second
+	gtOffline := offlineTranscript(t, deps, gtTruth, 0)
+	cutOffline := offlineTranscript(t, deps, cutTruth, cutClip)
 
 	t.Run("a sample call captured from two monitor sources matches its ground truth", func(t *testing.T) {
 		t.Parallel()
 		// The phone-band caller, line noise and all.
-		tr, err := samples.Call("billing_dispute")
-		if err != nil {
-			t.Fatal(err)
-		}
+		tr, offline := gtTruth, gtOffline
 		pa.NullSink(t, "gt_agent")
 		pa.NullSink(t, "gt_caller")
 		aw, cw := sampleWAVs(t, tr, 0)
-		offline := offlineTranscript(t, deps, tr, 0)
 		eng := startTestEngine(t, t.TempDir(), "", deps)
 
 		// Latency: wall time a frame was handed to the ingest client
@@ -489,7 +500,7 @@ func TestEndToEnd(t *testing.T) {
 		// Capture must not cost more than a few words: on this call the
 		// phone-band caller is far above issue 3's 0.351 over all the
 		// samples even offline.
-		compareTranscripts(t, eng, "gt-1", tr, math.Inf(1), offline)
+		compareTranscripts(t, eng, "gt-1", tr, math.Inf(1), offline, 0.08)
 		lmu.Lock()
 		t.Logf("capture → engine pipeline latency over %d frames: p50 %v, p95 %v, p99 %v, max %v",
 			len(lat), percentile(lat, 0.5), percentile(lat, 0.95), percentile(lat, 0.99), percentile(lat, 1))
@@ -498,16 +509,11 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("an engine stopped for 10 s mid-call loses no frame", func(t *testing.T) {
 		t.Parallel()
-		tr, err := samples.Call("address_change")
-		if err != nil {
-			t.Fatal(err)
-		}
-		const clip = 40 * time.Second
+		tr, offline, clip := cutTruth, cutOffline, cutClip
 		pa.NullSink(t, "cut_agent")
 		pa.NullSink(t, "cut_caller")
 		aw, cw := sampleWAVs(t, tr, clip)
 		dir := t.TempDir()
-		offline := offlineTranscript(t, deps, tr, clip)
 		eng := startTestEngine(t, dir, "", deps)
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
 			AgentDevice: "cut_agent.monitor", CallerDevice: "cut_caller.monitor"})
@@ -551,11 +557,13 @@ func TestEndToEnd(t *testing.T) {
 			t.Errorf("sequence incomplete: %d frames, ack %d (the clip is %v)", c.Frames, c.Ack, clip)
 		}
 		checkTalk(t, eng, "cut-1", tr, clip.Seconds())
-		// The transcript is as good as the same audio gives uncut. Word
-		// for word it differs anyway: live frames do not fall where the
-		// file's do, and the recognizer is sensitive to that on a badly
-		// heard utterance; the restart also splits the one in progress.
-		compareTranscripts(t, eng, "cut-1", tr, clip.Seconds(), offline)
+		// The transcript is nearly what the same audio gives uncut: the
+		// restart splits the utterance in progress (the old engine
+		// finishes it, the new one decodes the rest without the words
+		// before), which cost 0.06–0.09 of the clip's ~100 words in three
+		// runs with the pruned LM (0.00 with the unpruned one). Lost audio
+		// or a lost recognizer after the restart would cost half the clip.
+		compareTranscripts(t, eng, "cut-1", tr, clip.Seconds(), offline, 0.12)
 	})
 
 	t.Run("an outage longer than the buffer is reported as a gap of its length", func(t *testing.T) {
