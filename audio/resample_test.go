@@ -221,3 +221,35 @@ func BenchmarkResample48kTo16k(b *testing.B) {
 		})
 	}
 }
+
+func TestResampleFoldedFilterGivesTheFullFiltersOutput(t *testing.T) {
+	tests := []struct {
+		name     string
+		from, to SampleRate
+		wantSym  bool
+	}{
+		{"48 kHz to 16 kHz is a whole-number decimation and folds", 48000, 16000, true},
+		{"32 kHz to 16 kHz folds", 32000, 16000, true},
+		{"44.1 kHz to 16 kHz has many phases and does not fold", 44100, 16000, false},
+		{"8 kHz to 16 kHz upsamples and does not fold", 8000, 16000, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filterFor(tt.from, tt.to)
+			if f.sym != tt.wantSym {
+				t.Fatalf("sym = %v, want %v", f.sym, tt.wantSym)
+			}
+			if !f.sym {
+				return
+			}
+			x := tone(tt.from, 1234, 0.8, f.taps)
+			for i := range x {
+				x[i] += float32(0.1 * math.Sin(float64(i*i))) // not symmetric itself
+			}
+			full, folded := dot(f.coef, x), dotSym(f.coef[:f.half], x)
+			if d := math.Abs(float64(full - folded)); d > 1e-6 {
+				t.Errorf("folded %v, full %v: differ by %g", folded, full, d)
+			}
+		})
+	}
+}
