@@ -162,10 +162,10 @@ func TestPulseAudio(t *testing.T) {
 			}
 		}
 		pa.Unload(t, mod)
-		waitFor(t, 10*time.Second, "the lost device to be reported", func() bool { return c.Stats().Channels[Agent].Lost })
+		pulsetest.WaitFor(t, 10*time.Second, "the lost device to be reported", func() bool { return c.Stats().Channels[Agent].Lost })
 		t.Logf("lost: %s", c.Stats().Channels[Agent].LostErr)
 		pa.NullSink(t, "headset")
-		waitFor(t, 15*time.Second, "the device to be reopened", func() bool { s := c.Stats().Channels[Agent]; return s.Restarts >= 1 && !s.Lost })
+		pulsetest.WaitFor(t, 15*time.Second, "the device to be reopened", func() bool { s := c.Stats().Channels[Agent]; return s.Restarts >= 1 && !s.Lost })
 		// Frames flow again, later than the outage.
 		var last time.Duration
 		for range 20 {
@@ -235,17 +235,6 @@ func TestPulseAudio(t *testing.T) {
 			t.Errorf("RSS grew by %d kB over %d cycles", after-before, n)
 		}
 	})
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling with a deadline
-	}
 }
 
 // rssKB returns the process's resident set size from /proc/self/status.

@@ -347,7 +347,7 @@ func startTestDaemon(t *testing.T, cfg Config, opts ...func(*daemon)) *testDaemo
 		t.Fatal("daemon did not start within 30 s")
 	}
 	// The control API answers once the devices are open.
-	waitFor(t, 30*time.Second, "the control API", func() bool {
+	pulsetest.WaitFor(t, 30*time.Second, "the control API", func() bool {
 		return controlCall(context.Background(), td.control, "GET", "/v1/status", nil, nil) == nil
 	})
 	t.Cleanup(func() { td.stop() })
@@ -376,17 +376,6 @@ func (td *testDaemon) ctl(method, path string, body, out any) {
 	defer cancel()
 	if err := controlCall(ctx, td.control, method, path, body, out); err != nil {
 		td.t.Fatalf("%s %s: %v", method, path, err)
-	}
-}
-
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline
 	}
 }
 

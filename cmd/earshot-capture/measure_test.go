@@ -147,7 +147,7 @@ func TestMeasureDaemonCost(t *testing.T) {
 		cmd.Wait()
 		t.Logf("daemon log:\n%s", logs.String())
 	}()
-	waitFor(t, 30*time.Second, "the daemon", func() bool {
+	pulsetest.WaitFor(t, 30*time.Second, "the daemon", func() bool {
 		return controlCall(context.Background(), control, "GET", "/v1/status", nil, nil) == nil
 	})
 	pid := cmd.Process.Pid

@@ -159,3 +159,17 @@ func (s *Server) stop() {
 		<-s.waited
 	}
 }
+
+// WaitFor polls cond every 20 ms until it holds, failing the test with
+// what was awaited after d: the real-time tests wait on PulseAudio,
+// devices and daemons that give no event to wait on.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+}
