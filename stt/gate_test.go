@@ -2,6 +2,7 @@ package stt
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 type fakeRec struct {
 	clock    int64
 	decoded  []int16 // every accepted sample, in order
+	accepts  []int   // length of each Accept call
 	firstAt  []int64 // stream sample where each utterance's audio began
 	finals   int
 	inUtt    bool
@@ -26,6 +28,7 @@ func (f *fakeRec) Accept(pcm []int16) ([]Result, error) {
 		f.inUtt = true
 		f.firstAt = append(f.firstAt, f.clock)
 	}
+	f.accepts = append(f.accepts, len(pcm))
 	for _, s := range pcm {
 		if int64(s) != f.clock%30000 {
 			f.mismatch = true
@@ -159,6 +162,69 @@ func TestGate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestGateBatchesUtteranceAudio checks that the recognizer gets an open
+// utterance's audio in Batch-sized pieces (pre-roll and live frames alike;
+// the rest when the utterance ends) and that the final still comes on the
+// frame that ends the utterance.
+func TestGateBatchesUtteranceAudio(t *testing.T) {
+	tests := []struct {
+		batch time.Duration
+		want  []int // frames per Accept call
+	}{
+		// Speech from frame 35, confirmed at 40: frames 25-40 (16) come from
+		// the ring, 41-80 follow (56 frames in all); the end at 80 flushes.
+		{0, []int{10, 10, 10, 10, 10, 6}},
+		{100 * time.Millisecond, append(repeat(5, 11), 1)},
+		{time.Millisecond, repeat(1, 56)},
+		{300 * time.Millisecond, []int{15, 15, 15, 11}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.batch.String(), func(t *testing.T) {
+			rec := &fakeRec{}
+			g := NewGate(rec, GateConfig{Batch: tt.batch})
+			buf := make([]int16, audio.FrameSize)
+			var finalAt []int
+			for i := range 100 {
+				var ev audio.VADEvent
+				switch i {
+				case 40:
+					ev = audio.VADEvent{Kind: audio.SpeechStart, Segment: audio.Segment{Start: at(35), End: at(41)}}
+				case 80:
+					ev = audio.VADEvent{Kind: audio.SpeechEnd, Segment: audio.Segment{Start: at(35), End: at(65)}}
+				}
+				res, err := g.Push(frameAt(buf, i), ev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(res) > 0 && res[len(res)-1].Final {
+					finalAt = append(finalAt, i)
+				}
+			}
+			if rec.mismatch {
+				t.Error("the recognizer's clock and the audio it decoded disagree")
+			}
+			var got []int
+			for _, n := range rec.accepts {
+				got = append(got, n/audio.FrameSize)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("Accept calls of %v frames, want %v", got, tt.want)
+			}
+			if fmt.Sprint(finalAt) != "[80]" {
+				t.Errorf("finals at frames %v, want [80]", finalAt)
+			}
+		})
+	}
+}
+
+func repeat(v, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
 }
 
 func TestGateRefusesWrongFrames(t *testing.T) {

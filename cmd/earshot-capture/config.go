@@ -26,19 +26,27 @@ type Config struct {
 	CallerDevice string        `yaml:"caller_device"` // softphone output: monitor source or "loopback"
 	Backend      string        `yaml:"backend"`       // force a malgo backend (pulseaudio, alsa, wasapi, coreaudio)
 	Buffer       time.Duration `yaml:"buffer"`        // unacknowledged audio kept for resending (both channels)
-	Control      string        `yaml:"control"`       // local control API address (loopback only)
-	Auto         bool          `yaml:"auto"`          // start/end calls on speech
-	AutoSilence  time.Duration `yaml:"auto_silence"`  // silence on both channels that ends an auto call
-	Status       string        `yaml:"status"`        // "auto" (a live line on a terminal), "line", "off"
-	LogFormat    string        `yaml:"log_format"`    // "text" or "json"
+	// Period is how often the audio devices hand over what they recorded:
+	// longer periods wake the PC less often (each wake-up costs more than
+	// the audio work it carries) and add that much capture latency.
+	Period      time.Duration `yaml:"period"`
+	Control     string        `yaml:"control"`      // local control API address (loopback only)
+	Auto        bool          `yaml:"auto"`         // start/end calls on speech
+	AutoSilence time.Duration `yaml:"auto_silence"` // silence on both channels that ends an auto call
+	Status      string        `yaml:"status"`       // "auto" (a live line on a terminal), "line", "off"
+	LogFormat   string        `yaml:"log_format"`   // "text" or "json"
 	// CPUProfile, when set (flag only), is a file the daemon writes a Go
 	// CPU profile of its whole run to, for `go tool pprof`: the way to see
 	// where an endpoint's CPU goes on a real PC.
 	CPUProfile string `yaml:"-"`
 }
 
+// defaultPeriod is the audio device period unless configured (see
+// docs/capture.md, "What it costs the PC").
+const defaultPeriod = 100 * time.Millisecond
+
 func defaultConfig() Config {
-	return Config{Buffer: 120 * time.Second, Control: "127.0.0.1:8471", AutoSilence: 10 * time.Second,
+	return Config{Buffer: 120 * time.Second, Period: defaultPeriod, Control: "127.0.0.1:8471", AutoSilence: 10 * time.Second,
 		AgentDevice: "default", Status: "auto", LogFormat: "text"}
 }
 
@@ -83,6 +91,9 @@ func (c *Config) check() error {
 	}
 	if c.Buffer < time.Second {
 		problems = append(problems, fmt.Sprintf("--buffer %v is too small (at least 1s; default 120s)", c.Buffer))
+	}
+	if c.Period < 10*time.Millisecond || c.Period > 500*time.Millisecond {
+		problems = append(problems, fmt.Sprintf("--period %v is out of range (10ms to 500ms; default %v)", c.Period, defaultPeriod))
 	}
 	if c.AutoSilence <= 0 {
 		problems = append(problems, "--auto-silence must be positive")

@@ -223,6 +223,7 @@ one core); set GOMAXPROCS in the environment to change that.
 	fs.StringVar(&f.CallerDevice, "caller-device", "", "caller audio: a monitor source (Linux), \"loopback\" (Windows), a loopback device (macOS)")
 	fs.StringVar(&f.Backend, "backend", "", "force an audio backend (pulseaudio, alsa, wasapi, coreaudio)")
 	fs.DurationVar(&f.Buffer, "buffer", cfg.Buffer, "audio kept for resending through an outage; older audio is dropped and reported as a gap")
+	fs.DurationVar(&f.Period, "period", cfg.Period, "how often the audio devices deliver: longer wakes the PC less and adds that much latency")
 	fs.StringVar(&f.Control, "control", cfg.Control, "local control API address (loopback only)")
 	fs.BoolVar(&f.Auto, "auto", false, "start a call when speech is heard on both channels, end it after --auto-silence")
 	fs.DurationVar(&f.AutoSilence, "auto-silence", cfg.AutoSilence, "silence on both channels that ends an --auto call")
@@ -261,6 +262,9 @@ one core); set GOMAXPROCS in the environment to change that.
 	over("cpuprofile", &cfg.CPUProfile, f.CPUProfile)
 	if set["buffer"] {
 		cfg.Buffer = f.Buffer
+	}
+	if set["period"] {
+		cfg.Period = f.Period
 	}
 	if set["auto"] {
 		cfg.Auto = f.Auto
@@ -369,7 +373,7 @@ func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, term *termWrit
 	case err != nil:
 		log.Warn("engine unreachable; calls will be buffered and sent when it answers", "url", cfg.URL, "err", err)
 	}
-	cp, err := capture.Open(capture.Config{AgentDevice: cfg.AgentDevice, CallerDevice: cfg.CallerDevice, Backend: cfg.Backend, Logger: log})
+	cp, err := capture.Open(capture.Config{AgentDevice: cfg.AgentDevice, CallerDevice: cfg.CallerDevice, Backend: cfg.Backend, Period: cfg.Period, Logger: log})
 	if err != nil {
 		return fmt.Errorf("%w\n(list devices with `earshot-capture devices`; setup in docs/capture.md)", err)
 	}

@@ -107,7 +107,7 @@ func procRSS(t *testing.T, pid int) int64 {
 // records the call window with `perf record -g` (every thread, C and
 // kernel included, which a Go profile does not see) and keeps the binary
 // next to it for perf report; EARSHOT_MEASURE_ENV adds environment
-// variables for the daemon.
+// variables for the daemon and EARSHOT_MEASURE_ARGS flags.
 func TestMeasureDaemonCost(t *testing.T) {
 	if os.Getenv("EARSHOT_MEASURE") == "" {
 		t.Skip("set EARSHOT_MEASURE=1 to measure the daemon's CPU and memory")
@@ -134,6 +134,8 @@ func TestMeasureDaemonCost(t *testing.T) {
 	if p := os.Getenv("EARSHOT_MEASURE_CPUPROFILE"); p != "" {
 		cmd.Args = append(cmd.Args, "--cpuprofile", p)
 	}
+	// Extra daemon flags, e.g. EARSHOT_MEASURE_ARGS="--period 200ms".
+	cmd.Args = append(cmd.Args, strings.Fields(os.Getenv("EARSHOT_MEASURE_ARGS"))...)
 	cmd.Env = pa.Env()
 	// For comparisons, e.g. EARSHOT_MEASURE_ENV="GOMAXPROCS=2".
 	cmd.Env = append(cmd.Env, strings.Fields(os.Getenv("EARSHOT_MEASURE_ENV"))...)

@@ -409,7 +409,8 @@ func (d *Decoder) flush() ([]stt.Result, error) {
 	if rv := C.ps_end_utt(d.ps); rv < 0 {
 		return nil, fmt.Errorf("%w: ps_end_utt returned %d", stt.ErrDecode, int(rv))
 	}
-	text := d.hyp()
+	// Only the segments are read: ps_get_hyp would run the best-path search
+	// over the lattice a second time.
 	words := d.words()
 	if len(words) == 0 && len(forward) > 0 {
 		d.log.Debug("pocketsphinx: second pass lost the utterance, keeping the first pass", "words", len(forward))
@@ -419,7 +420,7 @@ func (d *Decoder) flush() ([]stt.Result, error) {
 		words = forward
 	}
 	if len(words) == 0 {
-		if text != "" {
+		if text := d.hyp(); text != "" {
 			d.log.Debug("pocketsphinx: hypothesis without segments", "text", text)
 		}
 		return nil, nil
