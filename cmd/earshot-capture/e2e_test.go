@@ -329,6 +329,9 @@ func startTestDaemon(t *testing.T, cfg Config, opts ...func(*daemon)) *testDaemo
 	if cfg.AutoSilence == 0 {
 		cfg.AutoSilence = 10 * time.Second
 	}
+	if cfg.Period == 0 {
+		cfg.Period = defaultPeriod
+	}
 	if err := cfg.check(); err != nil {
 		t.Fatal(err)
 	}
