@@ -34,6 +34,10 @@ type Deps struct {
 	Playbook    *agentassist.Playbook
 	KB          *agentassist.KB
 	Logger      *slog.Logger
+	// Scheduler, shared by the calls of a server, bounds how many
+	// recognizers decode at once and lets utterance ends go first (see
+	// stt.Scheduler). Nil: each call decodes as its frames come.
+	Scheduler *stt.Scheduler
 }
 
 // PipelineConfig configures one call's pipeline. Zero values are defaults.
@@ -187,7 +191,11 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 				return nil, fmt.Errorf("engine: recognizer for the %s channel: %w", sp, err)
 			}
 			c.rec = rec
-			c.gate = stt.NewGate(rec, cfg.Gate)
+			gcfg := cfg.Gate
+			if gcfg.Scheduler == nil {
+				gcfg.Scheduler = deps.Scheduler
+			}
+			c.gate = stt.NewGate(rec, gcfg)
 			if a, ok := rec.(stt.Adaptive); ok && cfg.Resume[i].Adaptation != nil {
 				if err := a.Adapt(cfg.Resume[i].Adaptation); err != nil {
 					// Only costs the first words while it learns again.

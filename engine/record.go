@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"runtime"
 	"slices"
 	"time"
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/stt"
 )
 
 // Pipeline errors.
@@ -217,8 +219,12 @@ func (a liveAnalyzer) Finish(at time.Duration) ([]agentassist.Event, CallResult,
 // Pipeline per call over the shared deps. A call resumed after an engine
 // restart starts its pipeline at the resume time (see PipelineConfig.Start):
 // the old process's analysis of the audio before it was lost with it, its
-// stored events and utterances were not.
+// stored events and utterances were not. Without a deps.Scheduler the calls
+// share one with a slot per processor Go may use (GOMAXPROCS).
 func PipelineAnalyzers(ctx context.Context, deps Deps) NewAnalyzerFunc {
+	if deps.Scheduler == nil {
+		deps.Scheduler = stt.NewScheduler(runtime.GOMAXPROCS(0))
+	}
 	return func(info CallInfo) (Analyzer, error) {
 		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID, Start: info.ResumedAt, PriorSegments: info.PriorSegments, Resume: info.Resume})
 		if err != nil {

@@ -30,6 +30,10 @@ type GateConfig struct {
 	// decoded when the utterance ends. Partials lag by up to Batch.
 	// Default 200 ms; a value below one frame means one frame.
 	Batch time.Duration
+	// Scheduler, when set, is shared by the gates of a server: decoding
+	// waits for one of its slots, and ending an utterance goes before
+	// decoding more audio. Nil decodes at once.
+	Scheduler *Scheduler
 }
 
 func (c GateConfig) withDefaults() GateConfig {
@@ -199,7 +203,9 @@ func (g *Gate) open(speechStart time.Duration) error {
 }
 
 func (g *Gate) accept(pcm []int16) error {
-	res, err := g.rec.Accept(pcm)
+	var res []Result
+	var err error
+	g.run(false, func() { res, err = g.rec.Accept(pcm) })
 	g.out = append(g.out, res...)
 	g.recPos += int64(len(pcm))
 	if err != nil {
@@ -234,6 +240,15 @@ func (g *Gate) acceptBatch() error {
 	return err
 }
 
+// run calls fn through the scheduler, if there is one.
+func (g *Gate) run(urgent bool, fn func()) {
+	if g.cfg.Scheduler == nil {
+		fn()
+		return
+	}
+	g.cfg.Scheduler.Do(urgent, fn)
+}
+
 func (g *Gate) skip() error {
 	if g.pendingSkp == 0 {
 		return nil
@@ -253,10 +268,23 @@ func (g *Gate) skip() error {
 func (g *Gate) close() error {
 	g.state = gateIdle
 	g.ringLen, g.ringHead = 0, 0
-	if err := g.acceptBatch(); err != nil {
-		return err
-	}
-	res, err := g.rec.Flush()
+	var res []Result
+	var err error
+	g.run(true, func() {
+		// The rest of the utterance and its end in one turn: the final
+		// waits for both.
+		if len(g.batch) > 0 {
+			res, err = g.rec.Accept(g.batch)
+			g.recPos += int64(len(g.batch))
+			g.batch = g.batch[:0]
+			if err != nil {
+				return
+			}
+		}
+		var fin []Result
+		fin, err = g.rec.Flush()
+		res = append(res, fin...)
+	})
 	g.out = append(g.out, res...)
 	if err != nil {
 		return fmt.Errorf("stt: gate ending utterance at %v: %w", audio.PipelineRate.Duration(int(g.recPos)), err)

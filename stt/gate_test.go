@@ -68,25 +68,30 @@ func frameAt(buf []int16, i int) []int16 {
 
 func at(frame int) time.Duration { return time.Duration(frame) * audio.FrameDuration }
 
+// gateCase is one row of TestGate.
+type gateCase struct {
+	name       string
+	frames     int
+	events     []gateEvent
+	wantFirst  []int64 // stream samples where utterances start
+	wantFrames int     // frames of audio decoded
+	finalAt    []int   // frames whose Push returned a final
+}
+
+type gateEvent struct {
+	frame int
+	ev    audio.VADEvent
+}
+
 func TestGate(t *testing.T) {
-	type event struct {
-		frame int
-		ev    audio.VADEvent
-	}
+	type event = gateEvent
 	start := func(frame, from int) event {
 		return event{frame, audio.VADEvent{Kind: audio.SpeechStart, Segment: audio.Segment{Start: at(from), End: at(frame + 1)}}}
 	}
 	end := func(frame, from, to int) event {
 		return event{frame, audio.VADEvent{Kind: audio.SpeechEnd, Segment: audio.Segment{Start: at(from), End: at(to)}}}
 	}
-	tests := []struct {
-		name       string
-		frames     int
-		events     []event
-		wantFirst  []int64 // stream samples where utterances start
-		wantFrames int     // frames of audio decoded
-		finalAt    []int   // frames whose Push returned a final
-	}{
+	tests := []gateCase{
 		{"silence is skipped, never decoded", 100, nil, nil, 0, nil},
 		{"an utterance starts 200 ms before the VAD's speech start",
 			100, []event{start(40, 35), end(80, 35, 65)},
@@ -108,59 +113,69 @@ func TestGate(t *testing.T) {
 			[]int64{int64(25 * audio.FrameSize)}, 60 - 25, []int{60}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := &fakeRec{}
-			g := NewGate(rec, GateConfig{PadStart: 200 * time.Millisecond, PadEnd: 200 * time.Millisecond, PreRoll: 400 * time.Millisecond})
-			evs := map[int]audio.VADEvent{}
-			for _, e := range tt.events {
-				evs[e.frame] = e.ev
+		for _, sched := range []*Scheduler{nil, NewScheduler(1)} {
+			name := tt.name
+			if sched != nil {
+				name += ", scheduled"
 			}
-			buf := make([]int16, audio.FrameSize)
-			var finalAt []int
-			for i := range tt.frames {
-				res, err := g.Push(frameAt(buf, i), evs[i])
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, r := range res {
-					if r.Final {
-						finalAt = append(finalAt, i)
-					}
-				}
+			t.Run(name, func(t *testing.T) { testGate(t, tt, sched) })
+		}
+	}
+}
+
+// testGate runs one case, through a scheduler when sched is set: the
+// scheduler changes when the recognizer works, never what it gets.
+func testGate(t *testing.T, tt gateCase, sched *Scheduler) {
+	rec := &fakeRec{}
+	g := NewGate(rec, GateConfig{PadStart: 200 * time.Millisecond, PadEnd: 200 * time.Millisecond, PreRoll: 400 * time.Millisecond, Scheduler: sched})
+	evs := map[int]audio.VADEvent{}
+	for _, e := range tt.events {
+		evs[e.frame] = e.ev
+	}
+	buf := make([]int16, audio.FrameSize)
+	var finalAt []int
+	for i := range tt.frames {
+		res, err := g.Push(frameAt(buf, i), evs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Final {
+				finalAt = append(finalAt, i)
 			}
-			res, err := g.Flush()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res) > 0 {
-				finalAt = append(finalAt, tt.frames)
-			}
-			if rec.mismatch {
-				t.Error("the recognizer's clock and the audio it decoded disagree")
-			}
-			if rec.clock != int64(tt.frames*audio.FrameSize) {
-				t.Errorf("recognizer clock %d after the stream, want %d", rec.clock, tt.frames*audio.FrameSize)
-			}
-			if got := len(rec.decoded); got != tt.wantFrames*audio.FrameSize {
-				t.Errorf("decoded %d samples (%.1f frames), want %d frames", got, float64(got)/float64(audio.FrameSize), tt.wantFrames)
-			}
-			if len(rec.firstAt) != len(tt.wantFirst) {
-				t.Fatalf("utterances start at %v, want %v", rec.firstAt, tt.wantFirst)
-			}
-			for i := range tt.wantFirst {
-				if rec.firstAt[i] != tt.wantFirst[i] {
-					t.Errorf("utterance %d starts at sample %d, want %d", i, rec.firstAt[i], tt.wantFirst[i])
-				}
-			}
-			if len(finalAt) != len(tt.finalAt) {
-				t.Fatalf("finals at frames %v, want %v", finalAt, tt.finalAt)
-			}
-			for i := range finalAt {
-				if finalAt[i] != tt.finalAt[i] {
-					t.Errorf("final %d at frame %d, want %d", i, finalAt[i], tt.finalAt[i])
-				}
-			}
-		})
+		}
+	}
+	res, err := g.Flush()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) > 0 {
+		finalAt = append(finalAt, tt.frames)
+	}
+	if rec.mismatch {
+		t.Error("the recognizer's clock and the audio it decoded disagree")
+	}
+	if rec.clock != int64(tt.frames*audio.FrameSize) {
+		t.Errorf("recognizer clock %d after the stream, want %d", rec.clock, tt.frames*audio.FrameSize)
+	}
+	if got := len(rec.decoded); got != tt.wantFrames*audio.FrameSize {
+		t.Errorf("decoded %d samples (%.1f frames), want %d frames", got, float64(got)/float64(audio.FrameSize), tt.wantFrames)
+	}
+	if len(rec.firstAt) != len(tt.wantFirst) {
+		t.Fatalf("utterances start at %v, want %v", rec.firstAt, tt.wantFirst)
+	}
+	for i := range tt.wantFirst {
+		if rec.firstAt[i] != tt.wantFirst[i] {
+			t.Errorf("utterance %d starts at sample %d, want %d", i, rec.firstAt[i], tt.wantFirst[i])
+		}
+	}
+	if len(finalAt) != len(tt.finalAt) {
+		t.Fatalf("finals at frames %v, want %v", finalAt, tt.finalAt)
+	}
+	for i := range finalAt {
+		if finalAt[i] != tt.finalAt[i] {
+			t.Errorf("final %d at frame %d, want %d", i, finalAt[i], tt.finalAt[i])
+		}
 	}
 }
 

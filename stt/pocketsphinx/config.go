@@ -65,6 +65,11 @@ type Config struct {
 	// Fwdflat enables the second, flat-lexicon search pass: slower, and on
 	// the librivox clips it bought no accuracy (see the package tests).
 	Fwdflat bool
+	// The flat pass runs when an utterance ends, over all of it, so its cost
+	// is what a final result waits for. It searches the words the first
+	// pass ended within FlatWindow frames (-fwdflatsfwin; default 25) that
+	// lasted at least FlatMinEnds end frames (-fwdflatefwid; default 4).
+	FlatWindow, FlatMinEnds int
 	// NoBestpath disables the lattice best-path pass. Best path is on by
 	// default because word confidences come from its lattice posteriors;
 	// without it every word's confidence is reported as 0.
@@ -118,6 +123,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DS == 0 {
 		c.DS = 2
+	}
+	if c.FlatWindow == 0 {
+		c.FlatWindow = 25
+	}
+	if c.FlatMinEnds == 0 {
+		c.FlatMinEnds = 4
 	}
 	if c.PartialEvery <= 0 || c.PartialEvery > 300*time.Millisecond {
 		c.PartialEvery = 300 * time.Millisecond
@@ -176,6 +187,8 @@ func (c Config) args() []string {
 		"-pl_window", strconv.Itoa(c.PLWindow),
 		"-ds", strconv.Itoa(c.DS),
 		"-fwdflat", yn(c.Fwdflat),
+		"-fwdflatsfwin", strconv.Itoa(c.FlatWindow),
+		"-fwdflatefwid", strconv.Itoa(c.FlatMinEnds),
 		"-bestpath", yn(!c.NoBestpath),
 		"-mmap", "yes",
 	}
