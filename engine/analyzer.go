@@ -51,6 +51,10 @@ type CallInfo struct {
 	// found before the restart (from the stored call), so the resumed
 	// call's dynamics cover the whole call.
 	PriorSegments []insights.SpeechSegment
+	// PriorSentiment are the scores of the utterances stored before the
+	// restart, in order, so the call's sentiment summary, trend and rolling
+	// sentiment cover the whole call.
+	PriorSentiment []insights.TimedScore
 	// Resume is where each channel (agent, caller) of the earlier pipeline
 	// stood when it stopped; zero when unknown.
 	Resume [2]store.ChannelState

@@ -55,6 +55,9 @@ type PipelineConfig struct {
 	// PriorSegments are what the call's earlier pipeline found before
 	// Start; the record's dynamics include them.
 	PriorSegments []insights.SpeechSegment
+	// PriorSentiment are the sentiment scores of the utterances before
+	// Start, in order (insights.SentimentScorer.Continue).
+	PriorSentiment []insights.TimedScore
 	// Resume is where each channel (agent, caller) of the earlier pipeline
 	// stood when it stopped (Record.Channels); zero for unknown. A resumed
 	// channel starts from that noise floor instead of learning the
@@ -63,6 +66,13 @@ type PipelineConfig struct {
 	// a channel cut off mid-speech goes on speaking without an onset; and
 	// its recognizer goes on from what it had learned of the voice.
 	Resume [2]store.ChannelState
+	// RecognizerWait bounds how long the call waits for a free recognizer
+	// per channel (the pool is sized for a number of calls). A channel
+	// that gets none in time is analysed without a transcript (dynamics,
+	// sentiment of the voice, storage all go on) and the call gets a
+	// warning alert saying so, rather than its audio backing up until the
+	// endpoint's buffer overflows. Zero waits as long as ctx allows.
+	RecognizerWait time.Duration
 	// SnapshotEvery is how often (call time) a dynamics snapshot event is
 	// emitted for live views. Default 5 s.
 	SnapshotEvery time.Duration
@@ -142,13 +152,15 @@ type Pipeline struct {
 	gaps       []GapRecord
 
 	out      []agentassist.Event
-	muted    bool // fast-forwarding a resumed call: emit nothing
+	pending  []AlertRecord // raised before the first Push, emitted by it
+	muted    bool          // fast-forwarding a resumed call: emit nothing
 	finished bool
 	closed   bool
 }
 
 // NewPipeline starts the pipeline of one call, taking one recognizer per
-// channel from deps.Recognizers (blocking until they are free or ctx ends).
+// channel from deps.Recognizers (blocking until they are free, ctx ends or
+// cfg.RecognizerWait passes).
 func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline, error) {
 	if cfg.SnapshotEvery <= 0 {
 		cfg.SnapshotEvery = 5 * time.Second
@@ -169,12 +181,20 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 		redactor:     insights.NewRedactor(insights.RedactorConfig{}),
 		nextSnapshot: cfg.SnapshotEvery,
 	}
+	p.scorer.Continue(cfg.PriorSentiment)
 	if deps.Playbook != nil {
 		p.playbook = deps.Playbook.NewSession(agentassist.SessionConfig{Logger: p.log})
 	}
 	if deps.KB != nil {
 		p.suggester = deps.KB.NewSuggester(agentassist.SuggesterConfig{})
 	}
+	getCtx := ctx
+	if cfg.RecognizerWait > 0 {
+		var cancel context.CancelFunc
+		getCtx, cancel = context.WithTimeout(ctx, cfg.RecognizerWait)
+		defer cancel()
+	}
+	var untranscribed []string
 	historyFrames := int(prosodyWindow / audio.FrameDuration)
 	for i, sp := range []insights.Speaker{insights.Agent, insights.Caller} {
 		c := &channel{
@@ -185,7 +205,14 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 			history:   make([]frameProsody, historyFrames),
 		}
 		if deps.Recognizers != nil {
-			rec, err := deps.Recognizers.Get(ctx)
+			rec, err := deps.Recognizers.Get(getCtx)
+			if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+				p.log.Warn("no recognizer free: the channel is analysed without a transcript",
+					"speaker", sp, "waited", cfg.RecognizerWait)
+				untranscribed = append(untranscribed, string(sp))
+				p.ch[i] = c
+				continue
+			}
 			if err != nil {
 				p.Close()
 				return nil, fmt.Errorf("engine: recognizer for the %s channel: %w", sp, err)
@@ -204,6 +231,13 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 			}
 		}
 		p.ch[i] = c
+	}
+	if len(untranscribed) > 0 {
+		al := AlertRecord{ID: AlertNoTranscript, T: cfg.Start, Severity: "warning",
+			Text: fmt.Sprintf("The engine is at capacity: no live transcript of the %s side of this call (dynamics and storage go on).",
+				strings.Join(untranscribed, " and "))}
+		p.alerts = append(p.alerts, al)
+		p.pending = append(p.pending, al)
 	}
 	if cfg.Start > 0 {
 		p.muted = true
@@ -251,6 +285,12 @@ func (p *Pipeline) Push(channel int, frame []float32, at time.Duration) ([]agent
 	}
 	if len(frame) != audio.FrameSize {
 		return nil, fmt.Errorf("engine: frame of %d samples, want %d: %w", len(frame), audio.FrameSize, ErrBadFrame)
+	}
+	if !p.muted {
+		for _, al := range p.pending {
+			p.emit(agentassist.EventAlert, al.T, al)
+		}
+		p.pending = nil
 	}
 	c := p.ch[channel]
 	if at < c.pos {

@@ -70,6 +70,10 @@ func (h HintRecord) MarshalJSON() ([]byte, error) {
 	}{plain(h), insights.Seconds(h.T)})
 }
 
+// AlertNoTranscript is the id of the alert a call gets when a channel had
+// to go without a recognizer (PipelineConfig.RecognizerWait).
+const AlertNoTranscript = "no_transcript"
+
 // AlertRecord is an alert raised for supervisors.
 type AlertRecord struct {
 	ID       string        `json:"id"`
@@ -221,18 +225,29 @@ func (a liveAnalyzer) Finish(at time.Duration) ([]agentassist.Event, CallResult,
 // the old process's analysis of the audio before it was lost with it, its
 // stored events and utterances were not. Without a deps.Scheduler the calls
 // share one with a slot per processor Go may use (GOMAXPROCS).
+//
+// A live call waits at most LiveRecognizerWait for recognizers: its audio
+// queues meanwhile, and after that it goes on without a transcript.
 func PipelineAnalyzers(ctx context.Context, deps Deps) NewAnalyzerFunc {
 	if deps.Scheduler == nil {
 		deps.Scheduler = stt.NewScheduler(runtime.GOMAXPROCS(0))
 	}
 	return func(info CallInfo) (Analyzer, error) {
-		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID, Start: info.ResumedAt, PriorSegments: info.PriorSegments, Resume: info.Resume})
+		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID, Start: info.ResumedAt,
+			PriorSegments: info.PriorSegments, PriorSentiment: info.PriorSentiment, Resume: info.Resume,
+			RecognizerWait: LiveRecognizerWait})
 		if err != nil {
 			return nil, err
 		}
 		return liveAnalyzer{p}, nil
 	}
 }
+
+// LiveRecognizerWait is how long a live call waits for free recognizers
+// before it goes on without a transcript (see PipelineConfig.RecognizerWait):
+// long enough for a call ending at the same moment to hand its decoders
+// back, short enough that the audio queued meanwhile is decoded in seconds.
+const LiveRecognizerWait = 10 * time.Second
 
 // storedSegments reads the segments a stored call kept (SegmentsJSON's
 // form); nil when there are none or they cannot be read.
@@ -253,6 +268,26 @@ func storedSegments(raw []byte) []insights.SpeechSegment {
 
 // storedChannels reads the channel states a stored call kept; zero
 // (unknown) when there are none.
+// storedSentiment reads the sentiment scores of a call's stored utterances
+// in the order their finals were published; utterances without a readable
+// score are left out.
+func storedSentiment(utts []store.Utterance) []insights.TimedScore {
+	utts = slices.Clone(utts)
+	slices.SortStableFunc(utts, func(a, b store.Utterance) int { return cmp.Compare(a.Seq, b.Seq) })
+	var out []insights.TimedScore
+	for _, u := range utts {
+		var s struct {
+			Score *float64 `json:"score"`
+		}
+		if len(u.Sentiment) == 0 || json.Unmarshal(u.Sentiment, &s) != nil || s.Score == nil {
+			continue
+		}
+		out = append(out, insights.TimedScore{Speaker: insights.Speaker(u.Speaker),
+			At: time.Duration(u.End * float64(time.Second)), Score: *s.Score})
+	}
+	return out
+}
+
 func storedChannels(c []store.ChannelState) (out [2]store.ChannelState) {
 	if len(c) == 2 {
 		copy(out[:], c)

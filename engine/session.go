@@ -140,7 +140,16 @@ func (s *session) run() {
 	s.srv.m.callsActive.Inc()
 	defer s.srv.m.callsActive.Dec()
 
-	an, err := s.srv.cfg.NewAnalyzer(CallInfo{ID: s.id, AgentID: s.agentID, StartedAt: s.call.StartedAt, ResumedAt: s.resumedAt, PriorSegments: storedSegments(s.call.Segments), Resume: storedChannels(s.call.Channels)})
+	info := CallInfo{ID: s.id, AgentID: s.agentID, StartedAt: s.call.StartedAt, ResumedAt: s.resumedAt,
+		PriorSegments: storedSegments(s.call.Segments), Resume: storedChannels(s.call.Channels)}
+	if s.resumedAt > 0 {
+		if d, err := s.srv.store.Detail(s.id); err != nil {
+			s.log.Warn("reading the call's utterances for its sentiment: the summary will cover the call from the restart on", "err", err)
+		} else {
+			info.PriorSentiment = storedSentiment(d.Utterances)
+		}
+	}
+	an, err := s.srv.cfg.NewAnalyzer(info)
 	if err != nil {
 		s.fail(fmt.Errorf("starting pipeline: %w", err))
 		return

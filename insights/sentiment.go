@@ -296,12 +296,7 @@ func (s *SentimentScorer) Score(u Utterance, p Prosody) Sentiment {
 	b.level = pushWindow(b.level, p.MeanLevelDBFS, s.cfg.BaselineWindow)
 	b.rate = pushWindow(b.rate, p.WPM, s.cfg.BaselineWindow)
 
-	if s.seen.Of(sp) {
-		*s.rolling.Ptr(sp) = s.cfg.Smoothing*score + (1-s.cfg.Smoothing)*s.rolling.Of(sp)
-	} else {
-		*s.seen.Ptr(sp), *s.rolling.Ptr(sp) = true, score
-	}
-	s.history = append(s.history, TimedScore{sp, u.End, score})
+	s.add(TimedScore{sp, u.End, score})
 	return Sentiment{Score: score, Label: s.label(score), Text: text, Arousal: arousal}
 }
 
@@ -356,6 +351,30 @@ func clamp(x, lo, hi float64) float64 {
 		return lo
 	}
 	return min(hi, max(lo, x))
+}
+
+// Continue takes the scores of the call's earlier utterances, in the order
+// they were scored, for a call resumed after an engine restart: the history
+// (so the summary and trend cover the whole call) and each speaker's
+// rolling sentiment go on from them. Voice baselines are learnt afresh; the
+// prosody of earlier utterances is not kept. Call it before Score.
+func (s *SentimentScorer) Continue(prior []TimedScore) {
+	for _, sc := range prior {
+		if sc.Speaker.valid() {
+			s.add(sc)
+		}
+	}
+}
+
+// add counts one score in its speaker's rolling sentiment and the history.
+func (s *SentimentScorer) add(sc TimedScore) {
+	sp := sc.Speaker
+	if s.seen.Of(sp) {
+		*s.rolling.Ptr(sp) = s.cfg.Smoothing*sc.Score + (1-s.cfg.Smoothing)*s.rolling.Of(sp)
+	} else {
+		*s.seen.Ptr(sp), *s.rolling.Ptr(sp) = true, sc.Score
+	}
+	s.history = append(s.history, sc)
 }
 
 // Rolling returns sp's exponentially weighted sentiment over their

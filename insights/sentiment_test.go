@@ -240,3 +240,49 @@ func TestTrendAndSummary(t *testing.T) {
 		t.Errorf("trend of no scores = %v %v %v, want zeros", f, l, d)
 	}
 }
+
+// TestSentimentContinuesAcrossARestart: a scorer that continues from the
+// scores of a call's first k utterances ends where one that scored the
+// whole call does (rolling sentiment, summary, trend), for every k. Voice
+// prosody is left out: baselines are learnt afresh by design.
+func TestSentimentContinuesAcrossARestart(t *testing.T) {
+	lines := []struct {
+		sp   Speaker
+		text string
+	}{
+		{Agent, "thank you for calling how can i help"},
+		{Caller, "i have been charged twice and i am really annoyed"},
+		{Agent, "i am sorry about that let me look"},
+		{Caller, "this is the third time it happened"},
+		{Agent, "i have refunded the second charge"},
+		{Caller, "great thank you that is very helpful"},
+		{Caller, "perfect"},
+	}
+	utt := func(i int) Utterance {
+		return Utterance{Speaker: lines[i].sp, Text: lines[i].text, Start: time.Duration(i) * 10 * time.Second, End: time.Duration(i)*10*time.Second + 4*time.Second}
+	}
+	const duration = 70 * time.Second
+	whole := NewSentimentScorer(SentimentConfig{})
+	for i := range lines {
+		whole.Score(utt(i), Prosody{})
+	}
+	for k := 0; k <= len(lines); k++ {
+		before := NewSentimentScorer(SentimentConfig{})
+		for i := range k {
+			before.Score(utt(i), Prosody{})
+		}
+		after := NewSentimentScorer(SentimentConfig{})
+		after.Continue(before.History())
+		for i := k; i < len(lines); i++ {
+			after.Score(utt(i), Prosody{})
+		}
+		if got, want := after.Summary(duration), whole.Summary(duration); got != want {
+			t.Errorf("cut after %d utterances: summary %+v, want %+v", k, got, want)
+		}
+		for _, sp := range []Speaker{Agent, Caller} {
+			if got, want := after.Rolling(sp), whole.Rolling(sp); math.Abs(got-want) > 1e-12 {
+				t.Errorf("cut after %d utterances: %s rolling %v, want %v", k, sp, got, want)
+			}
+		}
+	}
+}

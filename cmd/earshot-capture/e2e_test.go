@@ -21,6 +21,7 @@ import (
 	"github.com/earshot/earshot/audio/capture/pulsetest"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/samples"
 	"github.com/earshot/earshot/samples/defaults"
@@ -395,6 +396,36 @@ func playCall(t *testing.T, pa *pulsetest.Server, agentSink, callerSink, agentWA
 	}
 }
 
+// checkSentimentCoversCall checks that a stored call's sentiment summary
+// is the mean of the scores of all its stored utterances: a call resumed
+// after a restart must not sum up only the part after it.
+func checkSentimentCoversCall(t *testing.T, det store.Detail) {
+	t.Helper()
+	var sum, n [2]float64
+	for _, u := range det.Utterances {
+		var s struct{ Score float64 }
+		if err := json.Unmarshal(u.Sentiment, &s); err != nil {
+			t.Fatalf("utterance sentiment %s: %v", u.Sentiment, err)
+		}
+		i := 0
+		if u.Speaker == string(insights.Caller) {
+			i = 1
+		}
+		sum[i] += s.Score
+		n[i]++
+	}
+	if n[0] == 0 || n[1] == 0 {
+		t.Fatalf("stored sentiment %+v over %v utterances (agent, caller)", det.Sentiment, n)
+	}
+	agent, caller := sum[0]/n[0], sum[1]/n[1]
+	t.Logf("sentiment summary agent %.3f caller %.3f; mean of the %v stored utterances %.3f %.3f",
+		det.Sentiment.Agent, det.Sentiment.Caller, n, agent, caller)
+	// Each stored score is rounded to 0.001, and so is the summary.
+	if math.Abs(det.Sentiment.Agent-agent) > 0.002 || math.Abs(det.Sentiment.Caller-caller) > 0.002 {
+		t.Errorf("the stored summary does not cover every utterance of the call")
+	}
+}
+
 func checkTalk(t *testing.T, e *testEngine, id string, tr samples.Truth, until float64) {
 	t.Helper()
 	ga, gc := e.storedTalk(id)
@@ -556,6 +587,7 @@ func TestEndToEnd(t *testing.T) {
 		// runs with the pruned LM (0.00 with the unpruned one). Lost audio
 		// or a lost recognizer after the restart would cost half the clip.
 		compareTranscripts(t, eng, "cut-1", tr, clip.Seconds(), offline, 0.12)
+		checkSentimentCoversCall(t, det)
 	})
 
 	t.Run("an outage longer than the buffer is reported as a gap of its length", func(t *testing.T) {

@@ -47,7 +47,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	syncPolicy := fs.String("sync", "everysecond", "store fsync policy: everysecond, always or never (see docs/storage.md)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS/WSS")
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
-	maxCalls := fs.Int("max-calls", 8, "concurrent calls the recognizer pool is sized for (two decoders, ~40 MB each, per call)")
+	maxCalls := fs.Int("max-calls", 8, "concurrent calls the recognizer pool is sized for (two decoders, ~40 MB each, per call; 2 cores carried 10 in bench live); a call beyond it waits up to 10 s for decoders, then goes on without a transcript and raises a no_transcript alert")
 	noSTT := fs.Bool("no-stt", false, "run without speech recognition (dynamics and sentiment of silence only)")
 	af := addAssistFlags(fs)
 	sf := addSTTFlags(fs)
