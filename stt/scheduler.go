@@ -9,11 +9,12 @@ import "sync"
 // Why: a final result is what an agent waits for, and ending an utterance
 // is where the decoder does its most work at once (PocketSphinx's second
 // pass and lattice search over the whole utterance). Left to the operating
-// system, sixteen decoding threads on two cores each get an eighth of a
-// core, so an utterance end took eight times as long as on an idle machine
-// while the decoders of other calls went on with audio whose results nobody
-// is waiting for yet. Bounding the decoders to the cores also keeps each
-// one's search state in cache while it runs.
+// system, sixteen decoding threads on two cores share them evenly, so that
+// work can get as little as an eighth of a core while the decoders of
+// other calls go on with audio whose results nobody is waiting for yet.
+// Bounding the decoders to the cores also keeps each one's search state in
+// cache while it runs. Measured: eight live calls on two cores, final
+// latency p95 1.81 s without the scheduler, 1.14 s with it.
 //
 // The zero value is not usable; use NewScheduler. A Scheduler is safe for
 // concurrent use.
