@@ -23,4 +23,7 @@ var (
 	// ErrFrameSize means a Gate was given a frame that is not
 	// audio.FrameSize samples long.
 	ErrFrameSize = errors.New("stt: frame is not 20 ms at 16 kHz")
+	// ErrUtteranceOpen means a Gate was asked to continue an utterance
+	// while one was open.
+	ErrUtteranceOpen = errors.New("stt: utterance already open")
 )

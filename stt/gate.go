@@ -34,6 +34,12 @@ type GateConfig struct {
 	// waits for one of its slots, and ending an utterance goes before
 	// decoding more audio. Nil decodes at once.
 	Scheduler *Scheduler
+	// HoldMax bounds the audio of the open utterance the gate keeps, so a
+	// stream stopped mid-utterance can hand it to another gate
+	// (OpenUtterance, ContinueUtterance) and the utterance is decoded whole.
+	// An utterance longer than this cannot be handed over. Default 30 s;
+	// negative keeps nothing.
+	HoldMax time.Duration
 }
 
 func (c GateConfig) withDefaults() GateConfig {
@@ -51,6 +57,9 @@ func (c GateConfig) withDefaults() GateConfig {
 		c.Batch = 200 * time.Millisecond
 	}
 	c.Batch = max(c.Batch, audio.FrameDuration)
+	if c.HoldMax == 0 {
+		c.HoldMax = 30 * time.Second
+	}
 	return c
 }
 
@@ -86,6 +95,12 @@ type Gate struct {
 
 	batch []int16 // utterance audio not yet handed to the recognizer
 
+	// held is the open utterance's audio from its first sample (heldFrom),
+	// while it fits in HoldMax; heldFrom is -1 when it did not.
+	held     []int16
+	heldFrom int64
+	holdMax  int
+
 	out []Result
 }
 
@@ -96,11 +111,13 @@ func NewGate(rec Recognizer, cfg GateConfig) *Gate {
 	frames := (cfg.PreRoll + audio.FrameDuration - 1) / audio.FrameDuration
 	batch := (cfg.Batch + audio.FrameDuration - 1) / audio.FrameDuration
 	return &Gate{
-		rec:   rec,
-		cfg:   cfg,
-		ring:  make([]int16, int(frames)*audio.FrameSize),
-		batch: make([]int16, 0, int(batch)*audio.FrameSize),
-		out:   make([]Result, 0, 4),
+		rec:      rec,
+		cfg:      cfg,
+		ring:     make([]int16, int(frames)*audio.FrameSize),
+		batch:    make([]int16, 0, int(batch)*audio.FrameSize),
+		out:      make([]Result, 0, 4),
+		heldFrom: -1,
+		holdMax:  max(audio.PipelineRate.Samples(cfg.HoldMax), 0),
 	}
 }
 
@@ -189,6 +206,7 @@ func (g *Gate) open(speechStart time.Duration) error {
 	if err := g.skip(); err != nil {
 		return err
 	}
+	g.startHolding(from)
 	g.state = gateSpeaking
 	for g.ringLen > 0 {
 		n := min(g.ringLen, len(g.ring)-g.ringHead)
@@ -215,8 +233,15 @@ func (g *Gate) accept(pcm []int16) error {
 }
 
 // collect adds utterance audio to the batch, handing the batch to the
-// recognizer each time it fills.
+// recognizer each time it fills, and keeps it while it fits in HoldMax.
 func (g *Gate) collect(pcm []int16) error {
+	if g.heldFrom >= 0 {
+		if len(g.held)+len(pcm) <= g.holdMax {
+			g.held = append(g.held, pcm...)
+		} else {
+			g.heldFrom, g.held = -1, g.held[:0]
+		}
+	}
 	for len(pcm) > 0 {
 		n := min(len(pcm), cap(g.batch)-len(g.batch))
 		g.batch = append(g.batch, pcm[:n]...)
@@ -264,9 +289,57 @@ func (g *Gate) skip() error {
 	return nil
 }
 
+// startHolding starts keeping the audio of an utterance opening at sample
+// from.
+func (g *Gate) startHolding(from int64) {
+	g.held, g.heldFrom = g.held[:0], from
+	if g.holdMax == 0 {
+		g.heldFrom = -1
+	}
+}
+
+// OpenUtterance returns the audio of the utterance open now, from its first
+// decoded sample (call time from) up to the last frame pushed, when the
+// VAD has not yet ended it and it fits in HoldMax. A server stopping in the
+// middle of speech keeps it so that the gate of the restarted stream can
+// decode the utterance whole (ContinueUtterance). The slice is the gate's:
+// copy it before the next Push or Flush.
+func (g *Gate) OpenUtterance() (from time.Duration, pcm []int16, ok bool) {
+	if g.state != gateSpeaking || g.heldFrom < 0 {
+		return 0, nil, false
+	}
+	return audio.PipelineRate.Duration(int(g.heldFrom)), g.held, true
+}
+
+// ContinueUtterance takes the place of pushing len(pcm) samples (whole
+// frames) on an idle gate: pcm is the start of an utterance, as another
+// gate's OpenUtterance returned it, and the utterance stays open for the
+// frames pushed next, so the recognizer decodes it whole and its final
+// covers both parts. The pcm stands for the last len(pcm) samples of the
+// stream up to the next Push; the audio held in the pre-roll is dropped.
+func (g *Gate) ContinueUtterance(pcm []int16) error {
+	if len(pcm)%audio.FrameSize != 0 {
+		return fmt.Errorf("stt: gate: %d samples to continue is not whole frames: %w", len(pcm), ErrFrameSize)
+	}
+	if g.state != gateIdle {
+		return fmt.Errorf("stt: gate: an utterance is already open: %w", ErrUtteranceOpen)
+	}
+	g.out = g.out[:0]
+	g.pendingSkp += g.ringLen
+	g.ringLen, g.ringHead = 0, 0
+	if err := g.skip(); err != nil {
+		return err
+	}
+	g.startHolding(g.pos)
+	g.state = gateSpeaking
+	g.pos += int64(len(pcm))
+	return g.collect(pcm)
+}
+
 // close ends the utterance and collects its final.
 func (g *Gate) close() error {
 	g.state = gateIdle
+	g.heldFrom, g.held = -1, g.held[:0]
 	g.ringLen, g.ringHead = 0, 0
 	var res []Result
 	var err error

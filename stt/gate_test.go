@@ -276,3 +276,115 @@ func BenchmarkGateSilentFrame(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N), "µs/frame")
 }
+
+// TestGateHandsAnOpenUtteranceOver cuts a stream in the middle of an
+// utterance, as an engine restart does, and continues it on a new gate
+// and recognizer: the second recognizer decodes the whole utterance, from
+// the same first sample, at the right stream clock, with one final.
+func TestGateHandsAnOpenUtteranceOver(t *testing.T) {
+	// Speech from frame 35, confirmed at 40, ended by the VAD at 80 (its
+	// end pad is already inside the hangover), as in TestGate.
+	event := func(i int) audio.VADEvent {
+		switch i {
+		case 40:
+			return audio.VADEvent{Kind: audio.SpeechStart, Segment: audio.Segment{Start: at(35), End: at(41)}}
+		case 80:
+			return audio.VADEvent{Kind: audio.SpeechEnd, Segment: audio.Segment{Start: at(35), End: at(65)}}
+		}
+		return audio.VADEvent{}
+	}
+	buf := make([]int16, audio.FrameSize)
+	for _, cut := range []int{41, 50, 64, 79} {
+		t.Run(fmt.Sprintf("cut at frame %d", cut), func(t *testing.T) {
+			first := NewGate(&fakeRec{}, GateConfig{})
+			for i := range cut {
+				if _, err := first.Push(frameAt(buf, i), event(i)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			from, held, ok := first.OpenUtterance()
+			if !ok {
+				t.Fatal("no open utterance to hand over")
+			}
+			if from != at(25) || len(held) != (cut-25)*audio.FrameSize {
+				t.Fatalf("open utterance from %v, %d frames; want from %v, %d frames", from, len(held)/audio.FrameSize, at(25), cut-25)
+			}
+			held = append([]int16(nil), held...)
+
+			rec := &fakeRec{}
+			second := NewGate(rec, GateConfig{})
+			for i := range 25 {
+				if _, err := second.Push(frameAt(buf, i), audio.VADEvent{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := second.ContinueUtterance(held); err != nil {
+				t.Fatal(err)
+			}
+			var finals []Result
+			for i := cut; i < 100; i++ {
+				res, err := second.Push(frameAt(buf, i), event(i))
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range res {
+					if r.Final {
+						finals = append(finals, r)
+					}
+				}
+			}
+			if rec.mismatch {
+				t.Error("the recognizer's clock and the audio it decoded disagree")
+			}
+			if fmt.Sprint(rec.firstAt) != fmt.Sprint([]int64{int64(25 * audio.FrameSize)}) || len(rec.decoded) != 56*audio.FrameSize {
+				t.Errorf("decoded %d frames from samples %v; want 56 frames from %d", len(rec.decoded)/audio.FrameSize, rec.firstAt, 25*audio.FrameSize)
+			}
+			if len(finals) != 1 || finals[0].Start != at(25) || finals[0].End != at(81) {
+				t.Errorf("finals %+v, want one from %v to %v", finals, at(25), at(81))
+			}
+		})
+	}
+
+	t.Run("nothing to hand over in the end pad", func(t *testing.T) {
+		g := NewGate(&fakeRec{}, GateConfig{PadEnd: 400 * time.Millisecond})
+		for i := range 41 {
+			if _, err := g.Push(frameAt(buf, i), event(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		end := audio.VADEvent{Kind: audio.SpeechEnd, Segment: audio.Segment{Start: at(35), End: at(41)}}
+		if _, err := g.Push(frameAt(buf, 41), end); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok := g.OpenUtterance(); ok {
+			t.Error("an utterance the VAD has ended was handed over")
+		}
+	})
+
+	t.Run("nothing to hand over outside speech or past HoldMax", func(t *testing.T) {
+		g := NewGate(&fakeRec{}, GateConfig{HoldMax: 500 * time.Millisecond})
+		for i := range 100 {
+			if _, err := g.Push(frameAt(buf, i), event(i)); err != nil {
+				t.Fatal(err)
+			}
+			_, _, ok := g.OpenUtterance()
+			// Open from frame 25 at 40; 500 ms are frames 25-49.
+			if want := i >= 40 && i < 50; ok != want {
+				t.Fatalf("frame %d: open utterance %v, want %v", i, ok, want)
+			}
+		}
+	})
+
+	t.Run("refused while an utterance is open or with part of a frame", func(t *testing.T) {
+		g := NewGate(&fakeRec{}, GateConfig{})
+		if err := g.ContinueUtterance(make([]int16, 100)); !errors.Is(err, ErrFrameSize) {
+			t.Errorf("100 samples: %v, want ErrFrameSize", err)
+		}
+		if err := g.ContinueUtterance(make([]int16, audio.FrameSize)); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.ContinueUtterance(make([]int16, audio.FrameSize)); !errors.Is(err, ErrUtteranceOpen) {
+			t.Errorf("second continue: %v, want ErrUtteranceOpen", err)
+		}
+	})
+}
