@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -113,8 +114,13 @@ type channel struct {
 	// pipeline (PipelineConfig.Resume); the recognizer gate gets it with
 	// the first frame (gateEvent).
 	resumed *audio.VADEvent
-	// speakingAtEnd is whether the channel was in speech when Finish ran.
+	// speakingAtEnd is whether the channel was in speech when Finish ran,
+	// and openSpeech the utterance's audio from openFrom then, if the
+	// gate had it (stt.Gate.OpenUtterance).
 	speakingAtEnd bool
+	openSpeech    []int16
+	openFrom      time.Duration
+	adaptation    []float32
 	// speechFrom is where the open speech segment began (valid while the
 	// VAD says the channel is speaking).
 	speechFrom time.Duration
@@ -241,8 +247,8 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 	}
 	if cfg.Start > 0 {
 		p.muted = true
-		for _, c := range p.ch {
-			if err := p.silence(c, cfg.Start); err != nil {
+		for i, c := range p.ch {
+			if err := p.fastForward(c, cfg.Start, cfg.Resume[i]); err != nil {
 				p.Close()
 				return nil, fmt.Errorf("engine: fast-forward to %v: %w", cfg.Start, err)
 			}
@@ -338,6 +344,46 @@ func (c *channel) gateEvent(ev audio.VADEvent) audio.VADEvent {
 	}
 	c.resumed = nil
 	return ev
+}
+
+// fastForward brings a resumed call's channel to call time start. The
+// audio before it was analysed by the earlier pipeline: every clock gets
+// silence, except that the recognizer gets the utterance the earlier
+// pipeline was in the middle of (its open speech), which then stays open
+// for the frames to come, so it is decoded whole.
+func (p *Pipeline) fastForward(c *channel, start time.Duration, r store.ChannelState) error {
+	open := openSpeechPCM(r)
+	if c.gate == nil || !r.Speaking || len(open) == 0 {
+		return p.silence(c, start)
+	}
+	frames := int(start / audio.FrameDuration)
+	n := min(frames, len(open)/audio.FrameSize)
+	if err := p.silence(c, time.Duration(frames-n)*audio.FrameDuration); err != nil {
+		return err
+	}
+	gate := c.gate
+	c.gate = nil // the gate gets the open speech instead of this silence
+	err := p.silence(c, start)
+	c.gate = gate
+	if err != nil {
+		return err
+	}
+	if err := gate.ContinueUtterance(open[len(open)-n*audio.FrameSize:]); err != nil {
+		// Only the words before the restart are lost from the utterance.
+		p.log.Warn("open speech not carried over", "speaker", c.speaker, "err", err)
+		return nil
+	}
+	p.log.Debug("open speech carried over", "speaker", c.speaker, "from", start-audio.PipelineRate.Duration(n*audio.FrameSize))
+	return nil
+}
+
+// openSpeechPCM decodes ChannelState.OpenSpeech.
+func openSpeechPCM(r store.ChannelState) []int16 {
+	pcm := make([]int16, len(r.OpenSpeech)/2)
+	for i := range pcm {
+		pcm[i] = int16(binary.LittleEndian.Uint16(r.OpenSpeech[2*i:]))
+	}
+	return pcm
 }
 
 // silence feeds digital silence up to at, so a gap in a channel's audio
@@ -559,6 +605,15 @@ func (p *Pipeline) Finish(at time.Duration) ([]agentassist.Event, Record, error)
 			errs = append(errs, err)
 		}
 		if c.gate != nil {
+			if from, pcm, ok := c.gate.OpenUtterance(); ok && c.speakingAtEnd {
+				c.openSpeech, c.openFrom = slices.Clone(pcm), from
+				// The adaptation as the utterance began: ending its first
+				// part would update it with audio the next recognizer
+				// decodes again.
+				if a, ok := c.rec.(stt.Adaptive); ok {
+					c.adaptation = a.Adaptation()
+				}
+			}
 			res, err := c.gate.Flush()
 			p.results(c, res, at)
 			if err != nil {
@@ -599,7 +654,16 @@ func (p *Pipeline) record(at time.Duration) Record {
 	var chans [2]store.ChannelState
 	for i, c := range p.ch {
 		chans[i] = store.ChannelState{NoiseFloorDBFS: c.extractor.NoiseFloorDBFS(), Speaking: c.speakingAtEnd}
-		if a, ok := c.rec.(stt.Adaptive); ok {
+		if len(c.openSpeech) > 0 {
+			b := make([]byte, 2*len(c.openSpeech))
+			for j, v := range c.openSpeech {
+				binary.LittleEndian.PutUint16(b[2*j:], uint16(v))
+			}
+			chans[i].OpenSpeech, chans[i].OpenSpeechFrom = b, insights.Seconds(c.openFrom)
+		}
+		if c.adaptation != nil {
+			chans[i].Adaptation = c.adaptation
+		} else if a, ok := c.rec.(stt.Adaptive); ok {
 			chans[i].Adaptation = a.Adaptation()
 		}
 	}

@@ -127,6 +127,10 @@ type utteranceOut struct {
 	Words      []wordJSON          `json:"words"`
 	Confidence float64             `json:"confidence"`
 	Sentiment  *insights.Sentiment `json:"sentiment,omitempty"`
+	// Replaces is the seq of an earlier final this one takes the place of:
+	// the first part of an utterance an engine restart cut, now decoded
+	// whole. Zero (left out) otherwise.
+	Replaces uint64 `json:"replaces,omitempty"`
 }
 
 func utteranceJSON(u insights.Utterance, s *insights.Sentiment) utteranceOut {
@@ -270,9 +274,11 @@ func storedSegments(raw []byte) []insights.SpeechSegment {
 // (unknown) when there are none.
 // storedSentiment reads the sentiment scores of a call's stored utterances
 // in the order their finals were published; utterances without a readable
-// score are left out.
-func storedSentiment(utts []store.Utterance) []insights.TimedScore {
-	utts = slices.Clone(utts)
+// score and those in skip (to be replaced) are left out.
+func storedSentiment(utts []store.Utterance, skip ...store.Utterance) []insights.TimedScore {
+	utts = slices.DeleteFunc(slices.Clone(utts), func(u store.Utterance) bool {
+		return slices.ContainsFunc(skip, func(x store.Utterance) bool { return x.Seq == u.Seq })
+	})
 	slices.SortStableFunc(utts, func(a, b store.Utterance) int { return cmp.Compare(a.Seq, b.Seq) })
 	var out []insights.TimedScore
 	for _, u := range utts {

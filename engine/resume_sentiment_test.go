@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -50,5 +51,42 @@ func TestStoredSentimentResumesTheSummary(t *testing.T) {
 	}
 	if r.Sentiment.Caller != -0.15 || r.Sentiment.Agent != 0.2 {
 		t.Errorf("resumed summary %+v, want caller -0.15 (mean of -0.8 and 0.5), agent 0.2", r.Sentiment)
+	}
+}
+
+// TestOpenUtterancesFindTheStoppedPart: the stored final a carried-over
+// utterance replaces is the speaker's last one from where the open speech
+// began; a channel without open speech, or whose part had no words, has
+// none.
+func TestOpenUtterancesFindTheStoppedPart(t *testing.T) {
+	stored := []store.Utterance{
+		{Speaker: "agent", Start: 1, End: 3, Seq: 4},
+		{Speaker: "caller", Start: 4, End: 6, Seq: 9},
+		{Speaker: "agent", Start: 7.2, End: 9.9, Seq: 12},
+		{Speaker: "caller", Start: 8, End: 9.9, Seq: 13},
+	}
+	open := func(from float64) store.ChannelState {
+		return store.ChannelState{Speaking: true, OpenSpeech: make([]byte, 640), OpenSpeechFrom: from}
+	}
+	tests := []struct {
+		name   string
+		resume [2]store.ChannelState
+		want   map[string]uint64
+	}{
+		{"agent stopped mid-utterance", [2]store.ChannelState{open(7.0), {}}, map[string]uint64{"agent": 12}},
+		{"both stopped mid-utterance", [2]store.ChannelState{open(7.0), open(7.9)}, map[string]uint64{"agent": 12, "caller": 13}},
+		{"the caller's part had no words", [2]store.ChannelState{{}, open(9.5)}, map[string]uint64{}},
+		{"speaking without open speech kept", [2]store.ChannelState{{Speaking: true}, {Speaking: true}}, map[string]uint64{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := map[string]uint64{}
+			for sp, u := range openUtterances(tt.resume, stored) {
+				got[sp] = u.Seq
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("replaces %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

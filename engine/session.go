@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"slices"
 	"time"
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
 )
 
@@ -88,6 +90,10 @@ type session struct {
 	categories   []string
 	sentiment    store.Sentiment
 	gapCount     int64
+	// replaces holds, per speaker, the stored final of an utterance the
+	// last engine stopped in the middle of; the resumed pipeline decodes
+	// it whole, and its first final of that speaker takes its place.
+	replaces map[string]store.Utterance
 }
 
 type wallSlot struct {
@@ -145,8 +151,13 @@ func (s *session) run() {
 	if s.resumedAt > 0 {
 		if d, err := s.srv.store.Detail(s.id); err != nil {
 			s.log.Warn("reading the call's utterances for its sentiment: the summary will cover the call from the restart on", "err", err)
+			// Without them an utterance carried over would be stored twice.
+			for i := range info.Resume {
+				info.Resume[i].OpenSpeech = nil
+			}
 		} else {
-			info.PriorSentiment = storedSentiment(d.Utterances)
+			s.replaces = openUtterances(info.Resume, d.Utterances)
+			info.PriorSentiment = storedSentiment(d.Utterances, slices.Collect(maps.Values(s.replaces))...)
 		}
 	}
 	an, err := s.srv.cfg.NewAnalyzer(info)
@@ -155,6 +166,7 @@ func (s *session) run() {
 		return
 	}
 	s.an = an
+	s.dropOpenSpeech() // taken: checkpoints need not rewrite it
 	if s.resumedAt == 0 {
 		s.publish([]agentassist.Event{{Type: agentassist.EventCallStarted, Data: map[string]any{"started_at": s.call.StartedAt.UTC().Format(time.RFC3339Nano)}}})
 	}
@@ -436,6 +448,7 @@ func (s *session) fillCall() {
 func (s *session) publish(evs []agentassist.Event) {
 	for _, ev := range evs {
 		ev.CallID, ev.AgentID = s.id, s.agentID
+		replaced := s.replacing(&ev)
 		d, err := s.srv.hub.Publish(ev)
 		if err != nil {
 			s.log.Error("publishing event", "type", ev.Type, "err", err)
@@ -455,7 +468,13 @@ func (s *session) publish(evs []agentassist.Event) {
 			ref = time.Duration(f.End * float64(time.Second))
 			u := store.Utterance{Speaker: f.Speaker, Start: f.Start, End: f.End, Text: f.Text, Words: f.Words,
 				Confidence: f.Confidence, Sentiment: f.Sentiment, Seq: d.Event.Seq}
-			if err := s.srv.store.AppendUtterance(s.id, u); err != nil {
+			var err error
+			if replaced != nil {
+				err = s.srv.store.ReplaceUtterance(s.id, *replaced, u)
+			} else {
+				err = s.srv.store.AppendUtterance(s.id, u)
+			}
+			if err != nil {
 				s.log.Error("storing utterance", "err", err)
 			}
 		case agentassist.EventHint:
@@ -491,6 +510,57 @@ func (s *session) publish(evs []agentassist.Event) {
 		if w, ok := s.wallAt(ref); ok {
 			s.srv.m.eventLatency.WithLabelValues(ev.Type).Observe(time.Since(w).Seconds())
 		}
+	}
+}
+
+// openUtterances finds, for each channel that stopped in the middle of an
+// utterance whose audio it kept (ChannelState.OpenSpeech), the stored final
+// of the part decoded before the stop: the last utterance of that speaker
+// starting where the open speech does or later. A part with no words was
+// never stored, and has nothing to replace.
+func openUtterances(resume [2]store.ChannelState, utts []store.Utterance) map[string]store.Utterance {
+	out := map[string]store.Utterance{}
+	for i, r := range resume {
+		if len(r.OpenSpeech) == 0 {
+			continue
+		}
+		speaker := string([]insights.Speaker{insights.Agent, insights.Caller}[i])
+		for _, u := range utts {
+			if u.Speaker == speaker && u.Start >= r.OpenSpeechFrom-0.001 && u.Seq > out[speaker].Seq {
+				out[speaker] = u
+			}
+		}
+	}
+	return out
+}
+
+// replacing marks the first final of a speaker with an utterance carried
+// over (s.replaces) as replacing the stored part, and returns that part;
+// nil for every other event. A final that starts after the restart is not
+// the carried utterance (it ended without words): nothing is replaced.
+func (s *session) replacing(ev *agentassist.Event) *store.Utterance {
+	u, ok := ev.Data.(utteranceOut)
+	if !ok || ev.Type != agentassist.EventTranscriptFinal {
+		return nil
+	}
+	old, ok := s.replaces[u.Speaker]
+	if !ok {
+		return nil
+	}
+	delete(s.replaces, u.Speaker)
+	if u.Start >= s.resumedAt.Seconds() {
+		return nil
+	}
+	u.Replaces = old.Seq
+	ev.Data = u
+	return &old
+}
+
+// dropOpenSpeech forgets the open speech the call's channels kept: it has
+// been carried into a pipeline, or the call ended for good.
+func (s *session) dropOpenSpeech() {
+	for i := range s.call.Channels {
+		s.call.Channels[i].OpenSpeech, s.call.Channels[i].OpenSpeechFrom = nil, 0
 	}
 }
 
@@ -536,6 +606,9 @@ func (s *session) finish(reason string) error {
 			ferr = errors.Join(ferr, err)
 		}
 		s.applyResult(res)
+		if reason != "shutdown" {
+			s.dropOpenSpeech() // nothing will resume the call
+		}
 	}
 	s.endCall(reason)
 	return ferr

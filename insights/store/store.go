@@ -322,6 +322,32 @@ func (s *Store) AppendUtterance(callID string, u Utterance) error {
 	return s.appendUnder(callID, uttKey(callID, start, u.Speaker, u.Seq), b, false)
 }
 
+// ReplaceUtterance stores u in place of old, an utterance of the call
+// stored before (matched by start, speaker and seq), in one transaction:
+// an engine restarted in the middle of an utterance decodes it again whole
+// and its final replaces the part the stopping engine stored.
+func (s *Store) ReplaceUtterance(callID string, old, u Utterance) error {
+	if err := checkID("call", callID); err != nil {
+		return err
+	}
+	b, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("store: utterance: %w", err)
+	}
+	seconds := func(x float64) time.Duration { return time.Duration(x * float64(time.Second)) }
+	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
+		started, err := callStart(tx, callID)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Delete(uttKey(callID, seconds(old.Start), old.Speaker, old.Seq)); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+			return err
+		}
+		_, _, err = tx.Set(uttKey(callID, seconds(u.Start), u.Speaker, u.Seq), string(b), s.opts(started))
+		return err
+	}))
+}
+
 // AppendHint stores a hint shown in a stored call: the first event of each
 // hint id is kept, so feedback refers to one thing.
 func (s *Store) AppendHint(callID, hintID string, event []byte) error {

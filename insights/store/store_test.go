@@ -347,3 +347,36 @@ func FuzzListCursor(f *testing.F) {
 		}
 	})
 }
+
+func TestReplaceUtterance(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "earshot.db")
+	s := open(t, path, Config{})
+	if err := s.CreateCall(call("c-1", "A17", t0)); err != nil {
+		t.Fatal(err)
+	}
+	part := Utterance{Speaker: "caller", Start: 10.24, End: 11.5, Text: "i would like", Seq: 40}
+	other := Utterance{Speaker: "agent", Start: 10.5, End: 11, Text: "mm", Seq: 41}
+	for _, u := range []Utterance{part, other} {
+		if err := s.AppendUtterance("c-1", u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	whole := Utterance{Speaker: "caller", Start: 10.24, End: 13, Text: "i would like to cancel", Seq: 57}
+	if err := s.ReplaceUtterance("c-1", part, whole); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Detail("c-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range d.Utterances {
+		got = append(got, fmt.Sprintf("%s %d %q", u.Speaker, u.Seq, u.Text))
+	}
+	if want := `[caller 57 "i would like to cancel" agent 41 "mm"]`; fmt.Sprint(got) != want {
+		t.Errorf("utterances %v, want %v", got, want)
+	}
+	if err := s.ReplaceUtterance("c-2", part, whole); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown call: %v, want ErrNotFound", err)
+	}
+}

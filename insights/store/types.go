@@ -66,6 +66,12 @@ type ChannelState struct {
 	// Adaptation is what the channel's recognizer had learned of the voice
 	// and line (stt.Adaptive), opaque here.
 	Adaptation []float32 `json:"adaptation,omitempty"`
+	// OpenSpeech is the audio of the utterance in progress when an engine
+	// stopped (16 kHz PCM16 little-endian, from OpenSpeechFrom seconds of
+	// call time), so the restarted engine decodes the utterance whole. Only
+	// a call stopped by a shutdown keeps it, until it is resumed.
+	OpenSpeech     []byte  `json:"open_speech,omitempty"`
+	OpenSpeechFrom float64 `json:"open_speech_from,omitempty"`
 }
 
 // Utterance is one final utterance of a call, already redacted.

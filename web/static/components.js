@@ -24,7 +24,7 @@ export class Transcript {
     const cls = ['line', sp];
     if (partial) cls.push('partial');
     if (!partial && this.sentiment && score !== null) cls.push('s-' + sentimentClass(score));
-    const li = el('li', { class: cls.join(' '), 'data-start': ev.start ?? ev.t ?? 0 },
+    const li = el('li', { class: cls.join(' '), 'data-start': ev.start ?? ev.t ?? 0, 'data-seq': ev.seq ?? '' },
       el('span', { class: 'who' }, SPEAKER[sp]),
       el('time', {}, clock(ev.start ?? ev.t)),
       el('span', { class: 'text' }, ev.text || ''));
@@ -55,6 +55,13 @@ export class Transcript {
     const follow = this.atBottom();
     const sp = ev.speaker === 'agent' ? 'agent' : 'caller';
     if (this.partials[sp]) { this.partials[sp].remove(); delete this.partials[sp]; }
+    // After an engine restart cut an utterance in two, its whole final
+    // replaces the first part's.
+    if (ev.replaces) {
+      for (const x of this.list.querySelectorAll('li.line')) {
+        if (x.dataset.seq === String(ev.replaces)) x.remove();
+      }
+    }
     const li = this.line(ev, false);
     // Finals of the two channels can arrive out of start order; keep the
     // list in the order things were said, partials last.

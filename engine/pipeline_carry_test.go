@@ -1,0 +1,157 @@
+package engine
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/agentassist"
+	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/samples"
+	"github.com/earshot/earshot/stt/eval"
+)
+
+// TestPipelineResumedMidUtteranceDecodesItWhole stops a call's pipeline in
+// the middle of speech, as an engine shutdown does, and resumes it from
+// the record's channel states, as the restarted engine does: the utterance
+// in progress is decoded whole by the new pipeline (from the open speech
+// the record kept), so the call's transcript is the uncut one's, with the
+// first part's final superseded rather than repeated. Not word for word:
+// the resumed recognizer starts from the stopped one's voice adaptation,
+// which is not where the uncut one stood, so later words can differ too.
+func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
+	if testing.Short() {
+		t.Skip("decodes a 40 s call 17 times")
+	}
+	const clip = 40 * time.Second
+	tr, err := samples.Call("address_change")
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent, caller := loadSample(t, tr)
+	n := audio.PipelineRate.Samples(clip)
+	agent, caller = agent[:n], caller[:n]
+	deps := realDeps(t, 2)
+
+	// run returns each speaker's finals in order; with cut > 0 the first
+	// pipeline stops at cut and the part of an utterance it decoded is
+	// dropped when the resumed pipeline's final starts before cut.
+	type final struct {
+		start, end time.Duration
+		text       string
+	}
+	run := func(cut time.Duration, carry bool) (texts [2]string, carried int) {
+		var finals [2][]final
+		var replace [2]bool // the next final of the channel may take the place of the stopped part
+		var openFrom [2]time.Duration
+		add := func(evs []agentassist.Event) {
+			for _, e := range evs {
+				u, ok := e.Data.(utteranceOut)
+				if e.Type != agentassist.EventTranscriptFinal || !ok {
+					continue
+				}
+				ch := 0
+				if u.Speaker == "caller" {
+					ch = 1
+				}
+				f := final{secondsToDuration(u.Start), secondsToDuration(u.End), u.Text}
+				// As the session does: the resumed pipeline's first final of
+				// a channel that stopped in speech, if it starts before the
+				// cut, replaces the stopped part's final.
+				if replace[ch] {
+					replace[ch] = false
+					if l := len(finals[ch]); f.start < cut && l > 0 && finals[ch][l-1].start >= openFrom[ch]-time.Millisecond {
+						finals[ch] = finals[ch][:l-1]
+						carried++
+					}
+				}
+				finals[ch] = append(finals[ch], f)
+			}
+		}
+		p, err := NewPipeline(context.Background(), deps, PipelineConfig{CallID: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i+audio.FrameSize <= n; i += audio.FrameSize {
+			at := time.Duration(i/audio.FrameSize) * audio.FrameDuration
+			if at == cut {
+				evs, r, err := p.Finish(at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				add(evs)
+				for ch, c := range r.Channels {
+					if !carry {
+						r.Channels[ch].OpenSpeech = nil
+						continue
+					}
+					replace[ch] = len(c.OpenSpeech) > 0
+					openFrom[ch] = secondsToDuration(c.OpenSpeechFrom)
+				}
+				p, err = NewPipeline(context.Background(), deps, PipelineConfig{CallID: "c", Start: at, PriorSegments: r.Segments, Resume: r.Channels})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			for ch, x := range [][]float32{agent, caller} {
+				evs, err := p.Push(ch, x[i:i+audio.FrameSize], at)
+				if err != nil {
+					t.Fatal(err)
+				}
+				add(evs)
+			}
+		}
+		evs, _, err := p.Finish(clip)
+		if err != nil {
+			t.Fatal(err)
+		}
+		add(evs)
+		for ch := range finals {
+			var words []string
+			for _, f := range finals[ch] {
+				words = append(words, f.text)
+			}
+			texts[ch] = strings.Join(words, " ")
+		}
+		return texts, carried
+	}
+	var truth [2]string
+	for _, seg := range tr.Segments {
+		if seg.End <= clip.Seconds() {
+			ch := map[string]int{"agent": 0, "caller": 1}[seg.Speaker]
+			truth[ch] += " " + seg.Text
+		}
+	}
+	whole, _ := run(-1, true)
+	var uncut, carriedWER, splitWER, carriedDiff, splitDiff eval.Counts
+	for ch := range whole {
+		uncut = uncut.Add(eval.Score(truth[ch], whole[ch]))
+	}
+	var cuts, carriedTotal int
+	for cut := 5 * time.Second; cut < 35*time.Second; cut += 3700 * time.Millisecond {
+		got, carried := run(cut, true)
+		split, _ := run(cut, false)
+		cuts++
+		carriedTotal += carried
+		for ch := range got {
+			if os.Getenv("CARRY_DEBUG") != "" {
+				t.Logf("cut %v ch %d\n whole %s\n carry %s\n split %s", cut, ch, whole[ch], got[ch], split[ch])
+			}
+			carriedWER = carriedWER.Add(eval.Score(truth[ch], got[ch]))
+			splitWER = splitWER.Add(eval.Score(truth[ch], split[ch]))
+			carriedDiff = carriedDiff.Add(eval.Score(whole[ch], got[ch]))
+			splitDiff = splitDiff.Add(eval.Score(whole[ch], split[ch]))
+		}
+	}
+	t.Logf("%d cuts, %d utterances carried over a cut. WER against the truth: uncut %.3f, carried over %.3f, split %.3f; "+
+		"words differing from the uncut transcript: carried over %.3f, split %.3f",
+		cuts, carriedTotal, uncut.WER(), carriedWER.WER(), splitWER.WER(), carriedDiff.WER(), splitDiff.WER())
+	if carriedTotal < cuts/2 {
+		t.Errorf("only %d of %d cuts fell in an utterance: the test shows little", carriedTotal, cuts)
+	}
+	if carriedWER.WER() > splitWER.WER() {
+		t.Errorf("carrying the open utterance over: WER %.3f, splitting it %.3f", carriedWER.WER(), splitWER.WER())
+	}
+}
