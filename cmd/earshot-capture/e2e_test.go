@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,7 +42,37 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 	if os.Getenv("EARSHOT_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("who", name)
 	}
-	return slog.New(slog.NewTextHandler(io.Discard, nil))
+	// Kept, and shown only when the test fails: a flaky real-time test is
+	// diagnosed from the log of the run that failed.
+	w := &tailLog{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("last %s log lines:\n%s", name, w.tail())
+		}
+	})
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
+}
+
+// tailLog keeps the last lines written to it.
+type tailLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *tailLog) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimRight(string(b), "\n"))
+	if len(l.lines) > 60 {
+		l.lines = slices.Delete(l.lines, 0, len(l.lines)-60)
+	}
+	return len(b), nil
+}
+
+func (l *tailLog) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
 }
 
 // seenAnalyzer is the engine's real call pipeline with a hook that tells
@@ -379,7 +410,12 @@ func (td *testDaemon) ctl(method, path string, body, out any) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := controlCall(ctx, td.control, method, path, body, out); err != nil {
-		td.t.Fatalf("%s %s: %v", method, path, err)
+		select {
+		case derr := <-td.done:
+			td.t.Fatalf("%s %s: %v; the daemon had stopped: %v", method, path, err, derr)
+		default:
+			td.t.Fatalf("%s %s: %v (the daemon is still running)", method, path, err)
+		}
 	}
 }
 
