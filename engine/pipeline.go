@@ -605,7 +605,10 @@ func (p *Pipeline) Finish(at time.Duration) ([]agentassist.Event, Record, error)
 			errs = append(errs, err)
 		}
 		if c.gate != nil {
-			if from, pcm, ok := c.gate.OpenUtterance(); ok && c.speakingAtEnd {
+			// Audio is kept for a resume, never while card data may be
+			// being read: then the utterance is decoded in two parts.
+			payment := p.cardMentioned && at-p.cardMentionedAt <= cardContextWindow || p.redactor.DigitsStarted(c.speaker)
+			if from, pcm, ok := c.gate.OpenUtterance(); ok && c.speakingAtEnd && !payment {
 				c.openSpeech, c.openFrom = slices.Clone(pcm), from
 				// The adaptation as the utterance began: ending its first
 				// part would update it with audio the next recognizer

@@ -91,6 +91,8 @@ type Server struct {
 	mu       sync.Mutex
 	sessions map[string]*session  // live calls
 	orphans  map[string]time.Time // calls a crash left live: resume deadline
+	started  time.Time            // when New ran: the resume window after a restart starts here
+	swept    bool                 // janitor only: stale open speech deleted
 	draining bool
 
 	sessCtx    context.Context // cancelled at shutdown: sessions end with reason "shutdown"
@@ -123,7 +125,7 @@ func New(cfg Config) (*Server, error) {
 	m := newMetrics()
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, store: st, auth: auth.NewAuthority(secret, nil), m: m,
-		sessions: map[string]*session{}, orphans: map[string]time.Time{},
+		sessions: map[string]*session{}, orphans: map[string]time.Time{}, started: time.Now(),
 	}
 	s.hub = agentassist.NewHub(agentassist.HubConfig{QueueSize: cfg.QueueSize, Logger: cfg.Logger,
 		OnSubscribers: func(n int) { m.subscribers.Set(float64(n)) }})
@@ -270,8 +272,22 @@ func (s *Server) janitor(ctx context.Context) {
 			for _, id := range due {
 				s.endOrphan(id)
 			}
+			if !s.swept && now.After(s.openSpeechDeadline()) {
+				s.swept = true
+				if err := s.removeStaleOpenSpeech(s.hasSession); err != nil {
+					s.log.Error("open speech of calls not resumed", "err", err)
+				}
+			}
 		}
 	}
+}
+
+// hasSession reports whether call id is live in this process.
+func (s *Server) hasSession(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.sessions[id]
+	return ok
 }
 
 func (s *Server) endOrphan(id string) {

@@ -149,6 +149,7 @@ func (s *session) run() {
 	info := CallInfo{ID: s.id, AgentID: s.agentID, StartedAt: s.call.StartedAt, ResumedAt: s.resumedAt,
 		PriorSegments: storedSegments(s.call.Segments), Resume: storedChannels(s.call.Channels)}
 	if s.resumedAt > 0 {
+		s.srv.loadOpenSpeech(s.id, &info.Resume)
 		if d, err := s.srv.store.Detail(s.id); err != nil {
 			s.log.Warn("reading the call's utterances for its sentiment: the summary will cover the call from the restart on", "err", err)
 			// Without them an utterance carried over would be stored twice.
@@ -166,7 +167,7 @@ func (s *session) run() {
 		return
 	}
 	s.an = an
-	s.dropOpenSpeech() // taken: checkpoints need not rewrite it
+	s.dropOpenSpeech(false) // taken into the pipeline
 	if s.resumedAt == 0 {
 		s.publish([]agentassist.Event{{Type: agentassist.EventCallStarted, Data: map[string]any{"started_at": s.call.StartedAt.UTC().Format(time.RFC3339Nano)}}})
 	}
@@ -557,10 +558,15 @@ func (s *session) replacing(ev *agentassist.Event) *store.Utterance {
 }
 
 // dropOpenSpeech forgets the open speech the call's channels kept: it has
-// been carried into a pipeline, or the call ended for good.
-func (s *session) dropOpenSpeech() {
+// been carried into a pipeline or saved (saveOpenSpeech), or the call
+// ended for good. The stored call keeps where it began (OpenSpeechFrom)
+// only when it was saved for a resume.
+func (s *session) dropOpenSpeech(keepFrom bool) {
 	for i := range s.call.Channels {
-		s.call.Channels[i].OpenSpeech, s.call.Channels[i].OpenSpeechFrom = nil, 0
+		s.call.Channels[i].OpenSpeech = nil
+		if !keepFrom {
+			s.call.Channels[i].OpenSpeechFrom = 0
+		}
 	}
 }
 
@@ -606,9 +612,12 @@ func (s *session) finish(reason string) error {
 			ferr = errors.Join(ferr, err)
 		}
 		s.applyResult(res)
-		if reason != "shutdown" {
-			s.dropOpenSpeech() // nothing will resume the call
+		if reason == "shutdown" {
+			if err := s.srv.saveOpenSpeech(s.id, s.call.Channels); err != nil {
+				s.log.Warn("open speech not saved: a resume will decode the utterance in two parts", "err", err)
+			}
 		}
+		s.dropOpenSpeech(reason == "shutdown")
 	}
 	s.endCall(reason)
 	return ferr

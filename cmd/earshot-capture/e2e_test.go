@@ -648,6 +648,9 @@ func TestEndToEnd(t *testing.T) {
 		compareTranscripts(t, eng, "cut-1", tr, clip.Seconds(), offline, 0.12)
 		checkSentimentCoversCall(t, det)
 		checkNoUtteranceTwice(t, det)
+		if left, _ := filepath.Glob(filepath.Join(dir, "open-speech", "*")); len(left) > 0 {
+			t.Errorf("audio kept for the restart is still on disk after the resume: %v", left)
+		}
 	})
 
 	t.Run("an outage longer than the buffer is reported as a gap of its length", func(t *testing.T) {

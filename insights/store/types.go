@@ -68,9 +68,10 @@ type ChannelState struct {
 	Adaptation []float32 `json:"adaptation,omitempty"`
 	// OpenSpeech is the audio of the utterance in progress when an engine
 	// stopped (16 kHz PCM16 little-endian, from OpenSpeechFrom seconds of
-	// call time), so the restarted engine decodes the utterance whole. Only
-	// a call stopped by a shutdown keeps it, until it is resumed.
-	OpenSpeech     []byte  `json:"open_speech,omitempty"`
+	// call time), so the restarted engine decodes the utterance whole. It
+	// is audio, so it is never stored with the call: the engine keeps it in
+	// a file of its own until the call resumes or the resume window ends.
+	OpenSpeech     []byte  `json:"-"`
 	OpenSpeechFrom float64 `json:"open_speech_from,omitempty"`
 }
 
