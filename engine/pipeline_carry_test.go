@@ -35,12 +35,12 @@ func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
 	agent, caller = agent[:n], caller[:n]
 	deps := realDeps(t, 2)
 
-	// run returns each speaker's finals in order; with cut > 0 the first
-	// pipeline stops at cut and the part of an utterance it decoded is
-	// dropped when the resumed pipeline's final starts before cut.
+	// run returns each speaker's transcript; with cut > 0 the first
+	// pipeline stops at cut and a second resumes there, given the open
+	// speech when carry is set (else the utterance is split, as before).
 	type final struct {
-		start, end time.Duration
-		text       string
+		start time.Duration
+		text  string
 	}
 	run := func(cut time.Duration, carry bool) (texts [2]string, carried int) {
 		var finals [2][]final
@@ -56,7 +56,7 @@ func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
 				if u.Speaker == "caller" {
 					ch = 1
 				}
-				f := final{secondsToDuration(u.Start), secondsToDuration(u.End), u.Text}
+				f := final{secondsToDuration(u.Start), u.Text}
 				// As the session does: the resumed pipeline's first final of
 				// a channel that stopped in speech, if it starts before the
 				// cut, replaces the stopped part's final.
