@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/earshot/earshot/agentassist"
@@ -58,6 +59,9 @@ type CallInfo struct {
 	// Resume is where each channel (agent, caller) of the earlier pipeline
 	// stood when it stopped; zero when unknown.
 	Resume [2]store.ChannelState
+	// Redaction is the call's stored redaction state (store.Call.Redaction),
+	// nil for a new call.
+	Redaction json.RawMessage
 }
 
 // NewAnalyzerFunc makes a call's pipeline. It may block briefly (taking

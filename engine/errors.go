@@ -16,6 +16,9 @@ var (
 	ErrSessionFailed = errors.New("call failed")
 	// ErrShuttingDown means the server is draining and takes no new calls.
 	ErrShuttingDown = errors.New("server shutting down")
+	// ErrStorage means a call's records could not be written: the call is
+	// not acknowledged past its last checkpoint and stays resumable.
+	ErrStorage = errors.New("storage unavailable")
 	// ErrConfig means the engine configuration is unusable.
 	ErrConfig = errors.New("bad engine configuration")
 )

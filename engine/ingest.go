@@ -111,8 +111,10 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 	if claims.Role == auth.RoleEndpoint && start.AgentID != claims.Agent {
 		return closeWith(CloseForbidden, "forbidden")
 	}
-	sess, ack, err := s.attach(start, c)
+	sess, ack, err := s.attach(start, c, tokenKey(claims))
 	switch {
+	case errors.Is(err, errTooManyWaiting):
+		return closeWith(CloseTooSlow, err.Error())
 	case errors.Is(err, ErrCallActive):
 		return closeWith(CloseCallActive, ErrCallActive.Error())
 	case errors.Is(err, auth.ErrForbidden):
@@ -128,7 +130,14 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 	log := s.log.With("call_id", start.CallID)
 	log.Info("endpoint streaming", "resume", start.Resume, "ack", ack)
 	payloadBytes := PayloadBytes(start.SampleRate, start.Encoding)
-	ended := false
+	ended, paused := false, false
+	// Pongs keep the read deadline alive; this keeps a connection that
+	// sends nothing else (no audio, no control) from holding a call.
+	idle := time.AfterFunc(s.cfg.IdleTimeout, func() {
+		log.Info("ingest connection idle: closed", "limit", s.cfg.IdleTimeout)
+		c.closeWith(CloseIdle, fmt.Sprintf("idle: no audio or control message for %v", s.cfg.IdleTimeout))
+	})
+	defer idle.Stop()
 	for {
 		mt, msg, err := c.readMessage()
 		if err != nil {
@@ -160,7 +169,19 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 				continue
 			}
 			ended = ctl.Type == "end"
+			switch ctl.Type {
+			case "pause":
+				paused = true
+			case "resume":
+				paused = false
+			}
 			m = sessMsg{kind: msgControl, ctl: ctl, conn: c}
+		}
+		// A paused call may stay silent as long as a call may last.
+		if paused {
+			idle.Stop()
+		} else {
+			idle.Reset(s.cfg.IdleTimeout)
 		}
 		if !sess.send(m) {
 			// The call ended under us (failure): the session has closed c
@@ -169,7 +190,14 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 		}
 		c.touch()
 	}
-	if !ended {
+	switch {
+	case ended:
+	case c.isClosing() && violation(c.code):
+		// The endpoint broke the protocol and will not resume (its
+		// client treats these codes as final): the call ends now
+		// instead of waiting out the resume window.
+		sess.send(sessMsg{kind: msgViolation, conn: c, err: fmt.Errorf("%w: %s", ErrProtocol, c.reason)})
+	default:
 		// Keep the call for a resume. Everything read before the break
 		// was handed over in order, so the session has it.
 		sess.send(sessMsg{kind: msgDetach, conn: c})
@@ -182,9 +210,9 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 
 // attach finds or creates the session for start's call and attaches c.
 // It returns the ack the endpoint resumes after.
-func (s *Server) attach(start Control, c *ingestConn) (*session, int64, error) {
+func (s *Server) attach(start Control, c *ingestConn, token string) (*session, int64, error) {
 	for attempt := 0; attempt < 3; attempt++ {
-		sess, err := s.sessionFor(start)
+		sess, err := s.sessionFor(start, token)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -204,11 +232,14 @@ func (s *Server) attach(start Control, c *ingestConn) (*session, int64, error) {
 
 // sessionFor returns the live session of start's call, restoring one from
 // the store after a restart or creating a new call.
-func (s *Server) sessionFor(start Control) (*session, error) {
+func (s *Server) sessionFor(start Control, token string) (*session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
 		return nil, ErrShuttingDown
+	}
+	if _, live := s.sessions[start.CallID]; !live && s.waitingCalls(token) >= s.cfg.MaxWaitingCalls {
+		return nil, fmt.Errorf("%w: %d calls of this token have not sent audio yet", errTooManyWaiting, s.cfg.MaxWaitingCalls)
 	}
 	if sess, ok := s.sessions[start.CallID]; ok {
 		if sess.agentID != start.AgentID {
@@ -253,12 +284,47 @@ func (s *Server) sessionFor(start Control) (*session, error) {
 		c.LastSeq = max(c.LastSeq, last)
 		delete(s.orphans, c.ID)
 	}
-	sess := newSession(s, c)
+	sess := newSession(s, c, token)
 	s.hub.OpenCall(c.ID, c.AgentID, c.LastSeq)
 	s.sessions[c.ID] = sess
 	s.sessWG.Add(1)
 	go sess.run()
 	return sess, nil
+}
+
+// violation reports the close codes the engine sends for a broken protocol.
+func violation(code int) bool {
+	switch code {
+	case websocket.ClosePolicyViolation, websocket.CloseUnsupportedData, websocket.CloseMessageTooBig:
+		return true
+	}
+	return false
+}
+
+// errTooManyWaiting refuses a start while the token has MaxWaitingCalls
+// calls that have not streamed yet (close 4429).
+var errTooManyWaiting = errors.New("too many calls waiting for audio")
+
+// tokenKey identifies the token a call was started with, for the cap on
+// calls waiting for audio: its id, or its role and agent for a token
+// without one.
+func tokenKey(c *auth.Claims) string {
+	if c.ID != "" {
+		return c.ID
+	}
+	return string(c.Role) + "/" + c.Agent
+}
+
+// waitingCalls counts token's live calls that have not streamed yet. The
+// caller holds s.mu.
+func (s *Server) waitingCalls(token string) int {
+	n := 0
+	for _, sess := range s.sessions {
+		if sess.tokenKey == token && !sess.streaming.Load() {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Server) removeSession(sess *session) {

@@ -19,6 +19,8 @@ type metrics struct {
 	subscribers   prometheus.Gauge
 	ingestClosed  *prometheus.CounterVec
 	sessionPanics prometheus.Counter
+	storeErrors   prometheus.Counter
+	storageDrops  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -36,7 +38,9 @@ func newMetrics() *metrics {
 	m.subscribers = prometheus.NewGauge(prometheus.GaugeOpts{Name: "earshot_live_subscribers", Help: "Live-event subscriptions."})
 	m.ingestClosed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "earshot_ingest_closed_total", Help: "Ingest connections closed by the engine, by close code."}, []string{"code"})
 	m.sessionPanics = prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_session_failures_total", Help: "Call sessions that failed (error or panic) and were ended."})
-	m.reg.MustRegister(m.callsActive, m.callsTotal, m.framesIn, m.framesDup, m.framesLost, m.rtf, m.eventLatency,
+	m.storeErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_store_write_errors_total", Help: "Writes of call records the store refused (a full disk, say); the call's acks stop meanwhile."})
+	m.storageDrops = prometheus.NewCounter(prometheus.CounterOpts{Name: "earshot_calls_storage_dropped_total", Help: "Calls dropped for a resume because their records could not be written for StorageTimeout."})
+	m.reg.MustRegister(m.storeErrors, m.storageDrops, m.callsActive, m.callsTotal, m.framesIn, m.framesDup, m.framesLost, m.rtf, m.eventLatency,
 		m.subscribers, m.ingestClosed, m.sessionPanics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

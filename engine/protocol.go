@@ -12,6 +12,7 @@ import (
 const (
 	CloseUnauthorized = 4401
 	CloseForbidden    = 4403
+	CloseIdle         = 4408 // nothing received for IdleTimeout, or no audio after start
 	CloseCallActive   = 4409
 	CloseTooSlow      = 4429
 )

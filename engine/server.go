@@ -6,16 +6,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/earshot/earshot/agentassist"
+	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 )
@@ -49,6 +53,34 @@ type Config struct {
 	ReadTimeout  time.Duration // a connection silent this long is closed; default 45 s
 	AckInterval  time.Duration // default 200 ms (the protocol promises ≤ 250 ms)
 	QueueSize    int           // per live subscriber, default 256
+
+	// Limits on what one endpoint can make the engine do.
+	//
+	// MaxCallLength is the longest call: a frame whose capture time is
+	// beyond it, or a seq more than its frames ahead of the ack, is a
+	// protocol violation (1008). Default 12 h.
+	MaxCallLength time.Duration
+	// NoAudioTimeout ends a call (reason no_audio) that gets neither audio
+	// nor a pause this long after its start. Default 30 s.
+	NoAudioTimeout time.Duration
+	// IdleTimeout closes an ingest connection (4408) that sends no frame
+	// and no control message for this long, unless its call is paused
+	// (pings do not count). Default 60 s.
+	IdleTimeout time.Duration
+	// MaxWaitingCalls caps the calls per endpoint token that have started
+	// but not streamed yet; a start beyond it gets 4429. Default 4.
+	MaxWaitingCalls int
+	// MaxGapRecords caps the gap records of one call; past it gaps extend
+	// the last record. Default 1000.
+	MaxGapRecords int
+	// StorageTimeout is how long a call's records may fail to be written
+	// before the call is dropped for a resume (1011 "storage
+	// unavailable"); acks stop at the first failure. Default 10 s.
+	StorageTimeout time.Duration
+	// ShutdownTimeout bounds a graceful shutdown: calls still running when
+	// it passes are ended with reason shutdown from their last
+	// checkpoint. Default 10 s.
+	ShutdownTimeout time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -76,7 +108,46 @@ func (c *Config) defaults() error {
 	if c.AckInterval <= 0 {
 		c.AckInterval = 200 * time.Millisecond
 	}
+	if c.MaxCallLength <= 0 {
+		c.MaxCallLength = 12 * time.Hour
+	}
+	if c.MaxCallLength > 30*24*time.Hour {
+		return fmt.Errorf("%w: the longest call may be 30 days (the protocol's capture-time limit)", ErrConfig)
+	}
+	if c.NoAudioTimeout <= 0 {
+		c.NoAudioTimeout = 30 * time.Second
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 60 * time.Second
+	}
+	if c.MaxWaitingCalls <= 0 {
+		c.MaxWaitingCalls = 4
+	}
+	if c.MaxGapRecords <= 0 {
+		c.MaxGapRecords = 1000
+	}
+	if c.StorageTimeout <= 0 {
+		c.StorageTimeout = 10 * time.Second
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
 	return nil
+}
+
+// maxSeqAhead is how far above the ack a seq may be: the frames of both
+// channels of the longest call.
+func (s *Server) maxSeqAhead() int64 {
+	return 2 * int64(s.cfg.MaxCallLength/audio.FrameDuration)
+}
+
+// adoptOrphan leaves a call whose session stopped without ending it (its
+// records could not be written) to the janitor, as a crash would: it ends
+// the call if nobody resumes it within the resume window.
+func (s *Server) adoptOrphan(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.orphans[id] = time.Now().Add(s.cfg.ResumeWindow)
 }
 
 // Server is the Earshot engine. Create it with New, serve with Run.
@@ -227,21 +298,76 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	deadline := time.Now().Add(s.cfg.ShutdownTimeout)
+	shutCtx, cancel := context.WithDeadline(context.Background(), deadline)
 	_ = hs.Shutdown(shutCtx) // stops the listener; hijacked WebSockets are ours to close
 	cancel()
 	s.sessCancel() // sessions end their calls with reason "shutdown" and close their endpoints
-	s.sessWG.Wait()
+	late := !waitUntil(&s.sessWG, deadline)
+	if late {
+		s.abandonSessions()
+	}
 	stopJanitor()
 	s.hub.Close() // live subscribers get 1001 "going away"
-	s.connWG.Wait()
-	bg.Wait()
+	if late {
+		// The calls left are checkpointed as shut down; their goroutines
+		// die with the process.
+		waitUntil(&s.connWG, time.Now().Add(closeGrace))
+		waitUntil(&bg, time.Now().Add(closeGrace))
+	} else {
+		s.connWG.Wait()
+		bg.Wait()
+	}
 	<-serveErr
 	if cerr := s.store.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	s.log.Info("engine stopped")
 	return err
+}
+
+// waitUntil waits for wg until deadline; false if it had to stop waiting.
+func waitUntil(wg *sync.WaitGroup, deadline time.Time) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// abandonSessions ends, from their last checkpoint, the calls whose
+// sessions did not finish within the shutdown deadline (a pipeline stuck
+// decoding): each is stored as ended with reason shutdown, so it resumes
+// from its stored ack after the restart, and its endpoint is closed.
+func (s *Server) abandonSessions() {
+	s.mu.Lock()
+	left := slices.Collect(maps.Values(s.sessions))
+	s.mu.Unlock()
+	for _, sess := range left {
+		c, err := s.store.GetCall(sess.id)
+		if err != nil {
+			s.log.Error("shutdown deadline: call not found", "call_id", sess.id, "err", err)
+			continue
+		}
+		now := time.Now()
+		c.Status, c.EndReason, c.EndedAt = store.StatusEnded, string(store.EndShutdown), &now
+		if err := s.store.PutCall(c); err != nil {
+			s.log.Error("shutdown deadline: call not saved", "call_id", sess.id, "err", err)
+		}
+		if conn := sess.attached.Load(); conn != nil {
+			conn.closeWith(websocket.CloseGoingAway, "server shutting down")
+		}
+		s.log.Warn("shutdown deadline passed: call ended from its last checkpoint", "call_id", sess.id,
+			"ack", c.Ack, "deadline", s.cfg.ShutdownTimeout)
+	}
 }
 
 // Close releases the store of a server that never ran.

@@ -8,7 +8,10 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
@@ -23,6 +26,7 @@ const (
 	msgControl
 	msgAttach
 	msgDetach
+	msgViolation // the connection was closed for breaking the protocol (err)
 )
 
 // sessMsg is what an ingest connection hands its call's session, in the
@@ -35,6 +39,7 @@ type sessMsg struct {
 	conn    *ingestConn
 	resume  bool
 	reply   chan attachReply
+	err     error
 }
 
 type attachReply struct {
@@ -42,58 +47,72 @@ type attachReply struct {
 	err error
 }
 
-type seqRange struct{ from, to int64 }
-
-// maxPending bounds the frames held above the ack (received out of order):
-// an endpoint resends in order, so more means a broken or hostile client.
-const maxPending = 1 << 16
-
 // wallSlots is how much call time (in 20 ms slots) the receive-time map
 // covers for latency measurement: 60 s.
 const wallSlots = 3000
 
+// recentFrames is how many received frames' capture times a session keeps
+// to place a gap declared by seq in call time.
+const recentFrames = 128
+
+// skipGapMin is the jump in a channel's capture time from which the
+// skipped stretch is recorded as a gap ("skipped"): shorter ones are
+// capture jitter or a lost frame or two.
+const skipGapMin = time.Second
+
 // session is one live call. Its goroutine (run) owns every field below
 // "owned by run"; connections talk to it only through in.
 type session struct {
-	srv     *Server
-	id      string
-	agentID string
-	log     *slog.Logger
-	in      chan sessMsg
-	done    chan struct{} // closed when run returns
+	srv      *Server
+	id       string
+	agentID  string
+	tokenKey string // the endpoint token that started the call
+	log      *slog.Logger
+	in       chan sessMsg
+	done     chan struct{} // closed when run returns
+	// streaming is set once audio (or a pause) arrived: until then the
+	// call counts against its token's MaxWaitingCalls.
+	streaming atomic.Bool
+	// attached mirrors conn for the server's shutdown deadline, which
+	// closes the endpoint of a session that did not stop in time.
+	attached atomic.Pointer[ingestConn]
 
 	// owned by run
-	call         store.Call
-	resumedAt    time.Duration
-	conn         *ingestConn
-	payloadBytes int
-	dec          [2]*channelDecoder
+	call      store.Call
+	resumedAt time.Duration
+	conn      *ingestConn
+	dec       [2]*channelDecoder
+	// an is the call's pipeline; nil while no endpoint is attached, so a
+	// dropped call holds no recognizers while it waits for its resume.
 	an           Analyzer
-	ack          int64
-	framesAcked  int64
-	lost         int64
-	pending      map[int64]struct{}
-	lostRanges   []seqRange
-	maxSeq       int64
-	seqAt        map[int64]time.Duration // capture time of recent frames, for gap times
-	pushedTo     [2]time.Duration        // end of the last frame pushed, per channel
+	seq          *seqTracker
+	recent       [recentFrames]seqTime // capture time of recent frames, for gap times
+	recentN      int
+	pushedTo     [2]time.Duration // end of the last frame pushed, per channel
 	audioEnd     time.Duration
 	ackSent      int64
 	ackSentAt    time.Time
 	pausedAt     time.Duration
 	paused       bool
 	lostTimer    *time.Timer
+	noAudioTimer *time.Timer
 	wall         []wallSlot
 	procTime     time.Duration // pipeline time since the last RTF sample
 	procAudio    time.Duration
 	procSampleAt time.Time
 	categories   []string
 	sentiment    store.Sentiment
-	gapCount     int64
+	gaps         gapLog
+	writes       recordWriter
 	// replaces holds, per speaker, the stored final of an utterance the
-	// last engine stopped in the middle of; the resumed pipeline decodes
+	// last pipeline stopped in the middle of; the resumed pipeline decodes
 	// it whole, and its first final of that speaker takes its place.
 	replaces map[string]store.Utterance
+}
+
+type seqTime struct {
+	seq int64
+	at  time.Duration
 }
 
 type wallSlot struct {
@@ -101,23 +120,26 @@ type wallSlot struct {
 	at   time.Time
 }
 
-func newSession(srv *Server, c store.Call) *session {
+func newSession(srv *Server, c store.Call, tokenKey string) *session {
 	s := &session{
-		srv: srv, id: c.ID, agentID: c.AgentID,
+		srv: srv, id: c.ID, agentID: c.AgentID, tokenKey: tokenKey,
 		log:  srv.log.With("call_id", c.ID, "agent_id", c.AgentID),
 		in:   make(chan sessMsg, 256),
 		done: make(chan struct{}),
-		call: c, ack: c.Ack, framesAcked: c.Frames, lost: c.FramesLost, maxSeq: c.Ack,
-		pending: map[int64]struct{}{}, seqAt: map[int64]time.Duration{},
+		call: c, seq: newSeqTracker(c.Ack, c.Frames, c.FramesLost, srv.maxSeqAhead()),
 		ackSent: c.Ack, wall: make([]wallSlot, wallSlots),
 		categories: slices.Clone(c.Categories), sentiment: c.Sentiment,
 		audioEnd: time.Duration(c.AudioS * float64(time.Second)),
+		gaps:     gapLog{max: srv.cfg.MaxGapRecords},
 	}
+	s.writes.onError = srv.m.storeErrors.Inc
 	s.resumedAt = s.audioEnd
 	s.pushedTo = [2]time.Duration{s.audioEnd, s.audioEnd}
-	s.payloadBytes = PayloadBytes(c.SampleRate, c.Encoding)
 	for ch := range s.dec {
 		s.dec[ch] = newChannelDecoder(c.SampleRate, c.Encoding)
+	}
+	if c.Frames > 0 || c.AudioS > 0 {
+		s.streaming.Store(true)
 	}
 	return s
 }
@@ -133,7 +155,7 @@ func (s *session) send(m sessMsg) bool {
 }
 
 // run is the session goroutine. It ends when the call ends (end message,
-// resume window over, failure, or server shutdown).
+// resume window over, no audio, failure, storage lost, or server shutdown).
 func (s *session) run() {
 	defer s.srv.sessWG.Done()
 	defer close(s.done)
@@ -146,10 +168,71 @@ func (s *session) run() {
 	s.srv.m.callsActive.Inc()
 	defer s.srv.m.callsActive.Dec()
 
+	if err := s.startPipeline(); err != nil {
+		s.fail(err)
+		return
+	}
+	if s.resumedAt == 0 {
+		s.publish([]agentassist.Event{{Type: agentassist.EventCallStarted, Data: map[string]any{"started_at": s.call.StartedAt.UTC().Format(time.RFC3339Nano)}}})
+	}
+	tick := time.NewTicker(s.srv.cfg.AckInterval / 4)
+	defer tick.Stop()
+	s.lostTimer = time.NewTimer(s.srv.cfg.ResumeWindow)
+	s.lostTimer.Stop()
+	s.noAudioTimer = time.NewTimer(s.srv.cfg.NoAudioTimeout)
+	defer s.noAudioTimer.Stop()
+	if s.streaming.Load() {
+		s.noAudioTimer.Stop()
+	}
+	s.procSampleAt = time.Now()
+	for {
+		select {
+		case m := <-s.in:
+			if s.handle(m) {
+				return
+			}
+		case now := <-tick.C:
+			if s.tick(now) {
+				return
+			}
+		case <-s.lostTimer.C:
+			if s.conn == nil {
+				s.log.Info("endpoint did not resume in time")
+				s.finish(store.EndEndpointLost)
+				return
+			}
+		case <-s.noAudioTimer.C:
+			if !s.streaming.Load() {
+				s.log.Info("no audio within the limit after start: call ended", "limit", s.srv.cfg.NoAudioTimeout)
+				s.finish(store.EndNoAudio)
+				if s.conn != nil {
+					s.conn.closeWith(CloseIdle, fmt.Sprintf("call ended: no audio within %v of start", s.srv.cfg.NoAudioTimeout))
+				}
+				return
+			}
+		case <-s.srv.sessCtx.Done():
+			s.finish(store.EndShutdown)
+			if s.conn != nil {
+				s.conn.closeWith(1001, "server shutting down")
+			}
+			return
+		}
+	}
+}
+
+// startPipeline makes the call's pipeline: at its start, after an engine
+// restart, or when an endpoint comes back to a call whose pipeline was
+// released when it dropped. A resumed pipeline starts at the audio
+// received so far and carries on from the stored state.
+func (s *session) startPipeline() error {
+	s.resumedAt = s.audioEnd
 	info := CallInfo{ID: s.id, AgentID: s.agentID, StartedAt: s.call.StartedAt, ResumedAt: s.resumedAt,
-		PriorSegments: storedSegments(s.call.Segments), Resume: storedChannels(s.call.Channels)}
+		PriorSegments: storedSegments(s.call.Segments), Resume: storedChannels(s.call.Channels),
+		Redaction: s.call.Redaction}
 	if s.resumedAt > 0 {
-		s.srv.loadOpenSpeech(s.id, &info.Resume)
+		if !slices.ContainsFunc(s.call.Channels, func(c store.ChannelState) bool { return len(c.OpenSpeech) > 0 }) {
+			s.srv.loadOpenSpeech(s.id, &info.Resume)
+		}
 		if d, err := s.srv.store.Detail(s.id); err != nil {
 			s.log.Warn("reading the call's utterances for its sentiment: the summary will cover the call from the restart on", "err", err)
 			// Without them an utterance carried over would be stored twice.
@@ -163,41 +246,48 @@ func (s *session) run() {
 	}
 	an, err := s.srv.cfg.NewAnalyzer(info)
 	if err != nil {
-		s.fail(fmt.Errorf("starting pipeline: %w", err))
-		return
+		return fmt.Errorf("starting pipeline: %w", err)
 	}
 	s.an = an
 	s.dropOpenSpeech(false) // taken into the pipeline
-	if s.resumedAt == 0 {
-		s.publish([]agentassist.Event{{Type: agentassist.EventCallStarted, Data: map[string]any{"started_at": s.call.StartedAt.UTC().Format(time.RFC3339Nano)}}})
+	return nil
+}
+
+// suspend releases the pipeline (and its recognizers) of a call whose
+// endpoint dropped: the pipeline is finished as for a shutdown, keeping
+// where each channel stood, and startPipeline goes on from there when the
+// endpoint resumes.
+func (s *session) suspend() {
+	if s.an == nil {
+		return
 	}
-	tick := time.NewTicker(s.srv.cfg.AckInterval / 4)
-	defer tick.Stop()
-	s.lostTimer = time.NewTimer(s.srv.cfg.ResumeWindow)
-	s.lostTimer.Stop()
-	s.procSampleAt = time.Now()
-	for {
-		select {
-		case m := <-s.in:
-			if s.handle(m) {
-				return
-			}
-		case now := <-tick.C:
-			s.tick(now)
-		case <-s.lostTimer.C:
-			if s.conn == nil {
-				s.log.Info("endpoint did not resume in time")
-				s.finish("endpoint_lost")
-				return
-			}
-		case <-s.srv.sessCtx.Done():
-			s.finish("shutdown")
-			if s.conn != nil {
-				s.conn.closeWith(1001, "server shutting down")
-			}
-			return
+	if err := s.flushPipeline(); err != nil {
+		s.log.Warn("releasing the pipeline of a dropped call", "err", err)
+	}
+	s.an.Close()
+	s.an = nil
+}
+
+// flushPipeline finishes the pipeline at the audio received so far and
+// folds its results into the call; the pipeline can only be closed after.
+func (s *session) flushPipeline() error {
+	var ferr error
+	for ch := 0; ch < 2; ch++ {
+		if err := s.dec[ch].flush(func(f decodedFrame) error {
+			evs, err := s.an.Push(ch, f.samples, f.at)
+			s.publish(evs)
+			s.audioEnd = max(s.audioEnd, f.at+audio.FrameDuration)
+			return err
+		}); err != nil {
+			ferr = err
 		}
 	}
+	s.noteRedaction()
+	evs, res, err := s.an.Finish(s.audioEnd)
+	// The session publishes call.ended itself, with the real reason.
+	s.publish(slices.DeleteFunc(evs, func(e agentassist.Event) bool { return e.Type == agentassist.EventCallEnded }))
+	s.applyResult(res)
+	return errors.Join(ferr, err)
 }
 
 // handle processes one message; true means the call has ended.
@@ -213,21 +303,35 @@ func (s *session) handle(m sessMsg) bool {
 			// connection die: the newer one wins.
 			s.conn.closeWith(CloseCallActive, "call resumed on another connection")
 		}
-		s.conn = m.conn
+		if s.an == nil {
+			if err := s.startPipeline(); err != nil {
+				m.reply <- attachReply{err: err}
+				s.fail(err)
+				return true
+			}
+		}
+		s.setConn(m.conn)
 		s.lostTimer.Stop()
-		m.reply <- attachReply{ack: s.ack}
-		s.ackSent, s.ackSentAt = s.ack, time.Now()
+		m.reply <- attachReply{ack: s.seq.ack}
+		s.ackSent, s.ackSentAt = s.seq.ack, time.Now()
 	case msgDetach:
 		if s.conn == m.conn {
-			s.conn = nil
+			s.setConn(nil)
 			s.lostTimer.Reset(s.srv.cfg.ResumeWindow)
+			s.suspend()
 			s.checkpoint() // keep what arrived for a resume after a restart
-			s.log.Info("endpoint disconnected; call waits for resume", "window", s.srv.cfg.ResumeWindow, "ack", s.ack)
+			s.log.Info("endpoint disconnected; call waits for resume", "window", s.srv.cfg.ResumeWindow, "ack", s.seq.ack)
+		}
+	case msgViolation:
+		if m.conn == s.conn {
+			s.fail(m.err)
+			return true
 		}
 	case msgFrame:
 		if m.conn != s.conn {
 			return false // a superseded connection's leftovers
 		}
+		s.nowStreaming()
 		if err := s.frame(m.hdr, m.payload); err != nil {
 			s.fail(err)
 			return true
@@ -236,30 +340,57 @@ func (s *session) handle(m sessMsg) bool {
 		if m.conn != s.conn {
 			return false
 		}
-		switch m.ctl.Type {
-		case "gap":
-			s.declaredGap(*m.ctl.From, *m.ctl.To, m.ctl.Reason)
-		case "pause":
-			s.paused, s.pausedAt = true, time.Duration(*m.ctl.AtUS)*time.Microsecond
-		case "resume":
-			if s.paused {
-				to := time.Duration(*m.ctl.AtUS) * time.Microsecond
-				s.recordGap(store.Gap{FromSeq: -1, ToSeq: -1, From: s.pausedAt.Seconds(), To: to.Seconds(), Reason: "paused"})
-				for ch := 0; ch < 2; ch++ {
-					s.an.Gap(ch, s.pausedAt, to, "paused")
-				}
-				s.paused = false
-			}
-		case "end":
-			if err := s.finish("end"); err != nil {
-				s.conn.closeWith(1011, closeReason("call failed: "+err.Error()))
-				return true
-			}
-			frames, gaps := s.call.Frames, s.gapCount
-			s.conn.sendJSON(Control{Type: "ended", CallID: s.id, Frames: &frames, Gaps: &gaps})
-			s.conn.closeAfterQueued(1000, "")
+		return s.control(m.ctl)
+	}
+	return false
+}
+
+func (s *session) setConn(c *ingestConn) {
+	s.conn = c
+	s.attached.Store(c)
+}
+
+// nowStreaming notes that the endpoint has begun to stream (audio or a
+// pause): the call no longer waits for audio.
+func (s *session) nowStreaming() {
+	if !s.streaming.Load() {
+		s.streaming.Store(true)
+		s.noAudioTimer.Stop()
+	}
+}
+
+// control handles a control message; true means the call has ended.
+func (s *session) control(ctl Control) bool {
+	switch ctl.Type {
+	case "gap":
+		s.nowStreaming()
+		if err := s.declaredGap(*ctl.From, *ctl.To, ctl.Reason); err != nil {
+			s.fail(err)
 			return true
 		}
+	case "pause":
+		s.nowStreaming()
+		s.paused, s.pausedAt = true, time.Duration(*ctl.AtUS)*time.Microsecond
+	case "resume":
+		if s.paused {
+			to := time.Duration(*ctl.AtUS) * time.Microsecond
+			s.recordGap(store.Gap{FromSeq: -1, ToSeq: -1, From: s.pausedAt.Seconds(), To: to.Seconds(), Reason: "paused"}, s.pausedAt, to)
+			s.paused = false
+		}
+	case "end":
+		err := s.finish(store.EndEnd)
+		if errors.Is(err, ErrStorage) {
+			s.storageLost(err)
+			return true
+		}
+		if err != nil {
+			s.conn.closeWith(1011, closeReason("call failed: "+err.Error()))
+			return true
+		}
+		frames, gaps := s.call.Frames, s.gaps.stored
+		s.conn.sendJSON(Control{Type: "ended", CallID: s.id, Frames: &frames, Gaps: &gaps})
+		s.conn.closeAfterQueued(1000, "")
+		return true
 	}
 	return false
 }
@@ -268,18 +399,20 @@ func (s *session) handle(m sessMsg) bool {
 // feed the pipeline.
 func (s *session) frame(h FrameHeader, payload []byte) error {
 	seq := int64(h.Seq)
-	if _, dup := s.pending[seq]; dup || seq <= s.ack || s.inLost(seq) {
+	if h.At > s.srv.cfg.MaxCallLength {
+		return fmt.Errorf("%w: capture time %v is beyond the longest call (%v)", ErrProtocol, h.At, s.srv.cfg.MaxCallLength)
+	}
+	fresh, err := s.seq.receive(seq)
+	if err != nil {
+		return err
+	}
+	if !fresh {
 		s.srv.m.framesDup.Inc()
 		return nil
 	}
-	if len(s.pending) >= maxPending {
-		return fmt.Errorf("%w: more than %d frames out of order", ErrProtocol, maxPending)
-	}
-	s.pending[seq] = struct{}{}
-	s.seqAt[seq] = h.At
-	s.maxSeq = max(s.maxSeq, seq)
+	s.recent[s.recentN%recentFrames] = seqTime{seq, h.At}
+	s.recentN++
 	s.srv.m.framesIn.Inc()
-	s.advance()
 	s.noteWall(h.At + audio.FrameDuration)
 
 	ch := int(h.Channel)
@@ -287,8 +420,14 @@ func (s *session) frame(h FrameHeader, payload []byte) error {
 	if at < s.pushedTo[ch] && at > s.pushedTo[ch]-audio.FrameDuration/2 {
 		at = s.pushedTo[ch] // capture clock jitter, not a late frame
 	}
+	if at-s.pushedTo[ch] >= skipGapMin {
+		// Capture time jumped: the stretch is a gap (the pipeline skips
+		// it without generating it), merged with the gap that explains
+		// it when there is one (lost frames, a pause).
+		s.recordGap(store.Gap{FromSeq: -1, ToSeq: -1, From: s.pushedTo[ch].Seconds(), To: at.Seconds(), Reason: "skipped"}, s.pushedTo[ch], at)
+	}
 	start := time.Now()
-	err := s.dec[ch].push(payload, at, func(f decodedFrame) error {
+	err = s.dec[ch].push(payload, at, func(f decodedFrame) error {
 		if f.at < s.pushedTo[ch] {
 			// Audio older than what the pipeline has already heard (a
 			// late resend after newer frames): it is counted, but time
@@ -312,75 +451,53 @@ func (s *session) frame(h FrameHeader, payload []byte) error {
 	return nil
 }
 
-func (s *session) inLost(seq int64) bool {
-	for _, r := range s.lostRanges {
-		if seq >= r.from && seq <= r.to {
-			return true
-		}
-	}
-	return false
-}
-
-// advance moves the cumulative ack over received and declared-lost frames.
-func (s *session) advance() {
-	for {
-		n := s.ack + 1
-		if _, ok := s.pending[n]; ok {
-			delete(s.pending, n)
-			s.ack, s.framesAcked = n, s.framesAcked+1
-			// Gap times look back at most 64 seqs from the ack.
-			delete(s.seqAt, n-64)
-			continue
-		}
-		if s.inLost(n) {
-			s.ack = n
-			continue
-		}
-		break
-	}
-	s.lostRanges = slices.DeleteFunc(s.lostRanges, func(r seqRange) bool { return r.to <= s.ack })
-}
-
-// frameTime estimates the capture time of seq from its neighbours: both
-// channels share the sequence, so two seqs make one 20 ms slot.
+// frameTime estimates the capture time of seq from the nearest frame
+// received before it: both channels share the sequence, so two seqs make
+// one 20 ms slot.
 func (s *session) frameTime(seq int64) time.Duration {
-	for d := int64(1); d < 64; d++ {
-		if at, ok := s.seqAt[seq-d]; ok {
-			return at + time.Duration((d+1)/2)*audio.FrameDuration
+	best := seqTime{seq: -1}
+	for i := range min(s.recentN, recentFrames) {
+		if r := s.recent[i]; r.seq < seq && r.seq > best.seq {
+			best = r
 		}
 	}
-	return s.audioEnd
+	if best.seq < 0 {
+		return s.audioEnd
+	}
+	return best.at + time.Duration((seq-best.seq+1)/2)*audio.FrameDuration
 }
 
 // declaredGap records frames the endpoint says it will never send.
-func (s *session) declaredGap(from, to int64, reason string) {
-	var missing int64
-	for q := max(from, s.ack+1); q <= to; q++ {
-		if _, ok := s.pending[q]; !ok {
-			missing++
-		}
+func (s *session) declaredGap(from, to int64, reason string) error {
+	missing, err := s.seq.declare(from, to)
+	if err != nil || missing == 0 {
+		return err
 	}
-	if missing == 0 {
-		return
-	}
-	s.lostRanges = append(s.lostRanges, seqRange{from, to})
-	s.maxSeq = max(s.maxSeq, to)
-	s.lost += missing
+	s.noteLost(from, to, missing, reason)
+	return nil
+}
+
+// noteLost records a gap of missing frames from..to.
+func (s *session) noteLost(from, to, missing int64, reason string) {
 	s.srv.m.framesLost.Add(float64(missing))
 	fromT := s.frameTime(from)
 	toT := fromT + time.Duration((to-from+2)/2)*audio.FrameDuration
-	s.recordGap(store.Gap{FromSeq: from, ToSeq: to, From: fromT.Seconds(), To: toT.Seconds(), Frames: missing, Reason: reason})
-	for ch := 0; ch < 2; ch++ {
-		s.an.Gap(ch, fromT, toT, reason)
-	}
-	s.advance()
+	s.recordGap(store.Gap{FromSeq: from, ToSeq: to, From: fromT.Seconds(), To: toT.Seconds(), Frames: missing, Reason: reason}, fromT, toT)
 }
 
-func (s *session) recordGap(g store.Gap) {
-	s.gapCount++
+// recordGap adds g to the call's gaps, merged with the last one when they
+// meet; a new record is told to the pipeline. The open record is written
+// when the next one starts or at the next checkpoint, so a flood of gap
+// messages costs one record.
+func (s *session) recordGap(g store.Gap, from, to time.Duration) {
 	g.From, g.To = roundMilli(g.From), roundMilli(g.To)
-	if err := s.srv.store.AppendGap(s.id, g); err != nil {
-		s.log.Error("storing gap", "err", err)
+	if s.gaps.stored > 0 && !s.gaps.merges(g) {
+		s.flushGap()
+	}
+	if s.gaps.add(g) && s.an != nil {
+		for ch := 0; ch < 2; ch++ {
+			s.an.Gap(ch, from, to, g.Reason)
+		}
 	}
 }
 
@@ -407,37 +524,77 @@ func (s *session) wallAt(t time.Duration) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func (s *session) tick(now time.Time) {
+// tick runs the pipeline's timers and checkpoints; true means the call
+// was dropped because its records cannot be written.
+func (s *session) tick(now time.Time) bool {
 	if s.an != nil && s.audioEnd > 0 {
 		s.publish(s.an.Tick(s.audioEnd))
 	}
-	if s.ack != s.ackSent && now.Sub(s.ackSentAt) >= s.srv.cfg.AckInterval {
+	if (s.seq.ack != s.ackSent || s.gaps.dirty || s.writes.failing()) && now.Sub(s.ackSentAt) >= s.srv.cfg.AckInterval {
 		s.checkpoint()
+	}
+	if s.writes.failing() && (now.Sub(s.writes.since) >= s.srv.cfg.StorageTimeout || len(s.writes.queue) >= maxQueuedWrites) {
+		s.storageLost(s.writes.err)
+		return true
 	}
 	if d := now.Sub(s.procSampleAt); d >= time.Second && s.procAudio > 0 {
 		s.srv.m.rtf.Observe(s.procTime.Seconds() / s.procAudio.Seconds())
 		s.procTime, s.procAudio, s.procSampleAt = 0, 0, now
 	}
+	return false
 }
 
 // checkpoint stores the ingest progress and only then acks it, so an
-// acknowledged frame survives an engine restart.
+// acknowledged frame survives an engine restart. While any record of the
+// call is unwritten (a full disk) nothing is acked: the endpoint keeps
+// the frames.
 func (s *session) checkpoint() {
+	s.ackSentAt = time.Now()
+	if !s.writes.retry(s.ackSentAt) {
+		return
+	}
+	s.flushGap()
 	s.fillCall()
-	if err := s.srv.store.PutCall(s.call); err != nil {
-		s.log.Error("checkpoint", "err", err)
+	c := s.call
+	s.writes.do(s.ackSentAt, func() error { return s.srv.store.PutCall(c) })
+	if s.writes.failing() {
+		s.log.Error("checkpoint not written: acks stop until the store takes writes again", "err", s.writes.err)
 		return
 	}
 	if s.conn != nil {
-		s.conn.setAck(s.ack)
+		s.conn.setAck(s.seq.ack)
 	}
-	s.ackSent, s.ackSentAt = s.ack, time.Now()
+	s.ackSent = s.seq.ack
+}
+
+// flushGap writes the open gap record if it changed.
+func (s *session) flushGap() {
+	if !s.gaps.dirty {
+		return
+	}
+	g := s.gaps.last
+	s.gaps.dirty = false
+	s.writes.do(time.Now(), func() error { return s.srv.store.AppendGap(s.id, g) })
+}
+
+// noteRedaction keeps the pipeline's redaction state with the call, so a
+// call resumed after a crash in the middle of a card still knows a card is
+// being read.
+func (s *session) noteRedaction() {
+	if r, ok := s.an.(redactionStater); ok {
+		if b, err := json.Marshal(r.RedactionState()); err == nil {
+			s.call.Redaction = b
+		}
+	}
 }
 
 func (s *session) fillCall() {
-	s.call.Ack = s.ack
-	s.call.Frames = s.framesAcked
-	s.call.FramesLost = s.lost
+	if s.an != nil {
+		s.noteRedaction()
+	}
+	s.call.Ack = s.seq.ack
+	s.call.Frames = s.seq.received
+	s.call.FramesLost = s.seq.lost
 	s.call.AudioS = roundMilli(s.audioEnd.Seconds())
 	s.call.DurationS = s.call.AudioS
 	s.call.Categories = s.categories
@@ -456,9 +613,9 @@ func (s *session) publish(evs []agentassist.Event) {
 			continue
 		}
 		s.call.LastSeq = d.Event.Seq
-		if err := s.srv.store.AppendEvent(s.id, d.Event.Seq, d.JSON); err != nil {
-			s.log.Error("storing event", "type", ev.Type, "err", err)
-		}
+		now := time.Now()
+		seq, js := d.Event.Seq, d.JSON
+		s.writes.do(now, func() error { return s.srv.store.AppendEvent(s.id, seq, js) })
 		var f eventFields
 		if err := json.Unmarshal(d.JSON, &f); err != nil {
 			continue
@@ -469,21 +626,17 @@ func (s *session) publish(evs []agentassist.Event) {
 			ref = time.Duration(f.End * float64(time.Second))
 			u := store.Utterance{Speaker: f.Speaker, Start: f.Start, End: f.End, Text: f.Text, Words: f.Words,
 				Confidence: f.Confidence, Sentiment: f.Sentiment, Seq: d.Event.Seq}
-			var err error
 			if replaced != nil {
-				err = s.srv.store.ReplaceUtterance(s.id, *replaced, u)
+				old := *replaced
+				s.writes.do(now, func() error { return s.srv.store.ReplaceUtterance(s.id, old, u) })
 			} else {
-				err = s.srv.store.AppendUtterance(s.id, u)
-			}
-			if err != nil {
-				s.log.Error("storing utterance", "err", err)
+				s.writes.do(now, func() error { return s.srv.store.AppendUtterance(s.id, u) })
 			}
 		case agentassist.EventHint:
 			s.call.Hints++
 			if f.ID != "" && store.ValidID(f.ID) {
-				if err := s.srv.store.AppendHint(s.id, f.ID, d.JSON); err != nil {
-					s.log.Error("storing hint", "err", err)
-				}
+				id := f.ID
+				s.writes.do(now, func() error { return s.srv.store.AppendHint(s.id, id, js) })
 			}
 		case agentassist.EventAlert:
 			s.call.Alerts++
@@ -492,25 +645,30 @@ func (s *session) publish(evs []agentassist.Event) {
 				s.categories = append(s.categories, f.ID)
 			}
 		case agentassist.EventSentiment:
-			v := f.Rolling
-			if v == nil {
-				v = f.Score
-			}
-			if v != nil {
-				switch f.Speaker {
-				case "caller":
-					s.sentiment.Caller = roundMilli(*v)
-					if f.Trend != "" {
-						s.sentiment.Trend = f.Trend
-					}
-				case "agent":
-					s.sentiment.Agent = roundMilli(*v)
-				}
-			}
+			s.foldSentiment(f)
 		}
 		if w, ok := s.wallAt(ref); ok {
 			s.srv.m.eventLatency.WithLabelValues(ev.Type).Observe(time.Since(w).Seconds())
 		}
+	}
+}
+
+func (s *session) foldSentiment(f eventFields) {
+	v := f.Rolling
+	if v == nil {
+		v = f.Score
+	}
+	if v == nil {
+		return
+	}
+	switch f.Speaker {
+	case "caller":
+		s.sentiment.Caller = roundMilli(*v)
+		if f.Trend != "" {
+			s.sentiment.Trend = f.Trend
+		}
+	case "agent":
+		s.sentiment.Agent = roundMilli(*v)
 	}
 }
 
@@ -585,60 +743,6 @@ type eventFields struct {
 	Trend      string          `json:"trend"`
 }
 
-// finish ends the call: flush the pipeline, record what never arrived,
-// publish call.ended and save the summary. For "shutdown" the frames above
-// the ack are not declared lost: the endpoint still holds them and may
-// resume the call after the restart.
-func (s *session) finish(reason string) error {
-	var ferr error
-	if s.an != nil {
-		for ch := 0; ch < 2; ch++ {
-			if err := s.dec[ch].flush(func(f decodedFrame) error {
-				evs, err := s.an.Push(ch, f.samples, f.at)
-				s.publish(evs)
-				s.audioEnd = max(s.audioEnd, f.at+audio.FrameDuration)
-				return err
-			}); err != nil {
-				ferr = err
-			}
-		}
-		if reason != "shutdown" {
-			s.missingAtEnd()
-		}
-		evs, res, err := s.an.Finish(s.audioEnd)
-		// The session publishes call.ended itself, with the real reason.
-		s.publish(slices.DeleteFunc(evs, func(e agentassist.Event) bool { return e.Type == agentassist.EventCallEnded }))
-		if err != nil {
-			ferr = errors.Join(ferr, err)
-		}
-		s.applyResult(res)
-		if reason == "shutdown" {
-			if err := s.srv.saveOpenSpeech(s.id, s.call.Channels); err != nil {
-				s.log.Warn("open speech not saved: a resume will decode the utterance in two parts", "err", err)
-			}
-		}
-		s.dropOpenSpeech(reason == "shutdown")
-	}
-	s.endCall(reason)
-	return ferr
-}
-
-// missingAtEnd declares every seq up to the highest seen that never arrived.
-func (s *session) missingAtEnd() {
-	for s.ack < s.maxSeq {
-		from := s.ack + 1
-		to := from
-		for to+1 <= s.maxSeq {
-			if _, ok := s.pending[to+1]; ok {
-				break
-			}
-			to++
-		}
-		s.declaredGap(from, to, "never_arrived")
-		s.advance()
-	}
-}
-
 func (s *session) applyResult(r CallResult) {
 	if r.TalkRatio > 0 {
 		s.call.TalkRatio = roundMilli(r.TalkRatio)
@@ -668,24 +772,63 @@ func (s *session) applyResult(r CallResult) {
 	}
 }
 
+// finish ends the call: flush the pipeline, record what never arrived,
+// publish call.ended and save the summary. For "shutdown" the frames above
+// the ack are not declared lost: the endpoint still holds them and may
+// resume the call after the restart. An ErrStorage error means the call
+// could not be saved: it stays resumable from its last checkpoint.
+func (s *session) finish(reason store.EndReason) error {
+	var ferr error
+	if s.an != nil {
+		ferr = s.flushPipeline()
+	}
+	if reason == store.EndShutdown {
+		if err := s.srv.saveOpenSpeech(s.id, s.call.Channels); err != nil {
+			s.log.Warn("open speech not saved: a resume will decode the utterance in two parts", "err", err)
+		}
+	} else {
+		s.missingAtEnd()
+	}
+	s.dropOpenSpeech(reason == store.EndShutdown)
+	if err := s.endCall(reason); err != nil {
+		return err
+	}
+	return ferr
+}
+
+// missingAtEnd declares every seq up to the highest seen that never
+// arrived: one gap per hole, whatever its length.
+func (s *session) missingAtEnd() {
+	for _, h := range s.seq.holes() {
+		missing, err := s.seq.declare(h.from, h.to)
+		if err != nil || missing == 0 {
+			continue // holes are below maxSeq, never too far ahead
+		}
+		s.noteLost(h.from, h.to, missing, "never_arrived")
+	}
+}
+
 // endCall publishes call.ended, saves the final summary and releases the
-// pipeline. It never calls the pipeline, so fail can use it on a broken one.
-func (s *session) endCall(reason string) {
+// pipeline. It never calls the pipeline, so fail can use it on a broken
+// one. It returns an ErrStorage error when a record of the call could not
+// be written.
+func (s *session) endCall(reason store.EndReason) error {
 	s.publish([]agentassist.Event{{Type: agentassist.EventCallEnded, T: s.audioEnd,
-		Data: map[string]any{"reason": reason, "duration_s": roundMilli(s.audioEnd.Seconds())}}})
+		Data: map[string]any{"reason": string(reason), "duration_s": roundMilli(s.audioEnd.Seconds())}}})
+	s.flushGap()
 	s.fillCall()
-	if reason != "shutdown" {
+	if reason != store.EndShutdown {
 		// Everything received counts; nothing more will be resent.
-		s.call.Frames = s.framesAcked + int64(len(s.pending))
+		s.call.Frames = s.seq.received + int64(s.seq.pending())
 	}
 	now := time.Now()
-	s.call.Status, s.call.EndReason, s.call.EndedAt = store.StatusEnded, reason, &now
+	s.call.Status, s.call.EndReason, s.call.EndedAt = store.StatusEnded, string(reason), &now
 	if s.call.Categories == nil {
 		s.call.Categories = []string{}
 	}
-	if err := s.srv.store.PutCall(s.call); err != nil {
-		s.log.Error("saving call", "err", err)
-	}
+	c := s.call
+	s.writes.retry(now)
+	s.writes.do(now, func() error { return s.srv.store.PutCall(c) })
 	s.srv.hub.CloseCall(s.id)
 	if s.an != nil {
 		if err := s.an.Close(); err != nil {
@@ -693,13 +836,44 @@ func (s *session) endCall(reason string) {
 		}
 		s.an = nil
 	}
-	s.srv.m.callsTotal.WithLabelValues(reason).Inc()
+	if s.writes.failing() {
+		s.log.Error("call not saved", "reason", reason, "err", s.writes.err)
+		return fmt.Errorf("%w: %w", ErrStorage, s.writes.err)
+	}
+	s.srv.m.callsTotal.WithLabelValues(string(reason)).Inc()
 	s.log.Info("call ended", "reason", reason, "frames", s.call.Frames, "lost", s.call.FramesLost, "audio_s", s.call.AudioS)
+	return nil
+}
+
+// storageLost drops a call whose records cannot be written: its endpoint
+// is closed with 1011 "storage unavailable" and keeps every unacked frame;
+// the stored call stays live at its last checkpoint, exactly as after a
+// crash, so a resume (here once writes work again, or on a restarted
+// engine) goes on from there. Supervisors get an alert.
+func (s *session) storageLost(err error) {
+	s.srv.m.storageDrops.Inc()
+	s.log.Error("store not writable: call dropped, resumable from its last checkpoint", "ack", s.call.Ack, "err", err)
+	ev := agentassist.Event{Type: agentassist.EventAlert, CallID: s.id, AgentID: s.agentID, T: s.audioEnd, TS: time.Now(),
+		Data: AlertRecord{ID: AlertStorage, T: s.audioEnd, Severity: "critical",
+			Text: "The engine cannot write to its disk: this call's audio is kept by its endpoint and resent once storage works again."}}
+	if _, err := s.srv.hub.Publish(ev); err != nil {
+		s.log.Error("publishing storage alert", "err", err)
+	}
+	if s.an != nil {
+		s.an.Close()
+		s.an = nil
+	}
+	s.srv.hub.CloseCall(s.id)
+	s.srv.adoptOrphan(s.id)
+	if s.conn != nil {
+		s.conn.closeWith(websocket.CloseInternalServerErr, "storage unavailable")
+		s.setConn(nil)
+	}
 }
 
 // fail ends the call after a pipeline error or panic: an error event, the
-// call saved with reason "error", the endpoint closed with 1011. The
-// server and every other call carry on.
+// call saved with reason "error", the endpoint closed with 1011 (1008 for
+// a protocol violation). The server and every other call carry on.
 func (s *session) fail(err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -710,8 +884,8 @@ func (s *session) fail(err error) {
 	s.log.Error("call failed", "err", err)
 	if errors.Is(err, ErrProtocol) {
 		if s.conn != nil {
-			s.conn.closeWith(1008, closeReason(err.Error()))
-			s.conn = nil
+			s.conn.closeWith(websocket.ClosePolicyViolation, closeReason(err.Error()))
+			s.setConn(nil)
 		}
 	}
 	s.publish([]agentassist.Event{{Type: agentassist.EventError, T: s.audioEnd, Data: map[string]any{"message": "call failed"}}})
@@ -719,8 +893,126 @@ func (s *session) fail(err error) {
 		s.an.Close()
 		s.an = nil
 	}
-	s.endCall("error")
+	if err := s.endCall(store.EndError); err != nil {
+		s.srv.adoptOrphan(s.id)
+	}
 	if s.conn != nil {
-		s.conn.closeWith(1011, closeReason("call failed: "+err.Error()))
+		s.conn.closeWith(websocket.CloseInternalServerErr, closeReason("call failed: "+err.Error()))
+	}
+}
+
+// redactionStater is a pipeline whose redaction state the session keeps in
+// the call's checkpoint (Pipeline is one).
+type redactionStater interface {
+	RedactionState() insights.RedactorState
+}
+
+// gapLog is a call's gap records: a gap that overlaps or touches the last
+// one (by seq, or by call time when either has none) extends it instead of
+// making a new record, and past max records every gap extends the last,
+// so no sequence of messages makes more than max records.
+type gapLog struct {
+	max    int
+	stored int64 // records made
+	last   store.Gap
+	dirty  bool // last changed since it was written
+}
+
+// add folds g in and reports whether it made a new record.
+func (l *gapLog) add(g store.Gap) bool {
+	if l.merges(g) {
+		if !l.meets(g) {
+			l.last.Reason = "merged"
+		}
+		if g.FromSeq >= 0 && (l.last.FromSeq < 0 || g.ToSeq > l.last.ToSeq) {
+			if l.last.FromSeq < 0 {
+				l.last.FromSeq = g.FromSeq
+			}
+			l.last.ToSeq = max(l.last.ToSeq, g.ToSeq)
+		}
+		l.last.To = max(l.last.To, g.To)
+		l.last.Frames += g.Frames
+		l.dirty = true
+		return false
+	}
+	l.last, l.dirty = g, true
+	l.stored++
+	return true
+}
+
+// merges reports whether g would extend the last record.
+func (l *gapLog) merges(g store.Gap) bool {
+	return l.stored > 0 && (l.meets(g) || l.stored >= int64(l.max))
+}
+
+// gapSlack is how far apart in call time two gaps may be and still be one.
+const gapSlack = 0.1
+
+func (l *gapLog) meets(g store.Gap) bool {
+	if g.FromSeq >= 0 && l.last.FromSeq >= 0 {
+		return g.FromSeq <= l.last.ToSeq+1 && g.ToSeq >= l.last.FromSeq-1
+	}
+	return g.From <= l.last.To+gapSlack && g.To >= l.last.From-gapSlack
+}
+
+// maxQueuedWrites bounds the records a session holds while the store
+// fails; at it the call is dropped (storageLost) at its next tick, and
+// what it would have written is produced again from the resent audio.
+const maxQueuedWrites = 4096
+
+// recordWriter writes one call's records in order. When a write fails it
+// keeps that record and every later one, in order, and retries them at the
+// next checkpoint: nothing is lost while the disk is full for a moment,
+// and the session knows not to ack meanwhile.
+type recordWriter struct {
+	queue []func() error
+	since time.Time // first failure of the current run of failures
+	err   error     // the last failure
+	// onError counts failures (the store-error metric); nil in tests.
+	onError func()
+}
+
+func (w *recordWriter) failing() bool { return len(w.queue) > 0 || w.err != nil }
+
+// do writes a record now, or queues it behind earlier failed ones.
+func (w *recordWriter) do(now time.Time, write func() error) {
+	if len(w.queue) > 0 {
+		if len(w.queue) < maxQueuedWrites {
+			w.queue = append(w.queue, write)
+		}
+		return
+	}
+	if err := write(); err != nil {
+		w.fail(now, err)
+		w.queue = append(w.queue, write)
+	} else {
+		w.err = nil
+	}
+}
+
+// retry writes the queued records in order; true when none is left.
+func (w *recordWriter) retry(now time.Time) bool {
+	for len(w.queue) > 0 {
+		if err := w.queue[0](); err != nil {
+			w.fail(now, err)
+			return false
+		}
+		w.queue[0] = nil
+		w.queue = w.queue[1:]
+	}
+	w.queue = nil
+	if w.err != nil {
+		w.err, w.since = nil, time.Time{}
+	}
+	return true
+}
+
+func (w *recordWriter) fail(now time.Time, err error) {
+	if w.err == nil && len(w.queue) == 0 {
+		w.since = now
+	}
+	w.err = err
+	if w.onError != nil {
+		w.onError()
 	}
 }

@@ -179,6 +179,27 @@ func (g *Gate) Flush() ([]Result, error) {
 	return g.out, g.skip()
 }
 
+// Skip advances the stream over n samples that never arrived (a jump in
+// capture time, or the part of a resumed call before its restart) without
+// decoding them: an open utterance is ended first and its final returned,
+// and the pre-roll is dropped. Its cost does not depend on n. The returned
+// slice is reused by the next call; n < 0 is ErrNegativeSkip.
+func (g *Gate) Skip(n int) ([]Result, error) {
+	g.out = g.out[:0]
+	if n < 0 {
+		return nil, fmt.Errorf("stt: gate skip of %d samples: %w", n, ErrNegativeSkip)
+	}
+	if g.state != gateIdle {
+		if err := g.close(); err != nil {
+			return g.out, err
+		}
+	}
+	g.pendingSkp += g.ringLen + n
+	g.ringLen, g.ringHead = 0, 0
+	g.pos += int64(n)
+	return g.out, g.skip()
+}
+
 func samplesAt(d time.Duration) int64 { return int64(audio.PipelineRate.Samples(max(d, 0))) }
 
 // remember appends frame to the ring, dropping (to be skipped) the oldest

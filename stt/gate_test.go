@@ -388,3 +388,40 @@ func TestGateHandsAnOpenUtteranceOver(t *testing.T) {
 		}
 	})
 }
+
+func TestGateSkipEndsTheUtteranceAndJumpsTheClockAtOnce(t *testing.T) {
+	rec := &fakeRec{}
+	g := NewGate(rec, GateConfig{PadStart: 200 * time.Millisecond, PadEnd: 200 * time.Millisecond, PreRoll: 400 * time.Millisecond})
+	buf := make([]int16, audio.FrameSize)
+	for i := range 50 {
+		ev := audio.VADEvent{}
+		if i == 40 {
+			ev = audio.VADEvent{Kind: audio.SpeechStart, Segment: audio.Segment{Start: at(38), End: at(41)}}
+		}
+		if _, err := g.Push(frameAt(buf, i), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	twoHours := audio.PipelineRate.Samples(2 * time.Hour)
+	res, err := g.Skip(twoHours)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 1 || !res[0].Final {
+		t.Fatalf("Skip inside an utterance returned %+v, want its final", res)
+	}
+	if rec.finals != 1 || len(rec.accepts) == 0 {
+		t.Fatalf("recognizer saw %d finals and %d accepts", rec.finals, len(rec.accepts))
+	}
+	// The recognizer's clock is where the gate's is: 50 frames plus the skip.
+	if want := int64(50*audio.FrameSize + twoHours); rec.clock != want {
+		t.Fatalf("recognizer clock %d after the skip, want %d", rec.clock, want)
+	}
+	decoded := len(rec.decoded)
+	if _, err := g.Skip(-1); !errors.Is(err, ErrNegativeSkip) {
+		t.Fatalf("Skip(-1) = %v, want ErrNegativeSkip", err)
+	}
+	if len(rec.decoded) != decoded {
+		t.Fatal("a skip decoded audio")
+	}
+}

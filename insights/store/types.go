@@ -48,6 +48,11 @@ type Call struct {
 	// the call's pipeline last stopped, for a resumed call to go on from.
 	Channels []ChannelState `json:"channels,omitempty"`
 
+	// Redaction is the call's redaction state (insights.RedactorState) at
+	// the checkpoint: a call resumed after a crash in the middle of a card
+	// reading still knows a card is being read. It holds no digits.
+	Redaction json.RawMessage `json:"redaction,omitempty"`
+
 	// Analysis results set when the call ends, passed through as JSON.
 	Dynamics json.RawMessage `json:"dynamics,omitempty"`
 	Segments json.RawMessage `json:"segments,omitempty"`
@@ -55,6 +60,18 @@ type Call struct {
 	// StartNS indexes calls by start time (nanoseconds since the Unix epoch).
 	StartNS int64 `json:"start_unix_ns"`
 }
+
+// EndReason is why a call ended (Call.EndReason).
+type EndReason string
+
+// End reasons.
+const (
+	EndEnd          EndReason = "end"           // the endpoint ended it
+	EndShutdown     EndReason = "shutdown"      // the engine stopped; the call may resume
+	EndEndpointLost EndReason = "endpoint_lost" // the endpoint did not resume in time
+	EndNoAudio      EndReason = "no_audio"      // no audio came within the limit after start
+	EndError        EndReason = "error"         // the call's analysis failed
+)
 
 // ChannelState is where one channel's analysis stood when its pipeline
 // stopped (an engine shutdown in the middle of a call).
