@@ -79,6 +79,11 @@ type PipelineConfig struct {
 	SnapshotEvery time.Duration
 	// Now stamps events with engine time. Default time.Now.
 	Now func() time.Time
+	// Redaction is where the call's earlier pipeline's redaction stood
+	// (Pipeline.RedactionState, from the call's checkpoint); nil for a new
+	// call. Without it a resumed call forgets that a card is being read
+	// and stores the rest of it.
+	Redaction *insights.RedactorState
 }
 
 // prosodyWindow is how much per-frame history a channel keeps to measure
@@ -144,9 +149,6 @@ type Pipeline struct {
 	playbook  *agentassist.Session
 	suggester *agentassist.Suggester
 
-	cardMentioned   bool
-	cardMentionedAt time.Duration
-
 	nextTick     time.Duration
 	nextSnapshot time.Duration
 	end          time.Duration
@@ -160,6 +162,9 @@ type Pipeline struct {
 	out      []agentassist.Event
 	pending  []AlertRecord // raised before the first Push, emitted by it
 	muted    bool          // fast-forwarding a resumed call: emit nothing
+	// silenceFrames counts the frames of silence fed for missing audio:
+	// the work a jump in capture time costs, which tests bound.
+	silenceFrames int64
 	finished bool
 	closed   bool
 }
@@ -184,7 +189,7 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 		log:          log.With("call_id", cfg.CallID),
 		tracker:      insights.NewDynamicsTracker(cfg.Dynamics),
 		scorer:       insights.NewSentimentScorer(cfg.Sentiment),
-		redactor:     insights.NewRedactor(insights.RedactorConfig{}),
+		redactor:     insights.NewRedactor(insights.RedactorConfig{Resume: cfg.Redaction}),
 		nextSnapshot: cfg.SnapshotEvery,
 	}
 	p.scorer.Continue(cfg.PriorSentiment)
@@ -386,9 +391,45 @@ func openSpeechPCM(r store.ChannelState) []int16 {
 	return pcm
 }
 
-// silence feeds digital silence up to at, so a gap in a channel's audio
-// keeps its clocks (VAD, recognizer stream, dynamics) in call time.
+// Missing audio longer than skipAfter is skipped rather than fed as
+// silence frame by frame: a jump of hours in capture time (or the part of a
+// resumed call before its restart) would otherwise cost a core for minutes.
+// The first settleSilence of it is still fed, so open speech ends as it
+// would (the VAD's hangover, the gate's end pad).
+const (
+	skipAfter     = 2 * time.Second
+	settleSilence = time.Second
+)
+
+// silence brings a channel to call time at over audio that never arrived,
+// so its clocks (VAD, recognizer stream, dynamics) stay in call time: short
+// stretches as digital silence, long ones skipped at a cost that does not
+// depend on their length.
 func (p *Pipeline) silence(c *channel, at time.Duration) error {
+	if at-c.pos <= skipAfter {
+		return p.feedSilence(c, at)
+	}
+	if err := p.feedSilence(c, c.pos+settleSilence); err != nil {
+		return err
+	}
+	if err := p.vadEvent(c, c.vad.Flush(c.pos), c.pos); err != nil {
+		return err
+	}
+	if c.gate != nil {
+		frames := int((at - c.pos) / audio.FrameDuration)
+		res, err := c.gate.Skip(frames * audio.FrameSize)
+		p.results(c, res, c.pos)
+		if err != nil {
+			return err
+		}
+		c.resumed = nil
+	}
+	c.pos = at
+	return nil
+}
+
+// feedSilence feeds digital silence frames up to at.
+func (p *Pipeline) feedSilence(c *channel, at time.Duration) error {
 	zero := make([]float32, audio.FrameSize)
 	for c.pos+audio.FrameDuration <= at {
 		f, err := c.extractor.Extract(zero)
@@ -397,6 +438,7 @@ func (p *Pipeline) silence(c *channel, at time.Duration) error {
 		}
 		ev := c.vad.Push(f, c.pos)
 		c.pos += audio.FrameDuration
+		p.silenceFrames++
 		if err := p.vadEvent(c, ev, c.pos); err != nil {
 			return err
 		}
@@ -532,15 +574,10 @@ func (p *Pipeline) final(c *channel, r stt.Result, now time.Duration) {
 		"rolling": roundMilli(p.scorer.Rolling(c.speaker)), "trend": p.scorer.Summary(now).Trend,
 	})
 	if p.playbook != nil {
-		// Digits alone are not a card being read: recognizers hear digit
-		// runs in ordinary speech ("to your four" → "two four four"). The
-		// hint also needs the card itself named in the last minute by
-		// either side. Redaction does not wait for this: it is broader.
-		if mentionsCard(text) {
-			p.cardMentioned, p.cardMentionedAt = true, now
-		}
-		cardContext := p.cardMentioned && now-p.cardMentionedAt <= cardContextWindow
-		digits := p.redactor.DigitsStarted(c.speaker) && cardContext
+		// Digits alone are not a card being read: the hint also needs the
+		// card itself named in the last minute (insights.Redactor.CardReading).
+		// Redaction does not wait for this: it is broader.
+		digits := p.redactor.CardReading(c.speaker, now)
 		p.actions(p.playbook.OnUtterance(u, sent, digits), now)
 	}
 	if p.suggester != nil {
@@ -556,7 +593,7 @@ func (p *Pipeline) actions(acts []agentassist.Action, now time.Duration) {
 	for _, a := range acts {
 		switch a.Kind {
 		case agentassist.KindHint:
-			h := HintRecord{ID: a.ID, Kind: "playbook", T: now, Title: a.Title, Text: a.Text, Priority: a.Priority, KB: a.KB}
+			h := HintRecord{ID: a.ID, Kind: "playbook", T: now, Title: a.Title, Text: a.Text, Priority: a.Priority, KB: a.KB, TTL: a.TTL}
 			if a.Rule == "kb" {
 				h.Kind = "kb"
 			}
@@ -607,7 +644,7 @@ func (p *Pipeline) Finish(at time.Duration) ([]agentassist.Event, Record, error)
 		if c.gate != nil {
 			// Audio is kept for a resume, never while card data may be
 			// being read: then the utterance is decoded in two parts.
-			payment := p.cardMentioned && at-p.cardMentionedAt <= cardContextWindow || p.redactor.DigitsStarted(c.speaker)
+			payment := p.redactor.CardNamed(at) || p.redactor.DigitsStarted(c.speaker)
 			if from, pcm, ok := c.gate.OpenUtterance(); ok && c.speakingAtEnd && !payment {
 				c.openSpeech, c.openFrom = slices.Clone(pcm), from
 				// The adaptation as the utterance began: ending its first
@@ -744,26 +781,10 @@ func (c *channel) prosody(u insights.Utterance) insights.Prosody {
 	return pr
 }
 
-// cardContextWindow is how long after the card is named digits count as a
-// card being read.
-const cardContextWindow = 60 * time.Second
-
-// cardWords name a payment card; redaction placeholders ("[card number]")
-// do not count, or misrecognized digits would make their own context.
-var cardWords = map[string]bool{"card": true, "credit": true, "debit": true, "visa": true, "mastercard": true, "amex": true}
-
-func mentionsCard(text string) bool {
-	inPlaceholder := false
-	for _, w := range strings.Fields(text) {
-		if strings.HasPrefix(w, "[") {
-			inPlaceholder = true
-		}
-		if !inPlaceholder && cardWords[w] {
-			return true
-		}
-		if strings.HasSuffix(w, "]") {
-			inPlaceholder = false
-		}
-	}
-	return false
-}
+// RedactionState is where the call's redaction stands: the payment
+// context and the digits each side has read so far, to save with the
+// call's checkpoint and give to the resumed pipeline
+// (PipelineConfig.Redaction), so a card read across an engine restart is
+// redacted as in the uncut call. Call it between Push calls, from the
+// pipeline's goroutine.
+func (p *Pipeline) RedactionState() insights.RedactorState { return p.redactor.State() }

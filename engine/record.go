@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -59,20 +60,28 @@ type HintRecord struct {
 	Text     string        `json:"text"`
 	Priority int           `json:"priority,omitempty"`
 	KB       string        `json:"kb,omitempty"`
+	// TTL is how long the overlay shows the hint after T (the rule's
+	// ttl_s); zero leaves it to the overlay's default.
+	TTL time.Duration `json:"-"`
 }
 
-// MarshalJSON writes T as seconds.
+// MarshalJSON writes T and TTL as seconds; ttl_s is left out when zero.
 func (h HintRecord) MarshalJSON() ([]byte, error) {
 	type plain HintRecord
 	return json.Marshal(struct {
 		plain
-		T float64 `json:"t"`
-	}{plain(h), insights.Seconds(h.T)})
+		T   float64 `json:"t"`
+		TTL float64 `json:"ttl_s,omitempty"`
+	}{plain(h), insights.Seconds(h.T), insights.Seconds(h.TTL)})
 }
 
 // AlertNoTranscript is the id of the alert a call gets when a channel had
 // to go without a recognizer (PipelineConfig.RecognizerWait).
 const AlertNoTranscript = "no_transcript"
+
+// AlertStorage is the id of the alert a call gets when the engine cannot
+// write its records and drops it for a resume (ErrStorage).
+const AlertStorage = "storage_unavailable"
 
 // AlertRecord is an alert raised for supervisors.
 type AlertRecord struct {
@@ -237,9 +246,18 @@ func PipelineAnalyzers(ctx context.Context, deps Deps) NewAnalyzerFunc {
 		deps.Scheduler = stt.NewScheduler(runtime.GOMAXPROCS(0))
 	}
 	return func(info CallInfo) (Analyzer, error) {
+		var red *insights.RedactorState
+		if len(info.Redaction) > 0 {
+			red = new(insights.RedactorState)
+			if err := json.Unmarshal(info.Redaction, red); err != nil {
+				// The engine wrote it: unreadable means a damaged store,
+				// and going on without it could let card digits through.
+				return nil, fmt.Errorf("engine: call %s: stored redaction state: %w", info.ID, err)
+			}
+		}
 		p, err := NewPipeline(ctx, deps, PipelineConfig{CallID: info.ID, AgentID: info.AgentID, Start: info.ResumedAt,
 			PriorSegments: info.PriorSegments, PriorSentiment: info.PriorSentiment, Resume: info.Resume,
-			RecognizerWait: LiveRecognizerWait})
+			Redaction: red, RecognizerWait: LiveRecognizerWait})
 		if err != nil {
 			return nil, err
 		}
