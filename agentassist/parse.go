@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -267,7 +268,7 @@ func (p *parser) speaker(n *yaml.Node, what string) (insights.Speaker, error) {
 }
 
 func (p *parser) rule(n *yaml.Node) (rule, error) {
-	f, err := p.mapping(n, "rule", []string{"id", "description", "any_of", "all_of", "within_s", "actions", "cooldown_s", "once"}, []string{"id", "actions"})
+	f, err := p.mapping(n, "rule", []string{"id", "description", "any_of", "all_of", "within_s", "actions", "cooldown_s", "once", "ttl_s"}, []string{"id", "actions"})
 	if err != nil {
 		return rule{}, err
 	}
@@ -321,6 +322,17 @@ func (p *parser) rule(n *yaml.Node) (rule, error) {
 			return r, err
 		}
 	}
+	var ttl time.Duration
+	if tn := f["ttl_s"]; tn != nil {
+		v, err := p.number(tn, what+" ttl_s")
+		if err != nil {
+			return r, err
+		}
+		if v <= 0 || v > MaxHintTTL.Seconds() {
+			return r, p.errf(tn, "%s ttl_s: %v seconds is out of range (above 0 to %v)", what, v, MaxHintTTL.Seconds())
+		}
+		ttl = durationFromSeconds(v)
+	}
 	an := f["actions"]
 	if err := p.kind(an, yaml.SequenceNode, what+" actions", "a list of actions"); err != nil {
 		return r, err
@@ -340,7 +352,13 @@ func (p *parser) rule(n *yaml.Node) (rule, error) {
 		}
 		seen[key] = true
 		act.Rule = r.id
+		if act.Kind == KindHint {
+			act.TTL = ttl
+		}
 		r.actions = append(r.actions, act)
+	}
+	if tn := f["ttl_s"]; tn != nil && !slices.ContainsFunc(r.actions, func(a Action) bool { return a.Kind == KindHint }) {
+		return r, p.errf(p.keyOf[tn], "%s: ttl_s only applies to a rule with a hint action", what)
 	}
 	return r, nil
 }

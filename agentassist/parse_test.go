@@ -25,6 +25,7 @@ rules:
       - alert: {id: a1, severity: critical, text: Y}
     cooldown_s: 12.5
     once: false
+    ttl_s: 20
   - id: r2
     all_of:
       - digits: {speaker: caller}
@@ -55,6 +56,12 @@ func TestParseValidPlaybook(t *testing.T) {
 	if got := r.actions[0]; got.Priority != 1 || got.KB != "cancellation" || got.Rule != "r1" {
 		t.Errorf("hint = %+v", got)
 	}
+	if got := r.actions[0].TTL; got != 20*time.Second {
+		t.Errorf("hint TTL = %v, want the rule's ttl_s 20 s", got)
+	}
+	if got := r.actions[2].TTL; got != 0 {
+		t.Errorf("alert TTL = %v, want none: ttl_s is for hints", got)
+	}
 	if got := r.actions[2].Severity; got != SeverityCritical {
 		t.Errorf("severity = %q", got)
 	}
@@ -69,6 +76,7 @@ func TestMalformedPlaybooksAreRefusedWithFileLineAndReason(t *testing.T) {
 	}
 	const trig = "    any_of:\n      - phrase: {speaker: caller, any_of: [cancel]}\n"
 	const act = "    actions:\n      - category: {id: c}\n"
+	const hint = "    actions:\n      - hint: {id: h, title: T, text: X}\n"
 	tests := []struct {
 		name string
 		yml  string
@@ -96,6 +104,11 @@ func TestMalformedPlaybooksAreRefusedWithFileLineAndReason(t *testing.T) {
 		{"a string cooldown is a wrong type", rule(trig + act + "    cooldown_s: soon\n"), 7, `cooldown_s: expected a number, got "soon"`},
 		{"a negative cooldown is refused", rule(trig + act + "    cooldown_s: -1\n"), 7, "out of range"},
 		{"once must be a boolean", rule(trig + act + "    once: 1\n"), 7, "expected true or false"},
+		{"a zero hint ttl is refused", rule(trig + hint + "    ttl_s: 0\n"), 7, "ttl_s: 0 seconds is out of range (above 0 to 3600)"},
+		{"a negative hint ttl is refused", rule(trig + hint + "    ttl_s: -5\n"), 7, "out of range"},
+		{"a hint ttl over an hour is refused", rule(trig + hint + "    ttl_s: 3601\n"), 7, "3601 seconds is out of range"},
+		{"a string hint ttl is a wrong type", rule(trig + hint + "    ttl_s: long\n"), 7, `ttl_s: expected a number, got "long"`},
+		{"a ttl on a rule without a hint is refused", rule(trig + act + "    ttl_s: 30\n"), 7, "ttl_s only applies to a rule with a hint action"},
 		{"a phrase list given as a string is a wrong type", rule("    any_of:\n      - phrase: {speaker: caller, any_of: cancel}\n" + act), 4, "expected a list of phrases"},
 		{"a numeric phrase must be quoted", rule("    any_of:\n      - phrase: {speaker: caller, any_of: [911]}\n" + act), 4, "quote it"},
 		{"a phrase without words is refused", rule("    any_of:\n      - phrase: {speaker: caller, any_of: ['...']}\n" + act), 4, "has no words"},

@@ -46,6 +46,9 @@ type Action struct {
 	Severity string        // alert severity: info, warning or critical
 	At       time.Duration // call time at which the condition became true
 	Rule     string        // id of the rule that fired; "kb" for KB suggestions
+	// TTL is how long a hint stays on the agent's screen after At, in call
+	// time (the rule's ttl_s). Zero means the overlay's default (90 s).
+	TTL time.Duration
 }
 
 // Alert severities.
@@ -59,6 +62,11 @@ const (
 // enough that a hint is not repeated on every utterance of a caller who
 // keeps saying the same thing, short enough to come back in a long call.
 const DefaultCooldown = 60 * time.Second
+
+// MaxHintTTL bounds a rule's ttl_s: a hint older than an hour of the call
+// is not advice any more, and the bound keeps a typo (ttl_s: 36000) from
+// pinning a card for the whole call.
+const MaxHintTTL = time.Hour
 
 // Playbook is a parsed, validated set of rules. It is immutable and safe to
 // share between calls; per-call state lives in a Session.
