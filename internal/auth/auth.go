@@ -57,14 +57,37 @@ func (c *Claims) SeesAgent(agentID string) bool {
 // SecretFile is the name of the signing secret inside the data directory.
 const SecretFile = "token.secret"
 
-// LoadOrCreateSecret returns the signing secret kept in dir, creating dir and
-// a new random 32-byte secret (file mode 0600) on first use. Two processes
-// racing to create it agree: the file is created exclusively and the loser
-// reads the winner's.
+// secretHexLen is the length of a secret file LoadOrCreateSecret writes:
+// 32 random bytes in hex and a newline.
+const secretHexLen = 2*32 + 1
+
+// createTemp makes the temporary file a new secret is written to; tests
+// replace it to simulate a full disk.
+var createTemp = func(dir, pattern string) (secretFile, error) { return os.CreateTemp(dir, pattern) }
+
+// secretFile is the part of *os.File that writing a secret uses.
+type secretFile interface {
+	Name() string
+	WriteString(s string) (int, error)
+	Sync() error
+	Close() error
+}
+
+// LoadOrCreateSecret returns the signing secret kept in dir, creating dir
+// (mode 0700) and a new random 32-byte secret (mode 0600) on first use.
+//
+// The secret is written to a temporary file in dir, fsynced and then linked
+// to its name, so a failed first start (a full disk, a crash) never leaves a
+// partial token.secret behind to block the next one. Two processes racing to
+// create it agree: the link fails for the loser, which reads the winner's.
+// An existing secret file that is not what this function writes (empty, cut
+// short, not hex) is an error naming the file and what to do; it is never
+// replaced, since tokens already issued may depend on it. A secret file
+// readable by others is tightened to 0600. Errors wrap ErrSecret.
 func LoadOrCreateSecret(dir string) ([]byte, error) {
 	path := filepath.Join(dir, SecretFile)
 	if b, err := os.ReadFile(path); err == nil {
-		return decodeSecret(path, b)
+		return loadSecret(path, b)
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %v", ErrSecret, err)
 	}
@@ -75,30 +98,90 @@ func LoadOrCreateSecret(dir string) ([]byte, error) {
 	if _, err := rand.Read(raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSecret, err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
+	if err := writeSecret(dir, path, hex.EncodeToString(raw)+"\n"); errors.Is(err, os.ErrExist) {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrSecret, err)
 		}
-		return decodeSecret(path, b)
+		return loadSecret(path, b)
+	} else if err != nil {
+		return nil, fmt.Errorf("%w: creating %s: %w (no partial secret file was left behind: fix the cause and start again)", ErrSecret, path, err)
 	}
+	return raw, nil
+}
+
+// writeSecret writes text to path atomically: a temporary file in the same
+// directory (so the link cannot cross filesystems), fsynced before it gets
+// its name, the directory fsynced after. It returns an error wrapping
+// os.ErrExist if path appeared meanwhile, and removes the temporary file
+// in every case.
+func writeSecret(dir, path, text string) error {
+	f, err := createTemp(dir, "."+SecretFile+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrSecret, err)
+		return err
 	}
-	_, werr := f.WriteString(hex.EncodeToString(raw) + "\n")
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, werr := f.WriteString(text)
 	serr := f.Sync()
 	cerr := f.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		return nil, fmt.Errorf("%w: writing %s: %v", ErrSecret, path, err)
+		return err
+	}
+	// os.CreateTemp makes the file 0600; say so in case a replacement
+	// or an odd umask did not.
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return err
+	}
+	// A link, unlike a rename, fails if the name exists: a process that
+	// lost the race must not replace the secret the winner is signing with.
+	if err := os.Link(tmp, path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// syncDir fsyncs a directory so a new name in it survives a power loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// loadSecret decodes an existing secret file and makes sure only its owner
+// can read it.
+func loadSecret(path string, b []byte) ([]byte, error) {
+	raw, err := decodeSecret(path, b)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, fmt.Errorf("%w: %s is readable by other users (mode %v) and could not be made 0600: %v", ErrSecret, path, st.Mode().Perm(), err)
+		}
 	}
 	return raw, nil
 }
 
 func decodeSecret(path string, b []byte) ([]byte, error) {
-	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	text := strings.TrimSpace(string(b))
+	if text == "" {
+		// Only a version that wrote the file in place could leave this
+		// (a full disk at first start): no token was ever signed with it.
+		return nil, fmt.Errorf("%w: %s is empty (%d bytes), probably left by a first start that failed to write it; "+
+			"no token can have been signed with it: delete the file and start again to create a new secret", ErrSecret, path, len(b))
+	}
+	raw, err := hex.DecodeString(text)
 	if err != nil || len(raw) < 16 {
-		return nil, fmt.Errorf("%w: %s is not a hex secret of at least 16 bytes", ErrSecret, path)
+		what := "is not hex"
+		if err == nil || errors.Is(err, hex.ErrLength) {
+			what = fmt.Sprintf("is cut short (%d bytes; a secret is at least 32 hex digits and earshot writes %d bytes)", len(b), secretHexLen)
+		}
+		return nil, fmt.Errorf("%w: %s %s; restore it from a backup, or delete it to create a new secret "+
+			"(every token signed with the old one stops working: issue new ones with earshot token create)", ErrSecret, path, what)
 	}
 	return raw, nil
 }

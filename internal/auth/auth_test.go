@@ -3,11 +3,13 @@ package auth
 import (
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,5 +168,113 @@ func TestSeesAgent(t *testing.T) {
 				t.Errorf("got %v", got)
 			}
 		})
+	}
+}
+
+// fullDisk stands in for the temporary secret file on a disk that fills up
+// after n bytes.
+type fullDisk struct {
+	*os.File
+	n int
+}
+
+func (f *fullDisk) WriteString(s string) (int, error) {
+	if len(s) > f.n {
+		k, _ := f.File.WriteString(s[:f.n])
+		return k, syscall.ENOSPC
+	}
+	return f.File.WriteString(s)
+}
+
+func TestAFullDiskAtFirstStartLeavesNoSecretFileBehind(t *testing.T) {
+	for _, n := range []int{0, 20} {
+		t.Run(fmt.Sprintf("the disk fills after %d bytes", n), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			real := createTemp
+			createTemp = func(dir, pattern string) (secretFile, error) {
+				f, err := os.CreateTemp(dir, pattern)
+				if err != nil {
+					return nil, err
+				}
+				return &fullDisk{File: f, n: n}, nil
+			}
+			_, err := LoadOrCreateSecret(dir)
+			createTemp = real
+			if !errors.Is(err, ErrSecret) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("got %v, want ErrSecret wrapping ENOSPC", err)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Fatalf("a failed first start left %v in the data directory", entries)
+			}
+			// Space is back: the next start creates the secret normally.
+			s1, err := LoadOrCreateSecret(dir)
+			if err != nil {
+				t.Fatalf("start after the disk was freed: %v", err)
+			}
+			if s2, err := LoadOrCreateSecret(dir); err != nil || string(s1) != string(s2) {
+				t.Errorf("the secret did not persist: %v", err)
+			}
+		})
+	}
+}
+
+func TestAnEmptyOrShortSecretFileNamesTheFileAndTheWayOut(t *testing.T) {
+	tests := []struct {
+		name, content string
+		mention       []string
+	}{
+		{"an empty file says it is empty and may be deleted", "", []string{"is empty", "delete the file"}},
+		{"a file of whitespace counts as empty", "\n", []string{"is empty", "delete the file"}},
+		{"a secret cut mid-write says it is cut short", "0123456789abcdef0123", []string{"cut short", "restore it from a backup", "earshot token create"}},
+		{"an odd number of hex digits is cut short too", strings.Repeat("a", 41), []string{"cut short"}},
+		{"text that is not hex says so", "not hex at all", []string{"not hex", "restore it from a backup"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, SecretFile)
+			if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadOrCreateSecret(dir)
+			if !errors.Is(err, ErrSecret) {
+				t.Fatalf("got %v, want ErrSecret", err)
+			}
+			for _, m := range append(tc.mention, path) {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not mention %q", err, m)
+				}
+			}
+			if b, _ := os.ReadFile(path); string(b) != tc.content {
+				t.Errorf("the existing file was changed to %q", b)
+			}
+		})
+	}
+}
+
+func TestASecretReadableByOthersIsTightened(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, SecretFile)
+	if err := os.WriteFile(path, []byte(strings.Repeat("ab", 32)+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadOrCreateSecret(dir); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v after loading, want 0600", st.Mode().Perm())
+	}
+}
+
+func TestANewDataDirectoryIsPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if _, err := LoadOrCreateSecret(dir); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(dir); st.Mode().Perm() != 0o700 {
+		t.Errorf("data directory mode %v, want 0700", st.Mode().Perm())
 	}
 }
