@@ -50,6 +50,11 @@ var errUsage = errors.New("usage error")
 var errReported = errors.New("failed")
 
 func main() {
+	// Everything earshot writes holds call data or the token secret. The
+	// packages create their files 0600, but buntdb's automatic compaction
+	// re-creates the database file with os.Create (0666 less the umask),
+	// which the store cannot reach: with 077 it stays 0600 too.
+	syscall.Umask(0o077)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -58,6 +58,7 @@ type Config struct {
 // Store is an open call database.
 type Store struct {
 	db        *buntdb.DB
+	path      string
 	lock      *os.File
 	retention time.Duration
 	now       func() time.Time
@@ -91,6 +92,13 @@ func Open(path string, cfg Config) (*Store, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("store %s: %w", path, ErrLocked)
+	}
+	// buntdb creates its file 0666 less the umask (0644 usually), and the
+	// file holds every transcript: create it 0600 first, and tighten one an
+	// older version left readable by others.
+	if err := makePrivate(path); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	db, err := buntdb.Open(path)
 	if err != nil {
@@ -127,7 +135,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("store: index: %w", err)
 	}
-	return &Store{db: db, lock: lock, retention: cfg.Retention, now: cfg.Now, log: cfg.Logger}, nil
+	return &Store{db: db, path: path, lock: lock, retention: cfg.Retention, now: cfg.Now, log: cfg.Logger}, nil
 }
 
 // Close flushes and closes the database and releases the lock. It is
@@ -602,8 +610,42 @@ func matches(c Call, q Query) bool {
 }
 
 // Shrink compacts the append-only file (deleted and overwritten values
-// stay in it until then).
-func (s *Store) Shrink() error { return wrapDB(s.db.Shrink()) }
+// stay in it until then). The compacted file is 0600 like the original.
+func (s *Store) Shrink() error {
+	// buntdb writes the compacted copy to path+".tmp" with os.Create and
+	// renames it over the file. os.Create keeps the mode of a file that
+	// exists, so one made 0600 here gives the result that mode whatever
+	// the umask. (buntdb's automatic shrink creates it 0666 less the umask:
+	// `earshot` runs with umask 077 for that reason.)
+	tmp := s.path + ".tmp"
+	if err := makePrivate(tmp); err != nil {
+		return fmt.Errorf("store: shrink: %w", err)
+	}
+	err := s.db.Shrink()
+	if err != nil && !errors.Is(err, buntdb.ErrShrinkInProcess) {
+		// A shrink that stopped before its rename leaves the copy.
+		os.Remove(tmp)
+	}
+	err = wrapDB(err)
+	if cerr := makePrivate(s.path); err == nil && cerr != nil {
+		err = fmt.Errorf("store: shrink: %w", cerr)
+	}
+	return err
+}
+
+// makePrivate creates path with mode 0600 if it does not exist and removes
+// any group and other permissions if it does.
+func makePrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	st, err := f.Stat()
+	if err == nil && st.Mode().Perm()&0o077 != 0 {
+		err = f.Chmod(st.Mode().Perm() &^ 0o077)
+	}
+	return errors.Join(err, f.Close())
+}
 
 // LastEventSeq returns the highest event seq stored for a call (0 if none):
 // a call resumed after a crash continues after it, even if the crash came

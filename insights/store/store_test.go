@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -379,4 +381,69 @@ func TestReplaceUtterance(t *testing.T) {
 	if err := s.ReplaceUtterance("c-2", part, whole); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown call: %v, want ErrNotFound", err)
 	}
+}
+
+// withUmask runs the test under umask 022, the usual default, under which
+// a file created 0666 (as buntdb does) ends up 0644.
+func withUmask(t *testing.T) {
+	old := syscall.Umask(0o022)
+	t.Cleanup(func() { syscall.Umask(old) })
+}
+
+func mode(t *testing.T, path string) os.FileMode {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Mode().Perm()
+}
+
+func TestTheDatabaseFileIsOnlyReadableByItsOwner(t *testing.T) {
+	withUmask(t)
+	t.Run("a new file is created 0600", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "earshot.db")
+		s := open(t, path, Config{})
+		if err := s.CreateCall(call("c-1", "A17", t0)); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []string{path, path + ".lock"} {
+			if m := mode(t, p); m != 0o600 {
+				t.Errorf("%s: mode %v, want 0600", filepath.Base(p), m)
+			}
+		}
+	})
+	t.Run("a file an older version left 0644 is tightened at open", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "earshot.db")
+		if err := os.WriteFile(path, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		open(t, path, Config{})
+		if m := mode(t, path); m != 0o600 {
+			t.Errorf("mode %v, want 0600", m)
+		}
+	})
+	t.Run("the compacted file of a shrink stays 0600", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "earshot.db")
+		s := open(t, path, Config{})
+		for i := range 20 {
+			if err := s.CreateCall(call(fmt.Sprintf("c-%d", i), "A17", t0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, _ := os.Stat(path)
+		if err := s.Shrink(); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := os.Stat(path)
+		if os.SameFile(before, after) {
+			t.Fatal("Shrink did not replace the file; the test shows nothing")
+		}
+		if m := mode(t, path); m != 0o600 {
+			t.Errorf("mode after Shrink %v, want 0600", m)
+		}
+		if _, err := os.Stat(path + ".tmp"); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("Shrink left %s.tmp behind: %v", path, err)
+		}
+	})
 }
