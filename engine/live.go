@@ -3,6 +3,8 @@ package engine
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -14,8 +16,9 @@ import (
 	"github.com/earshot/earshot/internal/auth"
 )
 
-// authTimeout is how long a live client has to send its auth message.
-const authTimeout = 10 * time.Second
+// authTimeout is how long a live client has to send its auth message. A
+// variable so the test of the timeout does not wait 10 s.
+var authTimeout = 10 * time.Second
 
 // liveHello is a live client's first message.
 type liveHello struct {
@@ -69,8 +72,23 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 	_ = ws.SetReadDeadline(time.Now().Add(authTimeout))
 	mt, msg, err := c.readMessage()
 	if err != nil {
-		if c.isClosing() {
+		var ne net.Error
+		switch {
+		case c.isClosing():
 			c.drain()
+		case errors.As(err, &ne) && ne.Timeout():
+			// The reader is dead after its deadline (gorilla's read errors
+			// stick), so there is no close handshake to wait for, but the
+			// close frame still goes out before the connection does:
+			// without it the client sees 1006 and cannot tell a missing
+			// auth message from a network failure.
+			code := CloseUnauthorized
+			if claims != nil {
+				// Authenticated by header; the auth message is still the
+				// protocol's first message.
+				code = websocket.ClosePolicyViolation
+			}
+			c.closeWith(code, fmt.Sprintf(`no {"type":"auth",...} message within %v`, authTimeout))
 		}
 		return
 	}
