@@ -921,8 +921,13 @@ type gapLog struct {
 // add folds g in and reports whether it made a new record.
 func (l *gapLog) add(g store.Gap) bool {
 	if l.merges(g) {
-		if !l.meets(g) {
+		switch {
+		case !l.meets(g):
 			l.last.Reason = "merged"
+		case l.last.Reason == "skipped":
+			// A jump in capture time only says time passed; lost
+			// frames or a pause say why.
+			l.last.Reason = g.Reason
 		}
 		if g.FromSeq >= 0 && (l.last.FromSeq < 0 || g.ToSeq > l.last.ToSeq) {
 			if l.last.FromSeq < 0 {
