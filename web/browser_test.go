@@ -47,6 +47,10 @@ func TestPagesInChromium(t *testing.T) {
 		if lag > 8*time.Second {
 			t.Errorf("the hint card took %v after its trigger, want a few seconds", lag)
 		}
+		// The retention rule has no ttl_s: the card stays the overlay's default 90 s.
+		if ttl := eval[string](t, b, `document.querySelector('#hints [data-hint="retention_offer"]').dataset.ttl`); ttl != "90" {
+			t.Errorf("the retention card stays %s s, want the default 90", ttl)
+		}
 		if got := eval[string](t, b, `document.getElementById('announce').textContent`); !strings.Contains(got, "Retention offer") {
 			t.Errorf("the ARIA live region says %q, want the new hint announced", got)
 		}
@@ -92,6 +96,11 @@ func TestPagesInChromium(t *testing.T) {
 		first := eval[string](t, b, `document.querySelector('#warnings [data-kind="dead_air"] .timer').textContent`)
 		b.waitFor(t, "the timer to count", fmt.Sprintf(`(() => { const x = document.querySelector('#warnings [data-kind="dead_air"] .timer'); return !!x && x.textContent !== %q; })()`, first), 5*time.Second)
 		b.waitFor(t, "the dead-air hint card", `!!document.querySelector('#hints [data-hint="dead_air"]')`, 20*time.Second)
+		// The default playbook's dead_air rule says ttl_s: 30; the engine
+		// passes it on in the hint event.
+		if ttl := eval[string](t, b, `document.querySelector('#hints [data-hint="dead_air"]').dataset.ttl`); ttl != "30" {
+			t.Errorf("the dead-air card stays %s s, want the rule's ttl_s 30", ttl)
+		}
 		b.screenshot(t, "overlay-dead-air")
 		b.waitFor(t, "the warning to go when talk resumes", `!document.querySelector('#warnings [data-kind="dead_air"]')`, 30*time.Second)
 		// Accepting with the keyboard stores the feedback too.

@@ -7,16 +7,86 @@ import { render as renderMarkdown } from './markdown.js';
 
 const SPEAKER = { agent: 'Agent', caller: 'Caller' };
 
+// views remembers the component that owns a list, so a page that builds a
+// new one for the same list (the supervisor opening another call) detaches
+// the old one's listeners and buttons first.
+const views = new WeakMap();
+
+function own(list, view) {
+  const old = views.get(list);
+  if (old) old.detach();
+  views.set(list, view);
+}
+
 // Transcript shows final lines in call-time order, with at most one grey
 // partial line per speaker that its final replaces.
+//
+// With follow it keeps the newest line in view, whatever changes the
+// list's size (a hint card, an opened article, a resized window), until
+// the reader scrolls up; then a "newer lines" button below the list counts
+// what arrived and jumps back, and following resumes there or when the
+// reader scrolls back to the end.
 export class Transcript {
-  constructor(list, { sentiment = false } = {}) {
+  constructor(list, { sentiment = false, follow = false } = {}) {
     this.list = list;
     this.sentiment = sentiment;
     this.partials = {};
+    this.following = true;
+    this.unseen = 0;
+    this.newer = null;
+    own(list, this);
+    if (follow) this.watch();
   }
 
-  clear() { this.list.replaceChildren(); this.partials = {}; }
+  watch() {
+    const list = this.list;
+    this.lastTop = list.scrollTop;
+    this.newer = el('button', { type: 'button', class: 'newer', hidden: true, 'aria-controls': list.id || null,
+      onclick: () => { this.jump(); list.focus(); } }, 'Newer lines');
+    list.after(this.newer);
+    this.onScroll = () => this.scrolled();
+    list.addEventListener('scroll', this.onScroll, { passive: true });
+    // A list that shrinks does not scroll: pin it again after every layout
+    // that changed its size.
+    this.resize = new ResizeObserver(() => { if (this.following) this.pin(); });
+    this.resize.observe(list);
+  }
+
+  detach() {
+    if (!this.newer) return;
+    this.list.removeEventListener('scroll', this.onScroll);
+    this.resize.disconnect();
+    this.newer.remove();
+    this.newer = null;
+  }
+
+  // scrolled tells a reader's scroll from the list's own: only moving up
+  // away from the end stops following. The list's own scrolls (pinning,
+  // clamping after it grew) end at the bottom or do not move up.
+  scrolled() {
+    const top = this.list.scrollTop;
+    if (this.atBottom()) this.setFollowing(true);
+    else if (top < this.lastTop - 1) this.setFollowing(false);
+    this.lastTop = top;
+  }
+
+  setFollowing(on) {
+    this.following = on;
+    if (on) this.unseen = 0;
+    if (!this.newer) return;
+    this.newer.hidden = on;
+    this.newer.textContent = this.unseen ? `${this.unseen} newer line${this.unseen === 1 ? '' : 's'} ↓` : 'Newer lines ↓';
+  }
+
+  // jump shows the newest line and follows again.
+  jump() { this.setFollowing(true); this.pin(); }
+
+  pin() {
+    this.list.scrollTop = this.list.scrollHeight;
+    this.lastTop = this.list.scrollTop;
+  }
+
+  clear() { this.list.replaceChildren(); this.partials = {}; this.setFollowing(true); }
 
   line(ev, partial) {
     const sp = ev.speaker === 'agent' ? 'agent' : 'caller';
@@ -34,25 +104,30 @@ export class Transcript {
     return li;
   }
 
-  // atBottom reports whether the reader is following the newest line, so
-  // new lines only scroll the list when they would not move what is read.
+  // atBottom reports whether the end of the list is in view (within
+  // rounding of fractional pixels).
   atBottom() {
     const s = this.list;
-    return s.scrollHeight - s.scrollTop - s.clientHeight < 40;
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 4;
+  }
+
+  // added keeps the newest line in view, or counts it for the button.
+  added(final) {
+    if (!this.newer) return;
+    if (this.following) { this.pin(); return; }
+    if (final) { this.unseen++; this.setFollowing(false); }
   }
 
   partial(ev) {
-    const follow = this.atBottom();
     const sp = ev.speaker === 'agent' ? 'agent' : 'caller';
     const li = this.line(ev, true);
     if (this.partials[sp]) this.partials[sp].replaceWith(li);
     else this.list.append(li);
     this.partials[sp] = li;
-    if (follow) this.list.scrollTop = this.list.scrollHeight;
+    this.added(false);
   }
 
   final(ev) {
-    const follow = this.atBottom();
     const sp = ev.speaker === 'agent' ? 'agent' : 'caller';
     if (this.partials[sp]) { this.partials[sp].remove(); delete this.partials[sp]; }
     // After an engine restart cut an utterance in two, its whole final
@@ -71,7 +146,7 @@ export class Transcript {
       if (x.classList.contains('partial') || Number(x.dataset.start) > start) { before = x; break; }
     }
     this.list.insertBefore(li, before);
-    if (follow) this.list.scrollTop = this.list.scrollHeight;
+    this.added(true);
   }
 }
 
@@ -214,29 +289,70 @@ export class Warnings {
   ended() { this.remove('dead_air'); }
 }
 
-// Hints keeps hint cards ordered by priority (1 first), newest first
-// within a priority. With readOnly the accept/dismiss buttons are left out.
+// HINT_TTL is how long, in seconds of call time after its t, a hint
+// without its own ttl_s stays: long enough to act on, short enough that a
+// six-minute call does not pile up its whole history.
+export const HINT_TTL = 90;
+
+// HINTS_SHOWN is how many cards show before the rest fold under "N more":
+// at 360×640 more would push the transcript off the window.
+export const HINTS_SHOWN = 3;
+
+// Hints keeps hint cards ordered open first, then by priority (1 first),
+// newest first within a priority. A card leaves when the call clock passes
+// its t + ttl_s (HINT_TTL without one), so a replayed call shows what the
+// live one did. With readOnly the accept/dismiss buttons are left out;
+// after end() they are disabled. focusAfter is where focus goes when the
+// card that had it leaves and no open card is left.
 export class Hints {
-  constructor(list, { callId = '', readOnly = false, announce = null } = {}) {
+  constructor(list, { callId = '', readOnly = false, announce = null, focusAfter = null } = {}) {
     this.list = list;
     this.callId = callId;
     this.readOnly = readOnly;
     this.announce = announce;
+    this.focusAfter = focusAfter || list;
     this.cards = new Map();
+    this.ended = false;
+    this.expanded = false;
+    this.more = el('button', { type: 'button', class: 'more link', hidden: true, 'aria-expanded': 'false',
+      'aria-controls': list.id || null, onclick: () => { this.expanded = !this.expanded; this.layout(); } });
+    own(list, this);
+    list.after(this.more);
   }
 
-  reset(callId) { this.callId = callId; this.cards.clear(); this.list.replaceChildren(); }
+  detach() { this.more.remove(); }
+
+  reset(callId) {
+    this.callId = callId;
+    this.cards.clear();
+    this.list.replaceChildren();
+    this.ended = false;
+    this.expanded = false;
+    this.list.classList.remove('ended');
+    this.layout();
+  }
 
   add(ev) {
-    if (!ev.id) return;
+    if (!ev.id || this.ended) return;
     const old = this.cards.get(ev.id);
     if (old && old.state === 'dismissed') return; // the agent already said no
+    const focused = old ? this.focusedButton(old) : '';
     if (old) old.li.remove();
-    const card = { ev, state: old ? old.state : 'open', li: null };
+    const ttl = typeof ev.ttl_s === 'number' && ev.ttl_s > 0 ? ev.ttl_s : HINT_TTL;
+    const card = { ev, state: old ? old.state : 'open', li: null, ttl, until: (ev.t || 0) + ttl };
     card.li = this.card(card);
     this.cards.set(ev.id, card);
     this.place(card);
+    this.layout();
+    if (focused) { const b = card.li.querySelector('button.' + focused); if (b) b.focus(); }
     if (this.announce && !old) this.announce.textContent = `New hint: ${ev.title}. ${ev.text || ''}`;
+  }
+
+  // focusedButton names the class of card's button that has focus, if any.
+  focusedButton(card) {
+    const a = document.activeElement;
+    if (!a || !card.li.contains(a) || a.tagName !== 'BUTTON') return '';
+    return ['accept', 'dismiss', 'link'].find((c) => a.classList.contains(c)) || '';
   }
 
   place(card) {
@@ -252,15 +368,58 @@ export class Hints {
     this.list.insertBefore(card.li, before);
   }
 
+  // layout shows the first HINTS_SHOWN cards and folds the rest under the
+  // "N more" button, unless the agent unfolded them.
+  layout() {
+    const lis = [...this.list.children];
+    const extra = Math.max(0, lis.length - HINTS_SHOWN);
+    if (!extra) this.expanded = false;
+    lis.forEach((li, i) => { li.hidden = !this.expanded && i >= HINTS_SHOWN; });
+    this.more.hidden = extra === 0;
+    this.more.textContent = this.expanded ? 'Show fewer' : `${extra} more`;
+    this.more.setAttribute('aria-expanded', String(this.expanded));
+  }
+
+  // expire removes the cards whose time is up at call time now (seconds).
+  expire(now) {
+    if (this.ended || typeof now !== 'number') return;
+    let hadFocus = false;
+    for (const [id, card] of this.cards) {
+      if (card.state === 'dismissed' || now < card.until) continue;
+      hadFocus = hadFocus || card.li.contains(document.activeElement);
+      card.li.remove();
+      this.cards.delete(id); // if the rule fires again, the hint comes back
+    }
+    this.layout();
+    if (hadFocus) this.refocus();
+  }
+
+  // end leaves the cards of an ended call up to read, with their buttons
+  // disabled: feedback on a call that is over would only confuse.
+  end() {
+    if (this.ended) return;
+    const hadFocus = this.list.contains(document.activeElement);
+    this.ended = true;
+    this.list.classList.add('ended');
+    for (const card of this.cards.values()) {
+      if (!card.li.isConnected) continue;
+      const li = this.card(card);
+      card.li.replaceWith(li);
+      card.li = li;
+    }
+    if (hadFocus) this.list.focus();
+  }
+
   card(card) {
     const ev = card.ev;
     const pri = Math.min(3, Math.max(1, ev.priority || 3));
     const titleId = `hint-${ev.id}-title`;
-    const li = el('li', { class: `hint p${pri} ${card.state}`, 'data-hint': ev.id, 'aria-labelledby': titleId },
-      el('div', { class: 'hint-head' },
-        el('h3', { id: titleId }, ev.title || ev.id),
-        el('span', { class: 'pri', title: 'priority' }, ['', 'high', 'medium', 'low'][pri])),
-      ev.text ? el('p', {}, ev.text) : null);
+    const li = el('li', { class: `hint p${pri} ${card.state}`, 'data-hint': ev.id, 'data-t': ev.t || 0, 'data-ttl': card.ttl,
+      'aria-labelledby': titleId },
+    el('div', { class: 'hint-head' },
+      el('h3', { id: titleId }, ev.title || ev.id),
+      el('span', { class: 'pri', title: 'priority' }, ['', 'high', 'medium', 'low'][pri])),
+    ev.text ? el('p', {}, ev.text) : null);
     const actions = el('div', { class: 'hint-actions' });
     if (ev.kb) {
       const art = el('div', { class: 'article', hidden: true, id: `kb-${ev.id}` });
@@ -275,8 +434,9 @@ export class Hints {
       if (card.state !== 'open') actions.append(el('span', { class: 'state' }, card.state));
     } else if (card.state === 'open') {
       actions.append(
-        el('button', { type: 'button', class: 'accept', onclick: () => this.feedback(ev.id, 'accept') }, 'Accept'),
-        el('button', { type: 'button', class: 'dismiss', onclick: () => this.feedback(ev.id, 'dismiss') }, 'Dismiss'));
+        el('button', { type: 'button', class: 'accept', disabled: this.ended, onclick: () => this.feedback(ev.id, 'accept') }, 'Accept'),
+        el('button', { type: 'button', class: 'dismiss', disabled: this.ended, onclick: () => this.feedback(ev.id, 'dismiss') }, 'Dismiss'));
+      if (this.ended) actions.append(el('span', { class: 'state' }, 'call ended'));
     } else {
       actions.append(el('span', { class: 'state' }, card.state === 'accepted' ? 'Accepted ✓' : card.state));
     }
@@ -307,9 +467,18 @@ export class Hints {
     return null;
   }
 
+  // refocus puts focus on the next open card's Accept, or on focusAfter
+  // when none is left, so a keyboard user is never dropped on <body>.
+  refocus() {
+    const next = this.top();
+    const b = next && next.li.querySelector('button.accept:not([disabled])');
+    if (b) b.focus();
+    else this.focusAfter.focus();
+  }
+
   async feedback(id, action) {
     const card = this.cards.get(id);
-    if (!card || card.state !== 'open' || this.readOnly) return;
+    if (!card || card.state !== 'open' || this.readOnly || this.ended) return;
     // Keyboard users keep their place: focus moves to the next hint.
     const hadFocus = card.li.contains(document.activeElement);
     const buttons = card.li.querySelectorAll('.hint-actions button.accept, .hint-actions button.dismiss');
@@ -317,14 +486,16 @@ export class Hints {
     try {
       await api(`/v1/calls/${encodeURIComponent(this.callId)}/hints/${encodeURIComponent(id)}/feedback`, { method: 'POST', body: { action } });
     } catch (e) {
-      buttons.forEach((b) => { b.disabled = false; });
+      buttons.forEach((b) => { b.disabled = this.ended; });
       const err = card.li.querySelector('.error') || el('p', { class: 'error', role: 'alert' });
       err.textContent = 'Feedback not saved: ' + e.message;
       card.li.append(err);
       return;
     }
+    if (this.cards.get(id) !== card) return; // expired or replaced meanwhile
     card.state = action === 'accept' ? 'accepted' : 'dismissed';
     if (this.announce) this.announce.textContent = `Hint ${card.state}: ${card.ev.title}.`;
+    const focusLost = hadFocus || card.li.contains(document.activeElement);
     if (card.state === 'dismissed') {
       card.li.remove();
     } else {
@@ -334,10 +505,7 @@ export class Hints {
       li.remove();
       this.place(card);
     }
-    const next = this.top();
-    if (hadFocus && next) {
-      const b = next.li.querySelector('button.accept');
-      if (b) b.focus();
-    }
+    this.layout();
+    if (focusLost) this.refocus();
   }
 }

@@ -11,8 +11,8 @@ const MAX_BACKOFF = 8000;
 export class Live {
   // query: 'agent=A17', 'all=1' or 'call=ID'. resume: {callId: lastSeq}
   // to start from. onEvent(ev) gets every new event in order per call;
-  // onStatus(state, detail) gets 'connecting', 'live', 'reconnecting',
-  // 'stopped'.
+  // onStatus(state, detail) gets 'connecting', 'live', 'reconnecting'
+  // (detail: seconds until the next attempt), 'stopped' (detail: why).
   constructor({ query, resume = {}, onEvent, onStatus = () => {} }) {
     this.query = query;
     this.last = { ...resume };
@@ -85,7 +85,7 @@ export class Live {
       // after an engine restart.
       const wait = this.backoff / 2 + Math.random() * this.backoff;
       this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF);
-      this.onStatus('reconnecting', Math.round(wait / 100) / 10);
+      this.onStatus('reconnecting', wait / 1000);
       this.timer = setTimeout(() => this.connect(), wait);
     };
     // Errors are followed by close; the close handler decides.
@@ -105,4 +105,26 @@ export class CallClock {
   }
   now() { return this.at ? this.t + (performance.now() - this.at) / 1000 : this.t; }
   freeze() { this.t = this.now(); this.at = 0; }
+}
+
+// statusBadge returns an onStatus handler for Live that shows the
+// connection's state in badge and counts a reconnect's wait down live, so
+// "Reconnecting in 5.5s" never sits there after the attempt was made.
+export function statusBadge(badge) {
+  let timer = 0;
+  return (state, detail) => {
+    clearInterval(timer);
+    badge.className = 'conn ' + state;
+    if (state === 'reconnecting') {
+      const until = performance.now() + detail * 1000;
+      const paint = () => {
+        const left = Math.max(0, (until - performance.now()) / 1000);
+        badge.textContent = `Reconnecting in ${left.toFixed(1)}s…`;
+      };
+      paint();
+      timer = setInterval(paint, 100);
+      return;
+    }
+    badge.textContent = { connecting: 'Connecting…', live: 'Live', stopped: detail ? `Stopped: ${detail}` : 'Stopped' }[state] || state;
+  };
 }

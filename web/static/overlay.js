@@ -3,7 +3,7 @@
 // conversation warnings and hint cards with feedback buttons.
 
 import { api, requireSignIn, clock, el } from './common.js';
-import { Live, CallClock } from './live.js';
+import { Live, CallClock, statusBadge } from './live.js';
 import { Transcript, SentimentGauge, Warnings, Hints } from './components.js';
 
 const claims = requireSignIn(['agent', 'admin'], '/overlay');
@@ -19,10 +19,11 @@ function start(claims) {
   }
   const $ = (id) => document.getElementById(id);
   const callClock = new CallClock();
-  const transcript = new Transcript($('transcript'));
+  const transcript = new Transcript($('transcript'), { follow: true });
   const gauge = new SentimentGauge($('gauge'));
   const warnings = new Warnings($('warnings'), callClock);
-  const hints = new Hints($('hints'), { announce: $('announce') });
+  // When the last open hint is answered, focus goes to the transcript.
+  const hints = new Hints($('hints'), { announce: $('announce'), focusAfter: $('transcript') });
   const state = { call: '', ended: true, startedAt: null };
 
   const noHints = () => { $('no-hints').hidden = $('hints').children.length > 0; };
@@ -74,24 +75,24 @@ function start(claims) {
         callClock.observe(ev.duration_s);
         callClock.freeze();
         warnings.ended();
+        hints.end();
         $('call-state').textContent = `Call ended (${ev.reason || 'end'})`;
         document.body.dataset.ended = '1';
         break;
     }
     if (ev.type !== 'call.ended') delete document.body.dataset.ended;
+    // Hints age out by call time, so a replayed call ages them as it ran.
+    hints.expire(callClock.now());
   }
 
   const ticker = setInterval(() => {
     const c = $('call-clock');
-    if (c) c.textContent = clock(callClock.now());
-    else clearInterval(ticker); // the page was replaced by the sign-in notice
+    if (!c) { clearInterval(ticker); return; } // the page was replaced by the sign-in notice
+    c.textContent = clock(callClock.now());
+    hints.expire(callClock.now());
   }, 250);
 
-  const conn = $('conn');
-  const onStatus = (s, detail) => {
-    conn.className = 'conn ' + s;
-    conn.textContent = { connecting: 'Connecting…', live: 'Live', reconnecting: `Reconnecting in ${detail}s…`, stopped: detail ? `Stopped: ${detail}` : 'Stopped' }[s] || s;
-  };
+  const onStatus = statusBadge($('conn'));
 
   (async () => {
     // A call already in progress when the page opens is shown from its

@@ -3,7 +3,7 @@
 // sentiment, hints, alerts) in a side panel, fed from the same stream.
 
 import { api, requireSignIn, clock, el, sentimentClass, trendWord } from './common.js';
-import { Live, CallClock } from './live.js';
+import { Live, CallClock, statusBadge } from './live.js';
 import { Transcript, SentimentGauge, Warnings, Hints, sparkline } from './components.js';
 
 const MAX_EVENTS = 2000; // per call, like the engine's resume buffer
@@ -77,7 +77,10 @@ function start() {
       const t = c.tile && c.tile.querySelector('.tile-clock');
       if (t) t.textContent = clock(c.clock.now());
     }
-    if (panel) $('detail-clock').textContent = clock(panel.call.clock.now());
+    if (panel) {
+      $('detail-clock').textContent = clock(panel.call.clock.now());
+      panel.hints.expire(panel.call.clock.now());
+    }
   }, 500);
 
   function onEvent(ev) {
@@ -88,6 +91,7 @@ function start() {
       if (panel && panel.call.id === ev.call_id) {
         if (c) c.clock.freeze();
         $('detail-state').textContent = `ended (${ev.reason || 'end'})`;
+        panel.hints.end();
         detailWarnings.ended();
       }
       render();
@@ -126,7 +130,7 @@ function start() {
       case 'transcript.final': p.transcript.final(ev); detailWarnings.speech(); break;
       case 'sentiment': p.gauge.update(ev); break;
       case 'dynamics': detailWarnings.dynamics(ev); break;
-      case 'hint': p.hints.add(ev); break;
+      case 'hint': p.hints.add(ev); p.hints.expire(p.call.clock.now()); break;
       case 'alert':
         $('detail-alerts').append(el('li', { class: 'badge ' + (ev.severity || 'info') }, `${clock(ev.t)} ${ev.text || ev.id}`));
         break;
@@ -142,7 +146,7 @@ function start() {
     $('detail-hints').replaceChildren();
     panel = {
       call: c,
-      transcript: new Transcript($('detail-transcript')),
+      transcript: new Transcript($('detail-transcript'), { follow: true }),
       gauge: new SentimentGauge($('detail-gauge')),
       hints: new Hints($('detail-hints'), { callId: id, readOnly: true }),
     };
@@ -174,11 +178,7 @@ function start() {
   $('detail-close').addEventListener('click', close);
   document.addEventListener('keydown', (e) => { if (e.key === 'Escape' && !$('detail').hidden) close(); });
 
-  const conn = $('conn');
-  const onStatus = (s, detail) => {
-    conn.className = 'conn ' + s;
-    conn.textContent = { connecting: 'Connecting…', live: 'Live', reconnecting: `Reconnecting in ${detail}s…`, stopped: detail ? `Stopped: ${detail}` : 'Stopped' }[s] || s;
-  };
+  const onStatus = statusBadge($('conn'));
 
   (async () => {
     // Calls already live when the wall opens are replayed from their first
