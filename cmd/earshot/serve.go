@@ -49,6 +49,13 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
 	maxCalls := fs.Int("max-calls", 8, "concurrent calls the recognizer pool is sized for (two decoders, ~40 MB each, per call; 2 cores carried 10 in bench live); a call beyond it waits up to 10 s for decoders, then goes on without a transcript and raises a no_transcript alert")
 	noSTT := fs.Bool("no-stt", false, "run without speech recognition (dynamics and sentiment of silence only)")
+	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long a graceful stop may take; calls still running then are ended from their last checkpoint (reason shutdown) and resume after a restart")
+	maxCallLength := fs.Duration("max-call-length", 12*time.Hour, "the longest call: a frame more than this ahead (capture time or seq) is a protocol violation (1008)")
+	noAudioTimeout := fs.Duration("no-audio-timeout", 30*time.Second, "a call that sends no audio (and no pause) this long after its start ends with reason no_audio")
+	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "an ingest connection that sends no frame and no control message this long is closed (4408), unless its call is paused")
+	maxWaiting := fs.Int("max-waiting-calls", 4, "calls one endpoint token may have started without streaming yet; more starts get 4429")
+	storageTimeout := fs.Duration("storage-timeout", 10*time.Second, "how long a call's records may fail to be written (a full disk) before its endpoint is closed with 1011 to resend later; acks stop at the first failure")
+	maxGapRecords := fs.Int("max-gap-records", 1000, "gap records kept per call; past it gaps extend the last record")
 	af := addAssistFlags(fs)
 	sf := addSTTFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -68,6 +75,17 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintln(env.stderr, "earshot serve: --max-calls must be at least 1")
 		return errUsage
 	}
+	for name, d := range map[string]time.Duration{"shutdown-timeout": *shutdownTimeout, "max-call-length": *maxCallLength,
+		"no-audio-timeout": *noAudioTimeout, "idle-timeout": *idleTimeout, "storage-timeout": *storageTimeout} {
+		if d <= 0 {
+			fmt.Fprintf(env.stderr, "earshot serve: --%s must be a positive duration like 30s\n", name)
+			return errUsage
+		}
+	}
+	if *maxWaiting < 1 || *maxGapRecords < 1 {
+		fmt.Fprintln(env.stderr, "earshot serve: --max-waiting-calls and --max-gap-records must be at least 1")
+		return errUsage
+	}
 	env.log.Info("loading recognizers, playbook and knowledge base", "decoders", 2**maxCalls)
 	deps, closeDeps, err := loadDeps(env, af, sf, !*noSTT, 2**maxCalls)
 	if err != nil {
@@ -79,6 +97,9 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		NewAnalyzer: engine.PipelineAnalyzers(ctx, deps),
 		Logger:      env.log,
 		Web:         web.Handler(),
+
+		ShutdownTimeout: *shutdownTimeout, MaxCallLength: *maxCallLength, NoAudioTimeout: *noAudioTimeout,
+		IdleTimeout: *idleTimeout, MaxWaitingCalls: *maxWaiting, StorageTimeout: *storageTimeout, MaxGapRecords: *maxGapRecords,
 	}
 	if deps.KB != nil {
 		cfg.Articles = deps.KB
