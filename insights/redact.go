@@ -52,7 +52,9 @@ type RedactorConfig struct {
 	// ContextWindow is how long a payment context lasts after its last
 	// sign — a payment word from either side ("card number", "security
 	// code", "expiry") or a redacted digit run (default 60 s of call time).
-	// Inside it any run of 2 or more digits is redacted.
+	// Inside it any run of 2 or more digits is redacted, and a digit alone
+	// of a speaker who has read card digits in it. A sign never shortens
+	// it.
 	ContextWindow time.Duration
 	// TailWindow is how long a speaker's digits at the end of one
 	// utterance still join digits at the start of their next one (default
@@ -61,6 +63,16 @@ type RedactorConfig struct {
 	// ExpectWindow is how long a question such as "and the security code?"
 	// names the kind of the next digits read (default 20 s).
 	ExpectWindow time.Duration
+	// CardWindow is how long after a card is named (CardNamed) digits
+	// count as a card being read (default 60 s).
+	CardWindow time.Duration
+	// Resume, if set, is where the call's earlier Redactor stood (its
+	// State, saved with the call's checkpoint): a call resumed after an
+	// engine restart goes on redacting the card being read across it. A
+	// state that fails Validate cannot be trusted either way, so the
+	// Redactor then starts in a payment context that does not end (it
+	// redacts more, never less); use Restore to get the error instead.
+	Resume *RedactorState
 }
 
 func (c RedactorConfig) withDefaults() RedactorConfig {
@@ -73,26 +85,10 @@ func (c RedactorConfig) withDefaults() RedactorConfig {
 	if c.ExpectWindow <= 0 {
 		c.ExpectWindow = 20 * time.Second
 	}
+	if c.CardWindow <= 0 {
+		c.CardWindow = 60 * time.Second
+	}
 	return c
-}
-
-// speakerDigits is one speaker's digit-reading state.
-type speakerDigits struct {
-	tail          int // digits at the end of the last utterance
-	tailAt        time.Duration
-	digitsStarted bool
-	cardDigits    int // card-number digits read in this payment context
-	expiryDone    bool
-}
-
-// redactState is everything a Redactor remembers, as a value so a partial
-// can be redacted against a copy.
-type redactState struct {
-	ctx      bool
-	ctxUntil time.Duration
-	expect   RedactionKind
-	expectAt time.Duration
-	sp       BySpeaker[speakerDigits]
 }
 
 // Redactor removes spoken card numbers, expiry dates and security codes
@@ -102,15 +98,25 @@ type redactState struct {
 // following ContextWindow is redacted too, and a speaker's digits that
 // continue their previous utterance's digits count together. Redact before
 // anything is stored or sent: the unredacted text must not leave the
-// session. It is not safe for concurrent use.
+// session. State returns what it carries between utterances, for a call's
+// checkpoint; RedactorConfig.Resume or Restore goes on from it. It is not
+// safe for concurrent use.
 type Redactor struct {
 	cfg RedactorConfig
-	st  redactState
+	st  RedactorState
 }
 
-// NewRedactor returns a Redactor for one call.
+// NewRedactor returns a Redactor for one call, starting from cfg.Resume
+// when set.
 func NewRedactor(cfg RedactorConfig) *Redactor {
-	return &Redactor{cfg: cfg.withDefaults()}
+	r := &Redactor{cfg: cfg.withDefaults()}
+	r.cfg.Resume = nil // copied, not kept
+	if cfg.Resume != nil {
+		if err := r.Restore(*cfg.Resume); err != nil {
+			r.st = RedactorState{Context: true, ContextUntil: maxStateTime}
+		}
+	}
+	return r
 }
 
 // Redact redacts one final utterance of sp ending at call time at. text is
@@ -155,45 +161,71 @@ func (r *Redactor) Redact(sp Speaker, text string, words []stt.Word, at time.Dur
 			r.st = wafter
 		} else {
 			// Keep what either reading learned about the speaker.
-			d := r.st.sp.Ptr(sp)
-			d.digitsStarted = d.digitsStarted || wafter.sp.Of(sp).digitsStarted
+			d := r.st.Speakers.Ptr(sp)
+			d.Started = d.Started || wafter.Speakers.Of(sp).Started
 		}
 		redactedWords = redactWords(words, wordSpans)
 		for _, s := range wordSpans {
 			found = append(found, Redaction{s.kind, words[s.from].Start, words[s.to-1].End})
+		}
+		r.noteCard(redactedText, at)
+		for _, w := range redactedWords {
+			r.noteCard(w.Text, at)
 		}
 		return redactedText, redactedWords, found
 	}
 	for _, s := range textSpans {
 		found = append(found, Redaction{s.kind, at, at})
 	}
+	r.noteCard(redactedText, at)
 	return redactedText, nil, found
 }
 
-// RedactPartial redacts a partial hypothesis of sp at call time at. It
-// reads the state but only adds to it what cannot hurt when the final
-// result repeats the words: the payment context and DigitsStarted (so a
-// payment hint can fire while the caller is still reading), not the digit
-// count that joins the next utterance.
+// noteCard records a card named in a final utterance's redacted text.
+func (r *Redactor) noteCard(redacted string, at time.Duration) {
+	if mentionsCard(redacted) {
+		r.st.CardNamed, r.st.CardNamedAt = true, at
+	}
+}
+
+// RedactPartial redacts a partial hypothesis of sp at call time at, for
+// the live overlay and anything else that sees it. Inside a payment
+// context (InPaymentContext, including one this partial opens) or while
+// sp's digits may go on from their last utterance, it is stricter than
+// Redact: every digit word or numeral becomes a placeholder, even one
+// alone ("is far five read" → "is far [card number] read"), because a
+// partial is a guess the recognizer revises, and its digits, one partial
+// at a time, are the card. Only a number followed by a unit ("sixty two
+// dollars") is kept. Outside a payment context it redacts as Redact does
+// ("one moment" stays). It reads the state but only adds to it what
+// cannot hurt when the final result repeats the words: the payment
+// context and DigitsStarted (so a payment hint can fire while the caller
+// is still reading), not the digit count that joins the next utterance.
 func (r *Redactor) RedactPartial(sp Speaker, text string, at time.Duration) string {
 	toks := strings.Fields(text)
 	spans, after := detect(r.st, r.cfg, sp, toks, at)
-	if after.ctx && (!r.st.ctx || after.ctxUntil > r.st.ctxUntil) {
-		r.st.ctx, r.st.ctxUntil = true, after.ctxUntil
+	tail := r.st.Speakers.Of(sp)
+	if (after.Context && at <= after.ContextUntil) || (tail.Tail > 0 && at-tail.TailAt <= r.cfg.TailWindow) {
+		spans = strictSpans(after, r.cfg, toks, spans, at)
 	}
-	if after.sp.Of(sp).digitsStarted {
-		r.st.sp.Ptr(sp).digitsStarted = true
+	if after.Context && (!r.st.Context || after.ContextUntil > r.st.ContextUntil) {
+		r.st.Context, r.st.ContextUntil = true, after.ContextUntil
+	}
+	if after.Speakers.Of(sp).Started {
+		r.st.Speakers.Ptr(sp).Started = true
 	}
 	return joinRedacted(toks, spans)
 }
 
 // DigitsStarted reports whether sp has read out card digits (a redacted
 // digit run) in this call. It stays true once set.
-func (r *Redactor) DigitsStarted(sp Speaker) bool { return r.st.sp.Of(sp).digitsStarted }
+func (r *Redactor) DigitsStarted(sp Speaker) bool { return r.st.Speakers.Of(sp).Started }
 
 // InPaymentContext reports whether a payment context is active at call
 // time at.
-func (r *Redactor) InPaymentContext(at time.Duration) bool { return r.st.ctx && at <= r.st.ctxUntil }
+func (r *Redactor) InPaymentContext(at time.Duration) bool {
+	return r.st.Context && at <= r.st.ContextUntil
+}
 
 // span is a redacted range of token indexes [from, to).
 type span struct {

@@ -105,6 +105,15 @@ func classify(raw string) rtoken {
 	parts := strings.FieldsFunc(lower, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
 	})
+	// An apostrophe belongs inside a word ("it's"); at a part's edge it
+	// would hide a digit word from the checks below ("'!four").
+	words := parts[:0]
+	for _, p := range parts {
+		if p = strings.Trim(p, "'"); p != "" {
+			words = append(words, p)
+		}
+	}
+	parts = words
 	// Any ASCII digit makes the token a number, whatever else it holds.
 	if strings.ContainsFunc(lower, func(r rune) bool { return r >= '0' && r <= '9' }) {
 		var d strings.Builder
@@ -306,23 +315,23 @@ func validMonth(d string) bool {
 
 // detect finds the spans to redact in one utterance of sp at call time at,
 // starting from state st, and returns them with the state after it.
-func detect(st redactState, cfg RedactorConfig, sp Speaker, toks []string, at time.Duration) ([]span, redactState) {
+func detect(st RedactorState, cfg RedactorConfig, sp Speaker, toks []string, at time.Duration) ([]span, RedactorState) {
 	if len(toks) == 0 {
 		return nil, st
 	}
 	rt := prepare(toks)
-	sd := st.sp.Ptr(sp)
+	sd := st.Speakers.Ptr(sp)
 	var spans []span
 	head := true // only lead-in words so far
 	lastRunEnd, lastRunTotal := -1, 0
 	for i := 0; i < len(rt); {
 		if k, ok := matchKeyword(rt, i); ok {
-			if !st.ctx || at > st.ctxUntil {
-				sd.cardDigits, sd.expiryDone = 0, false
+			if !st.Context || at > st.ContextUntil {
+				sd.CardDigits, sd.ExpiryDone = 0, false
 			}
-			st.ctx, st.ctxUntil = true, at+cfg.ContextWindow
+			st.Context, st.ContextUntil = true, max(st.ContextUntil, at+cfg.ContextWindow)
 			if k.kind != "" {
-				st.expect, st.expectAt = k.kind, at
+				st.Expect, st.ExpectAt = k.kind, at
 			}
 			i += len(k.toks)
 			head = false
@@ -337,18 +346,18 @@ func detect(st redactState, cfg RedactorConfig, sp Speaker, toks []string, at ti
 			continue
 		}
 		n := len(r.digits)
-		cont := head && sd.tail > 0 && at-sd.tailAt <= cfg.TailWindow
+		cont := head && sd.Tail > 0 && at-sd.TailAt <= cfg.TailWindow
 		total := n
 		if cont {
-			total += sd.tail
+			total += sd.Tail
 		}
-		ctx := st.ctx && at <= st.ctxUntil
+		ctx := st.Context && at <= st.ContextUntil
 		if !ctx {
-			sd.cardDigits, sd.expiryDone = 0, false
+			sd.CardDigits, sd.ExpiryDone = 0, false
 		}
 		month := r.from > 0 && months[rt[r.from-1].norm]
-		expect := st.expect
-		if expect != "" && at-st.expectAt > cfg.ExpectWindow {
+		expect := st.Expect
+		if expect != "" && at-st.ExpectAt > cfg.ExpectWindow {
 			expect = ""
 		}
 		unitAfter := r.to < len(rt) && unitWords[rt[r.to].norm]
@@ -361,6 +370,11 @@ func detect(st redactState, cfg RedactorConfig, sp Speaker, toks []string, at ti
 		case ctx && n >= 1 && month:
 			redact = true
 		case ctx && (n >= 2 || cont):
+			redact = !unitAfter
+		case ctx && sd.CardDigits > 0:
+			// The speaker is reading a card: a digit alone is one of its
+			// digits, from a group the recognizer or an engine restart cut
+			// in two ("double floors evans" | "nine out to do").
 			redact = !unitAfter
 		}
 		if redact {
@@ -375,22 +389,22 @@ func detect(st redactState, cfg RedactorConfig, sp Speaker, toks []string, at ti
 				kind = Expiry
 			case expect == SecurityCode && (n == 3 || n == 4):
 				kind = SecurityCode
-			case sd.cardDigits >= 13 && !sd.expiryDone && n == 4 && validMonth(r.digits):
+			case sd.CardDigits >= 13 && !sd.ExpiryDone && n == 4 && validMonth(r.digits):
 				kind = Expiry
-			case sd.cardDigits >= 13 && sd.expiryDone && (n == 3 || n == 4):
+			case sd.CardDigits >= 13 && sd.ExpiryDone && (n == 3 || n == 4):
 				kind = SecurityCode
 			}
 			switch kind {
 			case CardNumber:
-				sd.cardDigits += n
+				sd.CardDigits += n
 			case Expiry:
-				sd.expiryDone = true
-				st.expect = ""
+				sd.ExpiryDone = true
+				st.Expect = ""
 			case SecurityCode:
-				st.expect = ""
+				st.Expect = ""
 			}
-			sd.digitsStarted = true
-			st.ctx, st.ctxUntil = true, at+cfg.ContextWindow
+			sd.Started = true
+			st.Context, st.ContextUntil = true, max(st.ContextUntil, at+cfg.ContextWindow)
 			spans = append(spans, span{from, r.to, kind})
 		}
 		lastRunEnd, lastRunTotal = r.to, total
@@ -398,7 +412,7 @@ func detect(st redactState, cfg RedactorConfig, sp Speaker, toks []string, at ti
 		i = r.to
 	}
 	// Digits at the end of the utterance may go on in the next one.
-	sd.tail, sd.tailAt = 0, at
+	sd.Tail, sd.TailAt = 0, at
 	if lastRunEnd >= 0 {
 		trailing := true
 		for _, t := range rt[lastRunEnd:] {
@@ -408,8 +422,66 @@ func detect(st redactState, cfg RedactorConfig, sp Speaker, toks []string, at ti
 			}
 		}
 		if trailing {
-			sd.tail = lastRunTotal
+			sd.Tail = lastRunTotal
 		}
 	}
 	return spans, st
+}
+
+// strictSpans adds to the spans detect found in a partial every other
+// digit run, however short, with the homophones and multipliers next to it
+// ("nine to", "five double"): inside a payment context a partial shows no
+// digit at all. A run followed by a unit word is an amount and stays. st
+// is the state after the partial; its expected kind names the new
+// placeholders.
+func strictSpans(st RedactorState, cfg RedactorConfig, toks []string, spans []span, at time.Duration) []span {
+	rt := prepare(toks)
+	kinds := make([]RedactionKind, len(rt))
+	for _, s := range spans {
+		for i := s.from; i < s.to; i++ {
+			kinds[i] = s.kind
+		}
+	}
+	kind := CardNumber
+	if st.Expect != "" && at-st.ExpectAt <= cfg.ExpectWindow {
+		kind = st.Expect
+	}
+	loose := func(i int) bool {
+		return i >= 0 && i < len(rt) && kinds[i] == "" && (rt[i].class == tkHomophone || rt[i].class == tkMultiplier)
+	}
+	for i := 0; i < len(rt); {
+		r, ok := nextRun(rt, i)
+		if !ok || kinds[i] != "" {
+			i++
+			continue
+		}
+		from, to := r.from, r.to
+		for loose(from - 1) {
+			from--
+		}
+		for loose(to) {
+			to++
+		}
+		if !(to < len(rt) && unitWords[rt[to].norm]) {
+			for j := from; j < to; j++ {
+				if kinds[j] == "" {
+					kinds[j] = kind
+				}
+			}
+		}
+		i = max(r.to, i+1)
+	}
+	var out []span
+	for i := 0; i < len(kinds); i++ {
+		if kinds[i] == "" {
+			continue
+		}
+		j := i + 1
+		for j < len(kinds) && kinds[j] == kinds[i] {
+			j++
+		}
+		out = append(out, span{i, j, kinds[i]})
+		i = j - 1
+	}
+	return out
 }

@@ -1,6 +1,9 @@
 package insights
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +63,7 @@ func TestRedactSingleUtterances(t *testing.T) {
 		{"double and triple", "five double four triple seven", "[card number]"},
 		{"numerals", "my card is 4532 1234 5678 9012", "my card is [card number]"},
 		{"a numeral glued to punctuation", "number: 4532-1234-5678-9012.", "number: [card number]"},
+		{"digit words behind stray punctuation", "'!four '!five '!three '!two", "[card number]"},
 		{"pairs read as tens", "forty five thirty two twelve", "[card number]"},
 		{"fillers inside a run", "four five uh three two um one", "[card number]"},
 		{"a misheard four between digits", "four five for two", "[card number]"},
@@ -168,6 +172,20 @@ func TestRedactAcrossUtterances(t *testing.T) {
 			want: []string{"what's the card number", "four", "[card number]", "[card number]"},
 		},
 		{
+			name: "a lone digit while the card is read",
+			turns: []struct {
+				sp   Speaker
+				text string
+			}{
+				{Agent, "what's the card number"},
+				{Caller, "four five three two"},
+				{Caller, "sorry double floors evans"},
+				{Caller, "is it nine"},
+				{Agent, "that was sixty two dollars"},
+			},
+			want: []string{"what's the card number", "[card number]", "sorry double floors evans", "is it [card number]", "that was sixty two dollars"},
+		},
+		{
 			name: "expiry and code without keywords after a full card",
 			turns: []struct {
 				sp   Speaker
@@ -262,6 +280,26 @@ func TestRedactPartialSignalsDigitsAtOnce(t *testing.T) {
 	}
 }
 
+// assertNoDigitInPayment checks that a partial in a payment context shows
+// no digit word or numeral at all, unless a unit word makes it an amount.
+func assertNoDigitInPayment(t *testing.T, utt string) {
+	t.Helper()
+	for _, f := range strings.Fields(utt) {
+		if unitWords[normToken(f)] {
+			return
+		}
+	}
+	r := NewRedactor(RedactorConfig{})
+	r.Redact(Agent, "can i take the card number", nil, at(1))
+	got := r.RedactPartial(Caller, utt, at(2))
+	for _, f := range strings.Fields(got) {
+		w := strings.TrimFunc(strings.ToLower(f), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+		if checkerDigitWords[w] || strings.ContainsFunc(f, func(r rune) bool { return r >= '0' && r <= '9' }) {
+			t.Fatalf("a partial in a payment context shows %q: %q -> %q", f, utt, got)
+		}
+	}
+}
+
 func FuzzRedact(f *testing.F) {
 	for _, s := range []string{
 		"four five three two one two three four",
@@ -273,6 +311,9 @@ func FuzzRedact(f *testing.F) {
 		"for to too won ate four",
 		"ONE,TWO,THREE,FOUR",
 		"o o o o",
+		"is far five read",
+		"now nine to",
+		"double floors and and six",
 	} {
 		f.Add(s)
 	}
@@ -300,8 +341,406 @@ func FuzzRedact(f *testing.F) {
 				words = append(words, strings.Join(wt, " "))
 			}
 			assertNoDigitRun(t, "partial", NewRedactor(RedactorConfig{}).RedactPartial(Caller, utt, 0))
+			assertNoDigitInPayment(t, utt)
 		}
 		assertNoDigitRun(t, "the caller's utterances together", strings.Join(texts, " "))
 		assertNoDigitRun(t, "the caller's words together", strings.Join(words, " "))
+	})
+}
+
+// turn is one final utterance of a call, read at call time at (seconds).
+type turn struct {
+	sp   Speaker
+	text string
+	at   float64
+}
+
+// cardPaymentTurns is card_payment's payment, as in
+// samples/calls/card_payment.json: the caller reads the card in two
+// utterances with the agent's "yes go on" between, then the expiry and the
+// security code, each asked for. want is what an uninterrupted Redactor
+// stores.
+var cardPaymentTurns = []struct {
+	turn
+	want string
+}{
+	{turn{Agent, "i can take a card payment now please read the long number on the front of the card", 34.563}, "i can take a card payment now please read the long number on the front of the card"},
+	{turn{Caller, "okay it is four five three two oh one one eight", 39.951}, "okay it is [card number]"},
+	{turn{Agent, "yes go on", 41.731}, "yes go on"},
+	{turn{Caller, "double four seven six nine oh two two", 45.059}, "[card number]"},
+	{turn{Agent, "thank you and the expiry date", 48.177}, "thank you and the expiry date"},
+	{turn{Caller, "oh nine twenty seven", 50.076}, "[expiry]"},
+	{turn{Agent, "and the three digit security code on the back", 52.934}, "and the three digit security code on the back"},
+	{turn{Caller, "seven one five", 54.842}, "[security code]"},
+	{turn{Agent, "thank you the payment went through your balance is now zero", 61.115}, "thank you the payment went through your balance is now zero"},
+}
+
+// resumeAt runs turns through a Redactor up to cut, saves its State as
+// JSON, and runs the rest through a new Redactor resumed from it, as a
+// call resumed after an engine restart does. It returns every turn's
+// redacted text and what was found.
+func resumeAt(t *testing.T, turns []turn, cut int) (texts []string, kinds []string) {
+	t.Helper()
+	r := NewRedactor(RedactorConfig{})
+	for i, tn := range turns {
+		if i == cut {
+			b, err := json.Marshal(r.State())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st RedactorState
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatalf("state %s does not read back: %v", b, err)
+			}
+			r = NewRedactor(RedactorConfig{Resume: &st})
+		}
+		text, _, found := r.Redact(tn.sp, tn.text, nil, at(tn.at))
+		texts = append(texts, text)
+		for _, f := range found {
+			kinds = append(kinds, string(f.Kind))
+		}
+	}
+	return texts, kinds
+}
+
+// TestRedactorResumedFromStateRedactsAsUncut cuts card_payment's payment
+// between every two utterances, as an engine restart does, and resumes
+// from the saved state: every utterance is redacted exactly as without the
+// cut, the kinds included (a code read after the restart is still a
+// security code because the question was asked before it).
+func TestRedactorResumedFromStateRedactsAsUncut(t *testing.T) {
+	var turns []turn
+	for _, tc := range cardPaymentTurns {
+		turns = append(turns, tc.turn)
+	}
+	whole, wholeKinds := resumeAt(t, turns, -1)
+	for i, tc := range cardPaymentTurns {
+		if whole[i] != tc.want {
+			t.Errorf("uncut turn %d %q: got %q, want %q", i, tc.text, whole[i], tc.want)
+		}
+	}
+	if got := strings.Join(wholeKinds, ","); got != "card_number,card_number,expiry,security_code" {
+		t.Errorf("uncut redactions %s", got)
+	}
+	for cut := 1; cut < len(turns); cut++ {
+		t.Run(fmt.Sprintf("cut before %q", turns[cut].text), func(t *testing.T) {
+			got, kinds := resumeAt(t, turns, cut)
+			for i := range got {
+				if got[i] != whole[i] {
+					t.Errorf("turn %d %q: resumed %q, uncut %q", i, turns[i].text, got[i], whole[i])
+				}
+			}
+			if strings.Join(kinds, ",") != strings.Join(wholeKinds, ",") {
+				t.Errorf("resumed redactions %v, uncut %v", kinds, wholeKinds)
+			}
+		})
+	}
+}
+
+// TestRedactorStateCarriesTheCardAcrossARestart is issue 12 item 4: the
+// engine killed while the caller reads the second card group, the rest of
+// that group recognized after the restart as the issue's stored
+// utterance. A fresh Redactor stores the digits; one resumed from the
+// state the first group left redacts them, as does the uncut call.
+func TestRedactorStateCarriesTheCardAcrossARestart(t *testing.T) {
+	tests := []struct {
+		name      string
+		before    []turn // up to the restart
+		after     turn   // the first utterance after it
+		want      string
+		wantFresh string // what a Redactor that forgot the call stores
+	}{
+		{
+			name:      "the rest of the second card group as the issue's crash stored it",
+			before:    []turn{{Agent, "please read the long number on the front of the card", 34.6}, {Caller, "okay it is four five three two oh one one eight", 40}, {Agent, "yes go on", 41.7}},
+			after:     turn{Caller, "double floors and six and nine and to do", 45.1},
+			want:      "double floors and [card number] and to do",
+			wantFresh: "double floors and six and nine and to do",
+		},
+		{
+			name:      "a group cut after its first digits goes on at the restart",
+			before:    []turn{{Agent, "please read the long number on the front of the card", 34.6}, {Caller, "okay it is four five three two oh one one eight", 40}, {Caller, "double four", 43}},
+			after:     turn{Caller, "seven", 43.5},
+			want:      "[card number]",
+			wantFresh: "seven",
+		},
+		{
+			name: "a group a graceful restart split, its first part already stored",
+			before: []turn{{Agent, "please read the long number on the front of the card", 34.6}, {Caller, "okay it is four five three two oh one one eight", 40},
+				{Agent, "yes go on", 41.7}, {Caller, "double floors evans", 43.4}},
+			after:     turn{Caller, "nine out to do", 45.1},
+			want:      "[card number] out to do",
+			wantFresh: "nine out to do",
+		},
+		{
+			name:      "the security code asked for before the restart",
+			before:    []turn{{Agent, "please read the long number on the front of the card", 34.6}, {Caller, "four five three two oh one one eight double four seven six nine oh two two", 45}, {Agent, "and the three digit security code on the back", 52.9}},
+			after:     turn{Caller, "seven one five", 54.8},
+			want:      "[security code]",
+			wantFresh: "seven one five",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRedactor(RedactorConfig{})
+			for _, tn := range tc.before {
+				r.Redact(tn.sp, tn.text, nil, at(tn.at))
+			}
+			uncut := *r
+			b, err := json.Marshal(r.State())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var st RedactorState
+			if err := json.Unmarshal(b, &st); err != nil {
+				t.Fatal(err)
+			}
+			resumed := NewRedactor(RedactorConfig{Resume: &st})
+			got, _, _ := resumed.Redact(tc.after.sp, tc.after.text, nil, at(tc.after.at))
+			if got != tc.want {
+				t.Errorf("resumed: %q, want %q (state %s)", got, tc.want, b)
+			}
+			if u, _, _ := uncut.Redact(tc.after.sp, tc.after.text, nil, at(tc.after.at)); u != got {
+				t.Errorf("resumed %q, uncut %q", got, u)
+			}
+			if resumed.State() != uncut.State() {
+				t.Errorf("state after: resumed %+v, uncut %+v", resumed.State(), uncut.State())
+			}
+			if fresh, _, _ := NewRedactor(RedactorConfig{}).Redact(tc.after.sp, tc.after.text, nil, at(tc.after.at)); fresh != tc.wantFresh {
+				t.Errorf("a fresh Redactor stores %q, want %q: the case no longer shows what the state is for", fresh, tc.wantFresh)
+			}
+		})
+	}
+}
+
+// TestRedactPartialHidesEveryDigitInAPayment feeds partials as the
+// recognizer streamed them in card_payment (issue 12 item 4): inside a
+// payment context not one digit word may reach the overlay, even alone;
+// outside one, partials are redacted as finals are.
+func TestRedactPartialHidesEveryDigitInAPayment(t *testing.T) {
+	cardAsked := []turn{{Agent, "identity card didn't announce please read the long number on the front of the card", 34.96}}
+	tests := []struct {
+		name    string
+		before  []turn // finals before the partial
+		partial turn
+		want    string
+	}{
+		{"a single digit while the card is read", cardAsked, turn{Caller, "is far five read", 38.56}, "is far [card number] read"},
+		{"an oh at the start of a group", cardAsked, turn{Caller, "oh", 39.4}, "[card number]"},
+		{"a digit with its misheard neighbour", cardAsked, turn{Caller, "o line won a", 40}, "[card number] line won a"},
+		{"a digit after a misheard double", append(cardAsked, turn{Caller, "is [card number] read you", 39}), turn{Caller, "double floors and and six", 43.82}, "double floors and and [card number]"},
+		{"the expiry's first digit", append(cardAsked, turn{Agent, "sent use it and the expiry date", 48.58}), turn{Caller, "now nine to", 49.58}, "now [expiry]"},
+		{"a digit after the caller's digits without a payment word", []turn{{Caller, "four five", 10}}, turn{Caller, "three", 12}, "[card number]"},
+		{"a numeral", cardAsked, turn{Caller, "it's 4", 38}, "it's [card number]"},
+		{"an amount in a payment context stays", cardAsked, turn{Agent, "that is sixty two dollars", 40}, "that is sixty two dollars"},
+		{"a lone number outside a payment stays", nil, turn{Caller, "give me one moment", 10}, "give me one moment"},
+		{"a short number outside a payment stays", nil, turn{Caller, "i have two kids", 10}, "i have two kids"},
+		{"a lone number after the payment context ended stays", cardAsked, turn{Caller, "give me one moment", 200}, "give me one moment"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRedactor(RedactorConfig{})
+			for _, tn := range tc.before {
+				r.Redact(tn.sp, tn.text, nil, at(tn.at))
+			}
+			before := r.State()
+			got := r.RedactPartial(tc.partial.sp, tc.partial.text, at(tc.partial.at))
+			if got != tc.want {
+				t.Errorf("RedactPartial(%q) = %q, want %q", tc.partial.text, got, tc.want)
+			}
+			// Only DigitsStarted may change: the final repeats the words.
+			after := r.State().Speakers
+			after.Agent.Started, after.Caller.Started = before.Speakers.Agent.Started, before.Speakers.Caller.Started
+			if after != before.Speakers {
+				t.Errorf("a partial changed the digits read: %+v -> %+v", before.Speakers, r.State().Speakers)
+			}
+		})
+	}
+}
+
+// TestCardNamedNeedsTheCardItself: the payment hint's rule, that digits
+// are a card being read only within CardWindow of the card being named.
+func TestCardNamedNeedsTheCardItself(t *testing.T) {
+	tests := []struct {
+		name   string
+		turns  []turn
+		now    float64
+		named  bool
+		reads  bool // CardReading(Caller, now)
+		within bool // InPaymentContext(now)
+	}{
+		{"the agent names the card and the caller reads digits", []turn{{Agent, "can i take your card number", 30}, {Caller, "four five three two", 36}}, 40, true, true, true},
+		{"a minute after the card was named", []turn{{Agent, "can i take your card number", 30}, {Caller, "four five three two", 36}}, 91, false, false, true},
+		{"digits without a card named", []turn{{Caller, "four five three two", 36}}, 40, false, false, true},
+		{"a payment word is not a card", []turn{{Caller, "i would like to pay it now", 13}}, 20, false, false, true},
+		{"a placeholder does not name a card", []turn{{Caller, "[card number] please", 13}}, 20, false, false, true},
+		{"punctuation around the card", []turn{{Agent, "Your Visa, please.", 30}}, 31, true, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := NewRedactor(RedactorConfig{})
+			for _, tn := range tc.turns {
+				r.Redact(tn.sp, tn.text, nil, at(tn.at))
+			}
+			if got := r.CardNamed(at(tc.now)); got != tc.named {
+				t.Errorf("CardNamed = %v, want %v", got, tc.named)
+			}
+			if got := r.CardReading(Caller, at(tc.now)); got != tc.reads {
+				t.Errorf("CardReading(caller) = %v, want %v", got, tc.reads)
+			}
+			if got := r.InPaymentContext(at(tc.now)); got != tc.within {
+				t.Errorf("InPaymentContext = %v, want %v", got, tc.within)
+			}
+			st := r.State()
+			if got := NewRedactor(RedactorConfig{Resume: &st}).CardReading(Caller, at(tc.now)); got != tc.reads {
+				t.Errorf("resumed CardReading(caller) = %v, want %v", got, tc.reads)
+			}
+		})
+	}
+}
+
+// TestRedactorStateFromDiskIsValidated: a checkpoint is outside input. A
+// bad state is refused with ErrRedactorState, and one handed to
+// NewRedactor anyway redacts more, never less.
+func TestRedactorStateFromDiskIsValidated(t *testing.T) {
+	good := `{"context":true,"context_until":94.96,"expect_at":0,"card_named":true,"card_named_at":34.96,` +
+		`"speakers":{"agent":{"tail":0,"tail_at":41.7},"caller":{"tail":8,"tail_at":40,"started":true,"card_digits":8}}}`
+	var st RedactorState
+	if err := json.Unmarshal([]byte(good), &st); err != nil {
+		t.Fatalf("a good state is refused: %v", err)
+	}
+	if st.Speakers.Caller.Tail != 8 || st.ContextUntil != at(94.96) || !st.CardNamed {
+		t.Errorf("read %+v", st)
+	}
+	bad := []struct{ name, json string }{
+		{"a negative time", `{"context":true,"context_until":-1}`},
+		{"a time beyond any call", `{"context_until":1e300}`},
+		{"a negative digit count", `{"speakers":{"caller":{"tail":-4}}}`},
+		{"a negative card digit count", `{"speakers":{"agent":{"card_digits":-1}}}`},
+		{"an unknown expected kind", `{"expect":"pin"}`},
+		{"a string for a time", `{"tail_at":"soon","speakers":{"caller":{"tail_at":"soon"}}}`},
+		{"not an object", `[1,2]`},
+		{"truncated", `{"context":tr`},
+	}
+	for _, tc := range bad {
+		t.Run(tc.name+" is refused", func(t *testing.T) {
+			keep := st
+			err := json.Unmarshal([]byte(tc.json), &keep)
+			if err == nil {
+				t.Fatalf("accepted %s as %+v", tc.json, keep)
+			}
+			if !refused(err) {
+				t.Errorf("error %v is neither ErrRedactorState nor a JSON syntax error", err)
+			}
+			if keep != st {
+				t.Errorf("a refused state changed the value to %+v", keep)
+			}
+		})
+	}
+	r := NewRedactor(RedactorConfig{})
+	r.Redact(Agent, "the card number please", nil, at(30))
+	before := r.State()
+	if err := r.Restore(RedactorState{ExpectAt: -time.Second}); !errors.Is(err, ErrRedactorState) {
+		t.Errorf("Restore of a negative time: %v, want ErrRedactorState", err)
+	}
+	if r.State() != before {
+		t.Error("a refused Restore changed the state")
+	}
+	invalid := RedactorState{Speakers: BySpeaker[SpeakerDigits]{Caller: SpeakerDigits{Tail: -1}}}
+	r = NewRedactor(RedactorConfig{Resume: &invalid})
+	if got, _, _ := r.Redact(Caller, "it's on page two three", nil, at(5000)); got != "it's on page [card number]" {
+		t.Errorf("a Redactor given an invalid state: %q, want a pair redacted as in a payment context", got)
+	}
+	r.Redact(Agent, "and the card number", nil, at(5001))
+	if got, _, _ := r.Redact(Caller, "it's on page two three", nil, at(9000)); got != "it's on page [card number]" {
+		t.Errorf("a Redactor given an invalid state, after a payment word: %q, want the context still open", got)
+	}
+}
+
+// refused reports whether err is how a bad checkpoint is refused: bytes
+// that are not JSON fail in encoding/json before the state sees them.
+func refused(err error) bool {
+	var se *json.SyntaxError
+	return errors.Is(err, ErrRedactorState) || errors.As(err, &se)
+}
+
+// FuzzRedactorState: any utterances, cut anywhere, through a state saved
+// as JSON, redact as the uncut call; any bytes read as a state either fail
+// with ErrRedactorState or give a valid state that round-trips and a
+// Redactor that does not panic.
+func FuzzRedactorState(f *testing.F) {
+	f.Add("please read the card number|four five three two|double four|seven six|expiry|oh nine twenty seven", 3, []byte(`{"context":true,"context_until":94.96}`))
+	f.Add("four five|three two|one two", 1, []byte(`{"speakers":{"caller":{"tail":2,"tail_at":10}}}`))
+	f.Add("security code|seven one five", 1, []byte(`{"expect":"security_code","expect_at":1e6}`))
+	f.Add("", 0, []byte(`{"context_until":-0}`))
+	f.Fuzz(func(t *testing.T, in string, cut int, raw []byte) {
+		utts := strings.Split(in, "|")
+		if len(utts) > 50 {
+			utts = utts[:50]
+		}
+		run := func(cut int) []string {
+			r := NewRedactor(RedactorConfig{})
+			var out []string
+			for i, u := range utts {
+				if i == cut {
+					b, err := json.Marshal(r.State())
+					if err != nil {
+						t.Fatal(err)
+					}
+					var st RedactorState
+					if err := json.Unmarshal(b, &st); err != nil {
+						t.Fatalf("state %s from a Redactor does not read back: %v", b, err)
+					}
+					if st != r.State() {
+						t.Fatalf("state %+v reads back as %+v", r.State(), st)
+					}
+					r = NewRedactor(RedactorConfig{Resume: &st})
+				}
+				sp := Caller
+				if i%3 == 0 {
+					sp = Agent
+				}
+				now := at(float64(i) * 2.5)
+				p := r.RedactPartial(sp, u, now)
+				text, _, _ := r.Redact(sp, u, nil, now)
+				out = append(out, p, text)
+			}
+			return out
+		}
+		whole, resumed := run(-1), run(cut)
+		for i := range whole {
+			if whole[i] != resumed[i] {
+				t.Fatalf("cut at %d: output %d %q, uncut %q", cut, i, resumed[i], whole[i])
+			}
+		}
+
+		var st RedactorState
+		if err := json.Unmarshal(raw, &st); err != nil {
+			if !refused(err) {
+				t.Fatalf("error %v is neither ErrRedactorState nor a JSON syntax error", err)
+			}
+			return
+		}
+		if err := st.Validate(); err != nil {
+			t.Fatalf("a decoded state is invalid: %v", err)
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back RedactorState
+		if err := json.Unmarshal(b, &back); err != nil || back != st {
+			t.Fatalf("state %+v round-trips as %+v, %v", st, back, err)
+		}
+		r := NewRedactor(RedactorConfig{})
+		if err := r.Restore(st); err != nil {
+			t.Fatal(err)
+		}
+		for i, u := range utts {
+			now := st.ContextUntil + at(float64(i)-10)
+			r.RedactPartial(Caller, u, now)
+			text, _, _ := r.Redact(Caller, u, nil, now)
+			assertNoDigitRun(t, "text after a decoded state", text)
+		}
 	})
 }
