@@ -159,14 +159,14 @@ type Pipeline struct {
 	alerts     []AlertRecord
 	gaps       []GapRecord
 
-	out      []agentassist.Event
-	pending  []AlertRecord // raised before the first Push, emitted by it
-	muted    bool          // fast-forwarding a resumed call: emit nothing
+	out     []agentassist.Event
+	pending []AlertRecord // raised before the first Push, emitted by it
+	muted   bool          // fast-forwarding a resumed call: emit nothing
 	// silenceFrames counts the frames of silence fed for missing audio:
 	// the work a jump in capture time costs, which tests bound.
 	silenceFrames int64
-	finished bool
-	closed   bool
+	finished      bool
+	closed        bool
 }
 
 // NewPipeline starts the pipeline of one call, taking one recognizer per
