@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/protocol"
 )
 
 // decodedFrame is one 20 ms frame of one channel at audio.PipelineRate.
@@ -46,7 +47,7 @@ func newChannelDecoder(rate int, encoding string) *channelDecoder {
 }
 
 func (d *channelDecoder) decode(payload []byte) {
-	if d.encoding == EncodingMulaw {
+	if d.encoding == protocol.EncodingMulaw {
 		audio.MulawDecode(d.lin, payload)
 	} else {
 		audio.PCM16LEBytesToFloat(d.lin, payload)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/protocol"
 )
 
 func pcmBytes(s []float32) []byte {
@@ -34,7 +35,7 @@ func TestNarrowbandIngestMatchesOfflineResampling(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newChannelDecoder(8000, EncodingPCM16)
+	d := newChannelDecoder(8000, protocol.EncodingPCM16)
 	var got []float32
 	var times []time.Duration
 	emit := func(f decodedFrame) error {
@@ -66,7 +67,7 @@ func TestNarrowbandIngestMatchesOfflineResampling(t *testing.T) {
 }
 
 func TestWidebandMulawIsOneFramePerPayload(t *testing.T) {
-	d := newChannelDecoder(16000, EncodingMulaw)
+	d := newChannelDecoder(16000, protocol.EncodingMulaw)
 	payload := make([]byte, 320)
 	for i := range payload {
 		payload[i] = 0xFF // μ-law zero

@@ -1,12 +1,17 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/earshot/earshot/protocol"
+)
 
 // Sentinel errors.
 var (
 	// ErrProtocol means an endpoint broke the ingest protocol; the wrapped
-	// message is the close reason sent to it.
-	ErrProtocol = errors.New("protocol violation")
+	// message is the close reason sent to it. It is protocol.ErrProtocol,
+	// so errors from the parsers and from the session match alike.
+	ErrProtocol = protocol.ErrProtocol
 	// ErrCallActive means a call is already streaming on another connection.
 	ErrCallActive = errors.New("call already active on another connection")
 	// ErrCallEnded means a resume named a call that has ended.

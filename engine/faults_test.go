@@ -19,6 +19,7 @@ import (
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/ingestclient"
+	"github.com/earshot/earshot/protocol"
 )
 
 // liveCall is an endpoint streaming slots of audio in the background.
@@ -285,7 +286,7 @@ func TestASlowSubscriberIsDroppedAndOthersGetEverything(t *testing.T) {
 		}
 	}
 	sc := <-slowClose
-	if code, reason := sc[0].(int), sc[1].(string); code != CloseTooSlow || reason != "too slow" {
+	if code, reason := sc[0].(int), sc[1].(string); code != protocol.CloseTooSlow || reason != "too slow" {
 		t.Errorf("slow subscriber closed with %d %q, want 4429 too slow", code, reason)
 	}
 }

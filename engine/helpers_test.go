@@ -23,6 +23,7 @@ import (
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/protocol"
 )
 
 // Magic first samples that make testAnalyzer fail, to test that a failing
@@ -212,7 +213,7 @@ func startJSON(callID, agent string, resume bool) map[string]any {
 
 // pcmFrame is one binary ingest message whose samples are all v.
 func pcmFrame(ch int, seq uint64, at time.Duration, v int16) []byte {
-	b := AppendHeader(nil, FrameHeader{Version: 1, Channel: uint8(ch), Seq: seq, At: at})
+	b := protocol.AppendHeader(nil, protocol.FrameHeader{Version: 1, Channel: uint8(ch), Seq: seq, At: at})
 	p := make([]byte, 640)
 	for i := 0; i < 320; i++ {
 		binary.LittleEndian.PutUint16(p[2*i:], uint16(v))
@@ -241,7 +242,7 @@ func (e *testEnv) rawStart(t *testing.T, callID string, resume bool) (*rawCall, 
 	if err := ws.WriteJSON(startJSON(callID, "A1", resume)); err != nil {
 		t.Fatal(err)
 	}
-	var m Control
+	var m protocol.Control
 	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if err := ws.ReadJSON(&m); err != nil || m.Type != "started" || m.Ack == nil {
 		t.Fatalf("start answered %+v, %v", m, err)
@@ -266,11 +267,11 @@ func (r *rawCall) text(s string) {
 }
 
 // end sends end and returns the engine's "ended", skipping acks.
-func (r *rawCall) end() Control {
+func (r *rawCall) end() protocol.Control {
 	r.t.Helper()
 	r.text(`{"type":"end"}`)
 	for {
-		var m Control
+		var m protocol.Control
 		r.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
 		if err := r.ws.ReadJSON(&m); err != nil {
 			r.t.Fatalf("waiting for ended: %v", err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/protocol"
 )
 
 // ingestConn is one endpoint connection. Its session sets the ack; the
@@ -101,7 +102,7 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 	if mt != websocket.TextMessage {
 		return closeWith(websocket.ClosePolicyViolation, "audio before start")
 	}
-	start, err := ParseControl(msg)
+	start, err := protocol.ParseControl(msg)
 	if err != nil {
 		return closeWith(websocket.ClosePolicyViolation, err.Error())
 	}
@@ -109,16 +110,16 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 		return closeWith(websocket.ClosePolicyViolation, fmt.Sprintf("%s before start", start.Type))
 	}
 	if claims.Role == auth.RoleEndpoint && start.AgentID != claims.Agent {
-		return closeWith(CloseForbidden, "forbidden")
+		return closeWith(protocol.CloseForbidden, "forbidden")
 	}
 	sess, ack, err := s.attach(start, c, tokenKey(claims))
 	switch {
 	case errors.Is(err, errTooManyWaiting):
-		return closeWith(CloseTooSlow, err.Error())
+		return closeWith(protocol.CloseTooSlow, err.Error())
 	case errors.Is(err, ErrCallActive):
-		return closeWith(CloseCallActive, ErrCallActive.Error())
+		return closeWith(protocol.CloseCallActive, ErrCallActive.Error())
 	case errors.Is(err, auth.ErrForbidden):
-		return closeWith(CloseForbidden, "forbidden")
+		return closeWith(protocol.CloseForbidden, "forbidden")
 	case errors.Is(err, ErrShuttingDown):
 		return closeWith(websocket.CloseGoingAway, "server shutting down")
 	case errors.Is(err, ErrProtocol), errors.Is(err, ErrCallEnded):
@@ -126,16 +127,16 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 	case err != nil:
 		return closeWith(websocket.CloseInternalServerErr, "call failed: "+err.Error())
 	}
-	c.sendJSON(Control{Type: "started", CallID: start.CallID, Ack: &ack})
+	c.sendJSON(protocol.Control{Type: "started", CallID: start.CallID, Ack: &ack})
 	log := s.log.With("call_id", start.CallID)
 	log.Info("endpoint streaming", "resume", start.Resume, "ack", ack)
-	payloadBytes := PayloadBytes(start.SampleRate, start.Encoding)
+	payloadBytes := protocol.PayloadBytes(start.SampleRate, start.Encoding)
 	ended, paused := false, false
 	// Pongs keep the read deadline alive; this keeps a connection that
 	// sends nothing else (no audio, no control) from holding a call.
 	idle := time.AfterFunc(s.cfg.IdleTimeout, func() {
 		log.Info("ingest connection idle: closed", "limit", s.cfg.IdleTimeout)
-		c.closeWith(CloseIdle, fmt.Sprintf("idle: no audio or control message for %v", s.cfg.IdleTimeout))
+		c.closeWith(protocol.CloseIdle, fmt.Sprintf("idle: no audio or control message for %v", s.cfg.IdleTimeout))
 	})
 	defer idle.Stop()
 	for {
@@ -149,14 +150,14 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 			if ended {
 				continue
 			}
-			h, payload, err := ParseFrame(msg, payloadBytes)
+			h, payload, err := protocol.ParseFrame(msg, payloadBytes)
 			if err != nil {
 				c.closeWith(websocket.CloseUnsupportedData, err.Error())
 				continue
 			}
 			m = sessMsg{kind: msgFrame, hdr: h, payload: payload, conn: c}
 		case websocket.TextMessage:
-			ctl, err := ParseControl(msg)
+			ctl, err := protocol.ParseControl(msg)
 			if err != nil {
 				c.closeWith(websocket.ClosePolicyViolation, err.Error())
 				continue
@@ -210,7 +211,7 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 
 // attach finds or creates the session for start's call and attaches c.
 // It returns the ack the endpoint resumes after.
-func (s *Server) attach(start Control, c *ingestConn, token string) (*session, int64, error) {
+func (s *Server) attach(start protocol.Control, c *ingestConn, token string) (*session, int64, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		sess, err := s.sessionFor(start, token)
 		if err != nil {
@@ -232,7 +233,7 @@ func (s *Server) attach(start Control, c *ingestConn, token string) (*session, i
 
 // sessionFor returns the live session of start's call, restoring one from
 // the store after a restart or creating a new call.
-func (s *Server) sessionFor(start Control, token string) (*session, error) {
+func (s *Server) sessionFor(start protocol.Control, token string) (*session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {

@@ -18,6 +18,7 @@ import (
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/ingestclient"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 )
 
@@ -252,7 +253,7 @@ func TestDroppedStartsReleaseTheirRecognizers(t *testing.T) {
 		if err := ws.WriteJSON(startJSON(fmt.Sprintf("c-dropped-%d", i), agent, false)); err != nil {
 			t.Fatal(err)
 		}
-		var m Control
+		var m protocol.Control
 		ws.SetReadDeadline(time.Now().Add(15 * time.Second))
 		if err := ws.ReadJSON(&m); err != nil || m.Type != "started" {
 			t.Fatalf("dropped start %d answered %+v, %v", i, m, err)
@@ -299,8 +300,8 @@ func TestDroppedStartsReleaseTheirRecognizers(t *testing.T) {
 func TestACallWithoutAudioEndsAsNoAudio(t *testing.T) {
 	e := startEngine(t, t.TempDir(), "", func(c *Config) { c.NoAudioTimeout = 300 * time.Millisecond })
 	r, _ := e.rawStart(t, "c-silent", false)
-	if code, reason := closeOf(r.ws); code != CloseIdle || !strings.Contains(reason, "no audio") {
-		t.Fatalf("closed with %d %q, want %d naming no audio", code, reason, CloseIdle)
+	if code, reason := closeOf(r.ws); code != protocol.CloseIdle || !strings.Contains(reason, "no audio") {
+		t.Fatalf("closed with %d %q, want %d naming no audio", code, reason, protocol.CloseIdle)
 	}
 	waitFor(t, "the call to end", 10*time.Second, func() bool {
 		c, err := e.srv.store.GetCall("c-silent")
@@ -327,8 +328,8 @@ func TestAnIdleConnectionIsClosedButAPausedOneIsNot(t *testing.T) {
 	idle, _ := e.rawStart(t, "c-idle", false)
 	idle.send(seqFrame(0, 1))
 	// closeOf reads, so gorilla answers the engine's pings meanwhile.
-	if code, reason := closeOf(idle.ws); code != CloseIdle || !strings.Contains(reason, "idle") {
-		t.Fatalf("closed with %d %q, want %d idle", code, reason, CloseIdle)
+	if code, reason := closeOf(idle.ws); code != protocol.CloseIdle || !strings.Contains(reason, "idle") {
+		t.Fatalf("closed with %d %q, want %d idle", code, reason, protocol.CloseIdle)
 	}
 
 	paused, _ := e.rawStart(t, "c-long-pause", false)
@@ -370,8 +371,8 @@ func TestWaitingCallsPerTokenAreCapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	ws.WriteJSON(startJSON("c-wait-3", "A1", false))
-	if code, reason := closeOf(ws); code != CloseTooSlow || !strings.Contains(reason, "have not sent audio") {
-		t.Fatalf("third waiting call closed with %d %q, want %d", code, reason, CloseTooSlow)
+	if code, reason := closeOf(ws); code != protocol.CloseTooSlow || !strings.Contains(reason, "have not sent audio") {
+		t.Fatalf("third waiting call closed with %d %q, want %d", code, reason, protocol.CloseTooSlow)
 	}
 	// Another token is not affected, and streaming frees a place.
 	ws2, _, err := e.dialIngest(e.tokens["endpoint2"])
@@ -380,7 +381,7 @@ func TestWaitingCallsPerTokenAreCapped(t *testing.T) {
 	}
 	defer ws2.Close()
 	ws2.WriteJSON(startJSON("c-other", "A2", false))
-	var m Control
+	var m protocol.Control
 	ws2.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if err := ws2.ReadJSON(&m); err != nil || m.Type != "started" {
 		t.Fatalf("another token's start: %+v, %v", m, err)

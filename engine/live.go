@@ -14,6 +14,7 @@ import (
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/protocol"
 )
 
 // authTimeout is how long a live client has to send its auth message. A
@@ -82,7 +83,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 			// close frame still goes out before the connection does:
 			// without it the client sees 1006 and cannot tell a missing
 			// auth message from a network failure.
-			code := CloseUnauthorized
+			code := protocol.CloseUnauthorized
 			if claims != nil {
 				// Authenticated by header; the auth message is still the
 				// protocol's first message.
@@ -101,13 +102,13 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 	if claims == nil {
 		cl, err := s.auth.Verify(hello.Token)
 		if err != nil {
-			fail(CloseUnauthorized, "unauthorized")
+			fail(protocol.CloseUnauthorized, "unauthorized")
 			return
 		}
 		claims = cl
 	}
 	if !s.mayWatch(claims, f) {
-		fail(CloseForbidden, "forbidden")
+		fail(protocol.CloseForbidden, "forbidden")
 		return
 	}
 	sub, err := s.hub.Subscribe(f, hello.Resume)
@@ -182,7 +183,7 @@ const slowCloseGrace = 30 * time.Second
 
 func (s *Server) endSubscription(c *wsConn, sub *agentassist.Subscription) {
 	if errors.Is(sub.Err(), agentassist.ErrTooSlow) {
-		c.closeWithGrace(CloseTooSlow, "too slow", slowCloseGrace)
+		c.closeWithGrace(protocol.CloseTooSlow, "too slow", slowCloseGrace)
 	} else {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
 	}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 func TestALiveClientThatNeverAuthenticatesIsToldWhy(t *testing.T) {
@@ -19,7 +21,7 @@ func TestALiveClientThatNeverAuthenticatesIsToldWhy(t *testing.T) {
 		header http.Header
 		code   int
 	}{
-		{"a client without a token gets 4401 and the reason", nil, CloseUnauthorized},
+		{"a client without a token gets 4401 and the reason", nil, protocol.CloseUnauthorized},
 		{"a client authenticated by header gets a policy violation: the auth message is still required",
 			http.Header{"Authorization": {"Bearer " + e.tokens["supervisor"]}}, websocket.ClosePolicyViolation},
 	}

@@ -5,14 +5,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/earshot/earshot/protocol"
 )
 
-func frame(h FrameHeader, payload int) []byte {
-	return append(AppendHeader(nil, h), make([]byte, payload)...)
+func frame(h protocol.FrameHeader, payload int) []byte {
+	return append(protocol.AppendHeader(nil, h), make([]byte, payload)...)
 }
 
 func TestParseFrame(t *testing.T) {
-	good := FrameHeader{Version: 1, Channel: 1, Seq: 77, At: 1540 * time.Millisecond}
+	good := protocol.FrameHeader{Version: 1, Channel: 1, Seq: 77, At: 1540 * time.Millisecond}
 	tests := []struct {
 		name   string
 		msg    []byte
@@ -20,15 +22,15 @@ func TestParseFrame(t *testing.T) {
 	}{
 		{"a well-formed frame parses", frame(good, 640), ""},
 		{"a short message is refused", []byte{1, 0, 0}, "binary frame too short"},
-		{"an unknown version is named", frame(FrameHeader{Version: 7}, 640), "unknown header version 7"},
-		{"a third channel is out of range", frame(FrameHeader{Version: 1, Channel: 5}, 640), "channel 5 out of range"},
-		{"reserved flags must be zero", frame(FrameHeader{Version: 1, Flags: 2}, 640), "flags"},
+		{"an unknown version is named", frame(protocol.FrameHeader{Version: 7}, 640), "unknown header version 7"},
+		{"a third channel is out of range", frame(protocol.FrameHeader{Version: 1, Channel: 5}, 640), "channel 5 out of range"},
+		{"reserved flags must be zero", frame(protocol.FrameHeader{Version: 1, Flags: 2}, 640), "flags"},
 		{"a wrong payload length names both sizes", frame(good, 100), "payload 100 bytes, want 640"},
-		{"a negative capture time is refused", frame(FrameHeader{Version: 1, At: -time.Second}, 640), "capture time"},
+		{"a negative capture time is refused", frame(protocol.FrameHeader{Version: 1, At: -time.Second}, 640), "capture time"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h, p, err := ParseFrame(tt.msg, 640)
+			h, p, err := protocol.ParseFrame(tt.msg, 640)
 			if tt.reason == "" {
 				if err != nil || h != good || len(p) != 640 {
 					t.Fatalf("got %+v, %d bytes, %v", h, len(p), err)
@@ -64,7 +66,7 @@ func TestParseControl(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseControl([]byte(tt.msg))
+			_, err := protocol.ParseControl([]byte(tt.msg))
 			if tt.reason == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -79,14 +81,14 @@ func TestParseControl(t *testing.T) {
 }
 
 func FuzzParseFrame(f *testing.F) {
-	f.Add(frame(FrameHeader{Version: 1, Channel: 1, Seq: 3, At: time.Second}, 640))
-	f.Add(frame(FrameHeader{Version: 1}, 320))
+	f.Add(frame(protocol.FrameHeader{Version: 1, Channel: 1, Seq: 3, At: time.Second}, 640))
+	f.Add(frame(protocol.FrameHeader{Version: 1}, 320))
 	f.Add([]byte{1})
 	f.Add([]byte{})
-	f.Add(frame(FrameHeader{Version: 2, Channel: 9, Flags: 0xffff, Seq: 1 << 63, At: -1}, 3))
+	f.Add(frame(protocol.FrameHeader{Version: 2, Channel: 9, Flags: 0xffff, Seq: 1 << 63, At: -1}, 3))
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		for _, n := range []int{160, 320, 640} {
-			h, p, err := ParseFrame(msg, n)
+			h, p, err := protocol.ParseFrame(msg, n)
 			if err != nil {
 				if !errors.Is(err, ErrProtocol) {
 					t.Fatalf("error does not wrap ErrProtocol: %v", err)
@@ -97,7 +99,7 @@ func FuzzParseFrame(f *testing.F) {
 				t.Fatalf("accepted a bad frame: %+v, %d bytes", h, len(p))
 			}
 			// Round trip.
-			if got := AppendHeader(nil, h); string(got) != string(msg[:HeaderSize]) {
+			if got := protocol.AppendHeader(nil, h); string(got) != string(msg[:protocol.HeaderSize]) {
 				t.Fatalf("header does not round-trip")
 			}
 		}
@@ -113,7 +115,7 @@ func FuzzParseControl(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		c, err := ParseControl(msg)
+		c, err := protocol.ParseControl(msg)
 		if err != nil {
 			if !errors.Is(err, ErrProtocol) {
 				t.Fatalf("error does not wrap ErrProtocol: %v", err)
@@ -125,7 +127,7 @@ func FuzzParseControl(f *testing.F) {
 		}
 		switch c.Type {
 		case "start":
-			if !validID(c.CallID) || PayloadBytes(c.SampleRate, c.Encoding) <= 0 {
+			if !protocol.ValidID(c.CallID) || protocol.PayloadBytes(c.SampleRate, c.Encoding) <= 0 {
 				t.Fatalf("accepted bad start %+v", c)
 			}
 		case "gap":
@@ -143,12 +145,12 @@ func FuzzParseControl(f *testing.F) {
 // frame before the pipeline: header parsing, validation and decoding to
 // 16 kHz float samples.
 func BenchmarkIngestFrame(b *testing.B) {
-	msg := frame(FrameHeader{Version: 1, Channel: 1, Seq: 3, At: time.Second}, 640)
-	d := newChannelDecoder(16000, EncodingPCM16)
+	msg := frame(protocol.FrameHeader{Version: 1, Channel: 1, Seq: 3, At: time.Second}, 640)
+	d := newChannelDecoder(16000, protocol.EncodingPCM16)
 	emit := func(decodedFrame) error { return nil }
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		h, p, err := ParseFrame(msg, 640)
+		h, p, err := protocol.ParseFrame(msg, 640)
 		if err != nil {
 			b.Fatal(err)
 		}

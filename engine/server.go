@@ -223,9 +223,6 @@ func (s *Server) Authority() *auth.Authority { return s.auth }
 // Store returns the call store. It is closed when Run returns.
 func (s *Server) Store() *store.Store { return s.store }
 
-// Hub returns the live event hub.
-func (s *Server) Hub() *agentassist.Hub { return s.hub }
-
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()

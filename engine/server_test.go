@@ -17,6 +17,7 @@ import (
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/ingestclient"
+	"github.com/earshot/earshot/protocol"
 )
 
 // streamCall sends frames slots of stereo audio (all samples v) through the
@@ -369,7 +370,7 @@ func TestALiveClientMustAuthenticateFirst(t *testing.T) {
 	}{
 		{"a first message that is not auth is a policy violation", "all=1", `{"type":"hello"}`, 1008},
 		{"garbage first is a policy violation", "all=1", `not json`, 1008},
-		{"an auth message without a token is unauthorized", "all=1", `{"type":"auth"}`, CloseUnauthorized},
+		{"an auth message without a token is unauthorized", "all=1", `{"type":"auth"}`, protocol.CloseUnauthorized},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ws, _, err := websocket.DefaultDialer.Dial(e.ws()+"/v1/live?"+tt.query, nil)
@@ -408,12 +409,12 @@ func TestANarrowbandMulawCallReachesThePipelineAt16kHz(t *testing.T) {
 	start := startJSON("c-mulaw", "A1", false)
 	start["sample_rate"], start["encoding"] = 8000, "mulaw"
 	ws.WriteJSON(start)
-	var m Control
+	var m protocol.Control
 	if err := ws.ReadJSON(&m); err != nil || m.Type != "started" {
 		t.Fatalf("%+v %v", m, err)
 	}
 	for seq := uint64(0); seq < 100; seq++ {
-		b := AppendHeader(nil, FrameHeader{Version: 1, Channel: uint8(seq % 2), Seq: seq, At: time.Duration(seq/2) * audio.FrameDuration})
+		b := protocol.AppendHeader(nil, protocol.FrameHeader{Version: 1, Channel: uint8(seq % 2), Seq: seq, At: time.Duration(seq/2) * audio.FrameDuration})
 		payload := make([]byte, 160)
 		for i := range payload {
 			payload[i] = 0xFF // μ-law silence

@@ -17,6 +17,7 @@ import (
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/protocol"
 )
 
 type msgKind int
@@ -33,9 +34,9 @@ const (
 // order it read it.
 type sessMsg struct {
 	kind    msgKind
-	hdr     FrameHeader
+	hdr     protocol.FrameHeader
 	payload []byte
-	ctl     Control
+	ctl     protocol.Control
 	conn    *ingestConn
 	resume  bool
 	reply   chan attachReply
@@ -206,7 +207,7 @@ func (s *session) run() {
 				s.log.Info("no audio within the limit after start: call ended", "limit", s.srv.cfg.NoAudioTimeout)
 				s.finish(store.EndNoAudio)
 				if s.conn != nil {
-					s.conn.closeWith(CloseIdle, fmt.Sprintf("call ended: no audio within %v of start", s.srv.cfg.NoAudioTimeout))
+					s.conn.closeWith(protocol.CloseIdle, fmt.Sprintf("call ended: no audio within %v of start", s.srv.cfg.NoAudioTimeout))
 				}
 				return
 			}
@@ -301,7 +302,7 @@ func (s *session) handle(m sessMsg) bool {
 			}
 			// The endpoint reconnected before the engine noticed the old
 			// connection die: the newer one wins.
-			s.conn.closeWith(CloseCallActive, "call resumed on another connection")
+			s.conn.closeWith(protocol.CloseCallActive, "call resumed on another connection")
 		}
 		if s.an == nil {
 			if err := s.startPipeline(); err != nil {
@@ -360,7 +361,7 @@ func (s *session) nowStreaming() {
 }
 
 // control handles a control message; true means the call has ended.
-func (s *session) control(ctl Control) bool {
+func (s *session) control(ctl protocol.Control) bool {
 	switch ctl.Type {
 	case "gap":
 		s.nowStreaming()
@@ -388,7 +389,7 @@ func (s *session) control(ctl Control) bool {
 			return true
 		}
 		frames, gaps := s.call.Frames, s.gaps.stored
-		s.conn.sendJSON(Control{Type: "ended", CallID: s.id, Frames: &frames, Gaps: &gaps})
+		s.conn.sendJSON(protocol.Control{Type: "ended", CallID: s.id, Frames: &frames, Gaps: &gaps})
 		s.conn.closeAfterQueued(1000, "")
 		return true
 	}
@@ -397,7 +398,7 @@ func (s *session) control(ctl Control) bool {
 
 // frame takes one audio frame: dedupe by seq, advance the ack, decode, and
 // feed the pipeline.
-func (s *session) frame(h FrameHeader, payload []byte) error {
+func (s *session) frame(h protocol.FrameHeader, payload []byte) error {
 	seq := int64(h.Seq)
 	if h.At > s.srv.cfg.MaxCallLength {
 		return fmt.Errorf("%w: capture time %v is beyond the longest call (%v)", ErrProtocol, h.At, s.srv.cfg.MaxCallLength)

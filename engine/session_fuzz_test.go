@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/protocol"
 )
 
 // Session fuzz inputs are a sequence of operations, each a kind byte
@@ -124,7 +125,7 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 	h.srv.store = st
 	h.pipelines = nil
 	c := store.Call{ID: "fuzz", AgentID: "A1", StartedAt: time.Unix(1e9, 0).UTC(), Status: store.StatusLive,
-		Ack: -1, SampleRate: 16000, Encoding: EncodingPCM16, Categories: []string{}}
+		Ack: -1, SampleRate: 16000, Encoding: protocol.EncodingPCM16, Categories: []string{}}
 	if err := st.CreateCall(c); err != nil {
 		tb.Fatal(err)
 	}
@@ -139,7 +140,7 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 	var r fuzzRun
 	ops := fuzzOps{b: input}
 	ended := false
-	payload := make([]byte, PayloadBytes(16000, EncodingPCM16))
+	payload := make([]byte, protocol.PayloadBytes(16000, protocol.EncodingPCM16))
 	for !ended {
 		kind, ok := ops.next()
 		if !ok {
@@ -152,8 +153,8 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 			for i := 0; i < len(payload); i += 2 {
 				binary.LittleEndian.PutUint16(payload[i:], uint16(v)*uint16(i+1))
 			}
-			msg := AppendHeader(nil, FrameHeader{Version: HeaderVersion, Channel: uint8(ch), Seq: seq, At: time.Duration(us) * time.Microsecond})
-			hdr, p, err := ParseFrame(append(msg, payload...), len(payload))
+			msg := protocol.AppendHeader(nil, protocol.FrameHeader{Version: protocol.HeaderVersion, Channel: uint8(ch), Seq: seq, At: time.Duration(us) * time.Microsecond})
+			hdr, p, err := protocol.ParseFrame(append(msg, payload...), len(payload))
 			if err != nil || s.an == nil {
 				continue
 			}
@@ -173,7 +174,7 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 			default:
 				js = fmt.Sprintf(`{"type":"resume","at_us":%d}`, int64(ops.arg()))
 			}
-			ctl, err := ParseControl([]byte(js))
+			ctl, err := protocol.ParseControl([]byte(js))
 			if err != nil || s.an == nil {
 				continue
 			}

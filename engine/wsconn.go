@@ -2,7 +2,6 @@ package engine
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -209,10 +208,6 @@ func (c *wsConn) drain() {
 			return
 		}
 	}
-}
-
-func isNormalClose(err error) bool {
-	return websocket.IsCloseError(err, websocket.CloseNormalClosure, websocket.CloseGoingAway) || errors.Is(err, io.EOF)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -3,7 +3,6 @@ package ingestclient
 import (
 	"context"
 	"crypto/tls"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // Sentinel errors.
@@ -75,15 +76,6 @@ type frame struct {
 
 type gapRange struct{ from, to uint64 }
 
-type ctlMsg struct {
-	Type   string `json:"type"`
-	Seq    *int64 `json:"seq,omitempty"`
-	Ack    *int64 `json:"ack,omitempty"`
-	CallID string `json:"call_id,omitempty"`
-	Frames int64  `json:"frames,omitempty"`
-	Gaps   int64  `json:"gaps,omitempty"`
-}
-
 // Client streams one call. Send, Pause, Resume and End may be called from
 // any goroutine; Run must be running (it owns the connection) for anything
 // to reach the engine.
@@ -120,12 +112,12 @@ func New(cfg Config) (*Client, error) {
 		cfg.SampleRate = 16000
 	}
 	if cfg.Encoding == "" {
-		cfg.Encoding = "pcm_s16le"
+		cfg.Encoding = protocol.EncodingPCM16
 	}
 	if cfg.SampleRate != 8000 && cfg.SampleRate != 16000 {
 		return nil, fmt.Errorf("ingestclient: sample rate %d (want 8000 or 16000)", cfg.SampleRate)
 	}
-	if cfg.Encoding != "pcm_s16le" && cfg.Encoding != "mulaw" {
+	if cfg.Encoding != protocol.EncodingPCM16 && cfg.Encoding != protocol.EncodingMulaw {
 		return nil, fmt.Errorf("ingestclient: encoding %q", cfg.Encoding)
 	}
 	if cfg.RingFrames <= 0 {
@@ -143,10 +135,7 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	n := cfg.SampleRate / 50
-	if cfg.Encoding == "pcm_s16le" {
-		n *= 2
-	}
+	n := protocol.PayloadBytes(cfg.SampleRate, cfg.Encoding)
 	return &Client{cfg: cfg, log: cfg.Logger.With("call_id", cfg.CallID), payload: n, acked: -1, sentTo: -1, maxSent: -1,
 		wake: make(chan struct{}, 1), endedCh: make(chan struct{}), runDone: make(chan struct{})}, nil
 }
@@ -177,10 +166,8 @@ func (c *Client) Send(channel int, at time.Duration, payload []byte) (uint64, er
 	seq := c.nextSeq
 	c.nextSeq++
 	msg := c.newMsgLocked()
-	msg[0], msg[1], msg[2], msg[3] = 1, byte(channel), 0, 0
-	binary.LittleEndian.PutUint64(msg[4:], seq)
-	binary.LittleEndian.PutUint64(msg[12:], uint64(at/time.Microsecond))
-	copy(msg[headerBytes:], payload)
+	protocol.PutHeader(msg, protocol.FrameHeader{Version: protocol.HeaderVersion, Channel: uint8(channel), Seq: seq, At: at})
+	copy(msg[protocol.HeaderSize:], payload)
 	if c.ring.len() >= c.cfg.RingFrames {
 		old := c.ring.pop()
 		c.recycleLocked(old.msg)
@@ -199,9 +186,6 @@ func (c *Client) Send(channel int, at time.Duration, payload []byte) (uint64, er
 	return seq, nil
 }
 
-// headerBytes is the size of an audio message's header (docs/protocol.md).
-const headerBytes = 20
-
 // maxFree bounds the spare message buffers kept for reuse: enough for the
 // frames of a few seconds in flight, so steady streaming allocates nothing,
 // while the buffers of a long outage's backlog go back to the GC once it
@@ -217,7 +201,7 @@ func (c *Client) newMsgLocked() []byte {
 		c.free = c.free[:n-1]
 		return m
 	}
-	return make([]byte, headerBytes+c.payload)
+	return make([]byte, protocol.HeaderSize+c.payload)
 }
 
 // recycleLocked keeps the buffer of a frame that left the ring. The writer
@@ -231,13 +215,14 @@ func (c *Client) recycleLocked(m []byte) {
 
 // Pause tells the engine capture paused at call time at (no frames follow
 // until Resume).
-func (c *Client) Pause(at time.Duration) { c.control("pause", at) }
+func (c *Client) Pause(at time.Duration) { c.control(protocol.TypePause, at) }
 
 // Resume tells the engine capture resumed at call time at.
-func (c *Client) Resume(at time.Duration) { c.control("resume", at) }
+func (c *Client) Resume(at time.Duration) { c.control(protocol.TypeResume, at) }
 
 func (c *Client) control(typ string, at time.Duration) {
-	b, _ := json.Marshal(map[string]any{"type": typ, "at_us": int64(at / time.Microsecond)})
+	us := int64(at / time.Microsecond)
+	b, _ := json.Marshal(protocol.Control{Type: typ, AtUS: &us})
 	c.mu.Lock()
 	c.controls = append(c.controls, b)
 	c.mu.Unlock()
@@ -341,13 +326,14 @@ func wsURL(base string) (string, error) {
 	return u.String(), nil
 }
 
-// fatalClose reports close codes after which reconnecting cannot help.
-func fatalClose(code int) bool {
-	switch code {
-	case websocket.CloseUnsupportedData, websocket.ClosePolicyViolation, websocket.CloseMessageTooBig, 4401, 4403, 4409:
-		return true
-	}
-	return false
+// endMessage is the end control message, made once.
+var endMessage, _ = json.Marshal(protocol.Control{Type: protocol.TypeEnd})
+
+// rejected is the engine refusing the call for good: it matches
+// ErrRejected, and errors.As finds the *protocol.RejectedError that says
+// how (HTTP status or close code), so callers never read error text.
+func rejected(r *protocol.RejectedError) error {
+	return fmt.Errorf("%w: %w", ErrRejected, r)
 }
 
 // connectOnce runs one connection; it returns nil once the call ended.
@@ -370,8 +356,8 @@ func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
 	h := http.Header{"Authorization": {"Bearer " + c.cfg.Token}}
 	ws, resp, err := d.DialContext(ctx, u, h)
 	if err != nil {
-		if resp != nil && (resp.StatusCode == 401 || resp.StatusCode == 403) {
-			return false, fmt.Errorf("%w: HTTP %d", ErrRejected, resp.StatusCode)
+		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+			return false, rejected(&protocol.RejectedError{Status: resp.StatusCode})
 		}
 		return false, err
 	}
@@ -386,22 +372,21 @@ func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
 	c.mu.Lock()
 	resume := c.everConn
 	c.mu.Unlock()
-	start := map[string]any{"type": "start", "call_id": c.cfg.CallID, "agent_id": c.cfg.AgentID,
-		"sample_rate": c.cfg.SampleRate, "encoding": c.cfg.Encoding, "channels": []string{"agent", "caller"}, "resume": resume}
+	start := protocol.Start(c.cfg.CallID, c.cfg.AgentID, c.cfg.SampleRate, c.cfg.Encoding, resume)
 	_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	if err := ws.WriteJSON(start); err != nil {
 		return false, err
 	}
 	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
-	var started ctlMsg
+	var started protocol.Control
 	if err := ws.ReadJSON(&started); err != nil {
 		var ce *websocket.CloseError
-		if errors.As(err, &ce) && fatalClose(ce.Code) {
-			return false, fmt.Errorf("%w: %d %s", ErrRejected, ce.Code, ce.Text)
+		if errors.As(err, &ce) && protocol.Final(ce.Code) {
+			return false, rejected(&protocol.RejectedError{Code: ce.Code, Reason: ce.Text})
 		}
 		return false, err
 	}
-	if started.Type != "started" || started.Ack == nil {
+	if started.Type != protocol.TypeStarted || started.Ack == nil {
 		return false, fmt.Errorf("%w: unexpected answer %q to start", ErrRejected, started.Type)
 	}
 	c.mu.Lock()
@@ -427,8 +412,8 @@ func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
 	}
 	var ce *websocket.CloseError
 	if errors.As(rerr, &ce) {
-		if fatalClose(ce.Code) {
-			return true, fmt.Errorf("%w: %d %s", ErrRejected, ce.Code, ce.Text)
+		if protocol.Final(ce.Code) {
+			return true, rejected(&protocol.RejectedError{Code: ce.Code, Reason: ce.Text})
 		}
 		err = fmt.Errorf("engine closed: %d %s", ce.Code, ce.Text)
 	}
@@ -453,21 +438,21 @@ func (c *Client) ackLocked(n int64) {
 func (c *Client) readLoop(ws *websocket.Conn) error {
 	for {
 		_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
-		var m ctlMsg
+		var m protocol.Control
 		if err := ws.ReadJSON(&m); err != nil {
 			return err
 		}
 		switch m.Type {
-		case "ack":
+		case protocol.TypeAck:
 			if m.Seq != nil {
 				c.mu.Lock()
 				c.ackLocked(*m.Seq)
 				c.mu.Unlock()
 			}
-		case "ended":
+		case protocol.TypeEnded:
 			c.mu.Lock()
 			if c.ended == nil {
-				c.ended = &Ended{CallID: m.CallID, Frames: m.Frames, Gaps: m.Gaps}
+				c.ended = &Ended{CallID: m.CallID, Frames: deref(m.Frames), Gaps: deref(m.Gaps)}
 				close(c.endedCh)
 			}
 			c.mu.Unlock()
@@ -531,7 +516,8 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchCon
 		for _, g := range c.gaps {
 			if !sentGaps[g] {
 				sentGaps[g] = true
-				b, _ := json.Marshal(map[string]any{"type": "gap", "from_seq": g.from, "to_seq": g.to, "reason": "buffer_overflow"})
+				from, to := int64(g.from), int64(g.to)
+				b, _ := json.Marshal(protocol.Control{Type: protocol.TypeGap, From: &from, To: &to, Reason: "buffer_overflow"})
 				out.add(websocket.TextMessage, b)
 			}
 		}
@@ -570,7 +556,7 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchCon
 		}
 		if ending && !endSent {
 			_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-			if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"end"}`)); err != nil {
+			if err := ws.WriteMessage(websocket.TextMessage, endMessage); err != nil {
 				return err
 			}
 			endSent = true
@@ -598,4 +584,11 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchCon
 		case <-c.wake:
 		}
 	}
+}
+
+func deref(p *int64) int64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

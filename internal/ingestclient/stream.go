@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // StreamConfig paces Stream.
@@ -68,7 +70,7 @@ func Stream(ctx context.Context, c *Client, agent, caller []float32, cfg StreamC
 			if lo := k * audio.FrameSize; lo < len(s) {
 				copy(buf, s[lo:min(lo+audio.FrameSize, len(s))])
 			}
-			if c.cfg.Encoding == "mulaw" {
+			if c.cfg.Encoding == protocol.EncodingMulaw {
 				audio.MulawEncode(payload, buf)
 			} else {
 				audio.FloatToPCM16(pcm, buf)
