@@ -17,4 +17,9 @@ var (
 	ErrLocked = errors.New("database is in use by another process")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrCorrupt means the database file holds a damaged record before its
+	// end. Open refuses such a file (buntdb would stop at the record, or
+	// truncate the file there); Check says where and whose, Repair keeps
+	// every other record (docs/storage.md).
+	ErrCorrupt = errors.New("database file is damaged")
 )

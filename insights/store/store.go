@@ -100,6 +100,19 @@ func Open(path string, cfg Config) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	// buntdb stops at a damaged record with "invalid database", or, if its
+	// damaged length runs past the end of the file, takes it for a torn
+	// last write and truncates the file there, dropping every later call
+	// without a word. Checking first costs one more read of the file (the
+	// page cache serves buntdb's) and turns both into an error that says
+	// where and what to do.
+	if rep, err := Check(path); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("store: %w", err)
+	} else if !rep.OK() {
+		lock.Close()
+		return nil, corruptError(rep)
+	}
 	db, err := buntdb.Open(path)
 	if err != nil {
 		lock.Close()
