@@ -14,6 +14,15 @@ import (
 // whole stream byte by byte.
 const mp3SyncSearch = 64 << 10
 
+// mp3ResyncLimit is how many bytes go-mp3 may read without completing a
+// frame before the stream is declared corrupt. Between two frames go-mp3
+// looks for the next header a byte at a time, allocating for each one, to
+// the end of the input: a file whose frames stop after the first one would
+// otherwise be read to its end (gigabytes, for a damaged long recording)
+// before anything is reported. The largest layer III frame is 1441 bytes;
+// the limit leaves room for an ID3 tag between two concatenated files.
+const mp3ResyncLimit = 1 << 20
+
 // mp3Header is the 32-bit MPEG audio frame header.
 type mp3Header uint32
 
@@ -31,10 +40,29 @@ func (h mp3Header) valid() bool {
 		h.bitrate() != 15 && h.rateIdx() != 3 && h.emphasis() != 2
 }
 
+// frameSize returns the length in bytes of the layer III frame h starts, by
+// the standard (go-mp3 rounds padded MPEG-2 frames one byte short), or 0 for
+// a header that does not start one (other layers, MPEG 2.5, free format).
+func (h mp3Header) frameSize() int {
+	if !h.valid() || h.layer() != 1 || h.version() < 2 || h.bitrate() == 0 {
+		return 0
+	}
+	pad := int(h>>9) & 1
+	if h.version() == 3 {
+		kbps := [15]int{0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320}[h.bitrate()]
+		rate := [3]int{44100, 48000, 32000}[h.rateIdx()]
+		return 144000*kbps/rate + pad
+	}
+	kbps := [15]int{0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160}[h.bitrate()]
+	rate := [3]int{22050, 24000, 16000}[h.rateIdx()]
+	return 72000*kbps/rate + pad
+}
+
 // mp3Decoder is the Source DecodeMP3 returns.
 type mp3Decoder struct {
 	d      *mp3.Decoder
 	in     *eofReader
+	walk   *frameWalker
 	format Format
 	// raw holds go-mp3 output (16-bit little-endian, always two channels)
 	// not yet delivered: raw[lo:hi].
@@ -60,6 +88,86 @@ func (e *eofReader) Read(p []byte) (int, error) {
 		e.eof = true
 	}
 	return n, err
+}
+
+// errMP3NoSync is what frameWalker hands go-mp3 once it has read
+// mp3ResyncLimit bytes without completing a frame.
+var errMP3NoSync = errors.New("no frame within the resync limit")
+
+// frameWalker sits between the buffered input and go-mp3 and sees exactly
+// the bytes go-mp3 consumes, from the first frame header on. It follows the
+// frames by their headers' lengths, so at the end of the stream it knows
+// whether the last frame was cut short, which go-mp3 reports as a clean
+// end. A byte where a header should be and is not (junk, a trailing ID3v1
+// tag) stops the walk: after that the end of the stream says nothing. It
+// also refuses to read more than mp3ResyncLimit bytes between two frames
+// go-mp3 produces.
+type frameWalker struct {
+	r io.Reader
+	// need is how many bytes of the current frame are still to come; hdr
+	// collects a header split across reads.
+	need   int
+	size   int // the current frame's length
+	hdr    []byte
+	lost   bool
+	frames int64 // complete frames walked
+
+	since  int // bytes read since go-mp3 last produced output
+	noSync bool
+}
+
+func (w *frameWalker) Read(p []byte) (int, error) {
+	if w.since >= mp3ResyncLimit {
+		w.noSync = true
+		return 0, errMP3NoSync
+	}
+	p = p[:min(len(p), mp3ResyncLimit-w.since)]
+	n, err := w.r.Read(p)
+	w.since += n
+	w.walk(p[:n])
+	return n, err
+}
+
+func (w *frameWalker) walk(b []byte) {
+	for len(b) > 0 && !w.lost {
+		if w.need > 0 {
+			k := min(w.need, len(b))
+			w.need -= k
+			b = b[k:]
+			if w.need == 0 {
+				w.frames++
+			}
+			continue
+		}
+		k := min(4-len(w.hdr), len(b))
+		w.hdr = append(w.hdr, b[:k]...)
+		b = b[k:]
+		if len(w.hdr) < 4 {
+			continue
+		}
+		h := mp3Header(uint32(w.hdr[0])<<24 | uint32(w.hdr[1])<<16 | uint32(w.hdr[2])<<8 | uint32(w.hdr[3]))
+		w.hdr = w.hdr[:0]
+		if w.size = h.frameSize(); w.size <= 4 {
+			w.lost = true
+			break
+		}
+		w.need = w.size - 4
+	}
+}
+
+// cut reports, at the end of the stream, whether the walk ended inside a
+// frame: in its header (a sync byte followed by fewer than three more) or
+// its body.
+func (w *frameWalker) cut() (got, size int, ok bool) {
+	switch {
+	case w.lost:
+		return 0, 0, false
+	case w.need > 0:
+		return w.size - w.need, w.size, true
+	case len(w.hdr) > 0 && w.hdr[0] == 0xFF:
+		return len(w.hdr), 4, true
+	}
+	return 0, 0, false
 }
 
 // DecodeMP3 returns a Source decoding the MPEG-1 or MPEG-2 layer III stream
@@ -111,13 +219,19 @@ func newMP3Decoder(r io.Reader) (dec *mp3Decoder, err error) {
 			err = mp3PanicError(p, in.eof, 0)
 		}
 	}()
-	md, err := mp3.NewDecoder(br)
+	walk := &frameWalker{r: br}
+	md, err := mp3.NewDecoder(walk)
 	if err != nil {
+		if walk.noSync {
+			return nil, fmt.Errorf("%w: no complete frame in the first %d bytes after the first frame header", ErrNotAudio, mp3ResyncLimit)
+		}
 		return nil, mp3Error(err, in.eof, 0)
 	}
+	walk.since = 0
 	return &mp3Decoder{
 		d:      md,
 		in:     in,
+		walk:   walk,
 		format: Format{Rate: SampleRate(md.SampleRate()), Channels: channels},
 		raw:    make([]byte, 4608), // one MPEG-1 frame of go-mp3 output
 	}, nil
@@ -262,9 +376,19 @@ func (m *mp3Decoder) fill() {
 	}()
 	n, err := m.d.Read(m.raw[m.hi:])
 	m.hi += n
+	if n > 0 {
+		m.walk.since = 0
+	}
 	switch {
 	case err == io.EOF:
 		m.err = io.EOF
+		if got, size, cut := m.walk.cut(); cut {
+			m.err = fmt.Errorf("%w: the stream ends %d bytes into a %d-byte frame after %d complete frames (%.2f s decoded)",
+				ErrTruncated, got, size, m.walk.frames, m.format.Rate.Duration(int(m.frames)+(m.hi-m.lo)/4).Seconds())
+		}
+	case m.walk.noSync:
+		m.err = fmt.Errorf("%w: no complete frame in the %d bytes after %.2f s of audio", ErrNotAudio, mp3ResyncLimit,
+			m.format.Rate.Duration(int(m.frames)+(m.hi-m.lo)/4).Seconds())
 	case err != nil:
 		m.err = mp3Error(err, m.in.eof, m.frames)
 	}

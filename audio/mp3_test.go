@@ -3,6 +3,8 @@ package audio
 import (
 	"bytes"
 	"errors"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -130,6 +132,123 @@ func TestDecodeMP3StopsCleanlyOnACutOrCorruptStream(t *testing.T) {
 			}
 		})
 	}
+}
+
+// mp3Frames returns the offsets of the frames of an MP3 file, walking their
+// headers from the first one after the ID3 tag.
+func mp3Frames(t *testing.T, data []byte) []int {
+	t.Helper()
+	at := 0
+	if bytes.HasPrefix(data, []byte("ID3")) {
+		at = 10 + (int(data[6])<<21 | int(data[7])<<14 | int(data[8])<<7 | int(data[9]))
+	}
+	var offs []int
+	for at+4 <= len(data) {
+		size := mp3Header(uint32(data[at])<<24 | uint32(data[at+1])<<16 | uint32(data[at+2])<<8 | uint32(data[at+3])).frameSize()
+		if size == 0 || at+size > len(data) {
+			break
+		}
+		offs = append(offs, at)
+		at += size
+	}
+	if len(offs) < 10 {
+		t.Fatalf("found only %d frames", len(offs))
+	}
+	return offs
+}
+
+// readToEnd reads src to its end and returns the sample count and the error
+// that ended it.
+func readToEnd(src Source) (int, error) {
+	p := make([]float32, 1000)
+	total := 0
+	for {
+		n, err := src.Read(p)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+func TestDecodeMP3ReportsAFileCutInsideAFrame(t *testing.T) {
+	for _, file := range []string{"testdata/tone_stereo_44k.mp3", "testdata/tone_mono_16k.mp3"} {
+		data := mustRead(t, file)
+		offs := mp3Frames(t, data)
+		mid := offs[len(offs)/2]
+		whole, err := readToEnd(must(DecodeMP3(bytes.NewReader(data))))
+		if err != io.EOF {
+			t.Fatalf("%s: the whole file ends with %v, want io.EOF", file, err)
+		}
+		tests := []struct {
+			name      string
+			data      []byte
+			truncated bool
+		}{
+			{"cut in the middle of a frame is truncated", data[:mid+100], true},
+			{"cut inside a frame header is truncated", data[:mid+2], true},
+			{"cut exactly between two frames ends cleanly", data[:mid], false},
+			{"followed by an ID3v1 tag ends cleanly", append(bytes.Clone(data), append([]byte("TAG"), make([]byte, 125)...)...), false},
+		}
+		for _, tc := range tests {
+			t.Run(filepath.Base(file)+" "+tc.name, func(t *testing.T) {
+				n, err := readToEnd(must(DecodeMP3(bytes.NewReader(tc.data))))
+				if !tc.truncated {
+					if err != io.EOF {
+						t.Fatalf("ended with %v, want io.EOF", err)
+					}
+					return
+				}
+				if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "into a") {
+					t.Fatalf("ended with %v, want an error wrapping ErrTruncated that says where", err)
+				}
+				// Everything before the cut is still delivered: within
+				// the two frames the decoder's overlap and bit reservoir
+				// reach back.
+				if frac := float64(n) / float64(whole); frac < 0.4 || frac > 0.6 {
+					t.Errorf("delivered %d of the whole file's %d samples before the error", n, whole)
+				}
+			})
+		}
+	}
+}
+
+func TestDecodeMP3StopsReadingAfterAMegabyteWithoutAFrame(t *testing.T) {
+	// go-mp3 looks for the next frame one byte (and one allocation) at a
+	// time to the end of the input: the work is counted in bytes read.
+	mono := mustRead(t, "testdata/tone_mono_16k.mp3")
+	offs := mp3Frames(t, mono)
+	junk := bytes.Repeat([]byte("no frame here "), 8<<20/14)
+	tests := []struct {
+		name    string
+		data    []byte
+		mention string
+	}{
+		{"junk after ten frames", append(bytes.Clone(mono[:offs[10]]), junk...), "no complete frame in the 1048576 bytes after 0.36 s"},
+		{"junk after the first frame header", append(bytes.Clone(mono[:4]), junk...), "no complete frame"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := &countingReader{r: bytes.NewReader(tc.data)}
+			src, err := DecodeMP3(in)
+			if err == nil {
+				_, err = readToEnd(src)
+			}
+			if !errors.Is(err, ErrNotAudio) || !strings.Contains(err.Error(), tc.mention) {
+				t.Errorf("ended with %v, want ErrNotAudio mentioning %q", err, tc.mention)
+			}
+			if limit := offs[10] + mp3ResyncLimit + 2*4096; in.n > limit {
+				t.Errorf("read %d of %d bytes, want at most %d", in.n, len(tc.data), limit)
+			}
+		})
+	}
+}
+
+func must(s Source, err error) Source {
+	if err != nil {
+		panic(err)
+	}
+	return s
 }
 
 // panicky serves its data and then panics, standing in for go-mp3 panicking
