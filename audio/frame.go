@@ -81,11 +81,32 @@ func growBy(s []float32, n int) []float32 {
 	return g
 }
 
+// OpenCall opens a stereo call recording (WAV or MP3) for streaming: the
+// returned Source delivers it converted to PipelineRate, left the agent and
+// right the caller, reading the file as it goes. The caller must Close the
+// io.Closer (the file) when done; it is nil when err is not nil. Errors
+// name the file: a mono file or one with more than two channels wraps
+// ErrNotStereo, and decoding errors (at open and from Read) the sentinels
+// Open and Decode use. A file cut short ends with an error wrapping
+// ErrTruncated after every complete sample.
+func OpenCall(path string) (Source, io.Closer, error) {
+	src, c, err := Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ch := src.Format().Channels; ch != 2 {
+		c.Close()
+		return nil, nil, fmt.Errorf("%s: %w: it has %d channel(s)", path, ErrNotStereo, ch)
+	}
+	return Resample(src, PipelineRate), c, nil
+}
+
 // LoadCall reads a whole stereo call recording (WAV or MP3), converts it to
 // PipelineRate and returns the agent (left) and caller (right) channels.
 // Errors name the file: a mono file or one with more than two channels wraps
 // ErrNotStereo, a file without samples ErrEmpty, and decoding errors the
-// sentinels Open and Decode use. It reads the whole file into memory.
+// sentinels Open and Decode use. It reads the whole file into memory: an hour
+// of call is 460 MB of samples; OpenCall streams instead.
 func LoadCall(path string) (agent, caller []float32, err error) {
 	src, c, err := Open(path)
 	if err != nil {

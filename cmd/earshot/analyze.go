@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -55,6 +56,7 @@ func runAnalyze(ctx context.Context, env *environment, args []string) error {
 
 	type outcome struct {
 		rec  engine.Record
+		warn string
 		err  error
 		took time.Duration
 	}
@@ -71,7 +73,8 @@ func runAnalyze(ctx context.Context, env *environment, args []string) error {
 			for i := range work {
 				start := time.Now()
 				rec, err := analyzeFile(ctx, deps, files[i])
-				results[i] = outcome{rec, err, time.Since(start)}
+				warn, err := truncationWarning(rec, err)
+				results[i] = outcome{rec, warn, err, time.Since(start)}
 				close(done[i])
 			}
 		})
@@ -102,6 +105,9 @@ func runAnalyze(ctx context.Context, env *environment, args []string) error {
 			failed = true
 			continue
 		}
+		if r.warn != "" {
+			fmt.Fprintf(env.stderr, "earshot analyze: warning: %s\n", r.warn)
+		}
 		env.log.Debug("analyzed", "file", path, "audio_s", r.rec.Duration.Seconds(),
 			"took_s", r.took.Seconds(), "x_realtime", r.rec.Duration.Seconds()/max(r.took.Seconds(), 1e-9))
 		if err := printAnalysis(env.stdout, *format, path, r.rec); err != nil {
@@ -115,14 +121,33 @@ func runAnalyze(ctx context.Context, env *environment, args []string) error {
 }
 
 // analyzeFile feeds one recording through the call pipeline, the two
-// channels interleaved frame by frame as a live call would arrive.
+// channels interleaved frame by frame as a live call would arrive. It
+// streams the file: an hour of call needs no more memory than a minute.
+// A file cut short returns the record of what was there and an error
+// wrapping audio.ErrTruncated.
 func analyzeFile(ctx context.Context, deps engine.Deps, path string) (engine.Record, error) {
-	agent, caller, err := audio.LoadCall(path)
+	src, c, err := audio.OpenCall(path)
 	if err != nil {
 		return engine.Record{}, err
 	}
+	defer c.Close()
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	return engine.AnalyzeChannels(ctx, deps, engine.PipelineConfig{CallID: name}, agent, caller)
+	rec, err := engine.AnalyzeSource(ctx, deps, engine.PipelineConfig{CallID: name}, src)
+	if errors.Is(err, audio.ErrEmpty) {
+		// The source's own errors name the file already; this one is the engine's.
+		err = fmt.Errorf("%s: %w", path, err)
+	}
+	return rec, err
+}
+
+// truncationWarning separates a recording cut short, whose audio before the
+// cut was analyzed, from a failure: it returns the warning to print (the
+// error names the file) and a nil error, or the error unchanged.
+func truncationWarning(rec engine.Record, err error) (string, error) {
+	if err != nil && errors.Is(err, audio.ErrTruncated) && rec.Duration > 0 {
+		return fmt.Sprintf("%v; the %.1f s before the cut were analyzed", err, rec.Duration.Seconds()), nil
+	}
+	return "", err
 }
 
 // analysisJSON is the document `earshot analyze` prints per file.

@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/stt/pocketsphinx"
@@ -96,11 +94,14 @@ func runTranscribe(ctx context.Context, env *environment, args []string) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		utts, err := transcribeCall(ctx, pool, path)
+		utts, warn, err := transcribeCall(ctx, pool, path)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "earshot transcribe: %s: %v\n", path, err)
 			failed = true
 			continue
+		}
+		if warn != "" {
+			fmt.Fprintf(env.stderr, "earshot transcribe: warning: %s\n", warn)
 		}
 		file := ""
 		if fs.NArg() > 1 {
@@ -122,21 +123,19 @@ func runTranscribe(ctx context.Context, env *environment, args []string) error {
 // transcribeCall runs one recording through the call pipeline with
 // recognition only (no playbook, no KB), so the utterances are exactly those
 // `analyze` and a live call produce, card data redacted, sorted by start.
-func transcribeCall(ctx context.Context, pool *pocketsphinx.Pool, path string) ([]insights.Utterance, error) {
-	agent, caller, err := audio.LoadCall(path)
+// It streams the file as analyzeFile does; for a file cut short it returns
+// the utterances before the cut and a warning.
+func transcribeCall(ctx context.Context, pool *pocketsphinx.Pool, path string) ([]insights.Utterance, string, error) {
+	rec, err := analyzeFile(ctx, engine.Deps{Recognizers: pool.Recognizers()}, path)
+	warn, err := truncationWarning(rec, err)
 	if err != nil {
-		return nil, err
-	}
-	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	rec, err := engine.AnalyzeChannels(ctx, engine.Deps{Recognizers: pool.Recognizers()}, engine.PipelineConfig{CallID: name}, agent, caller)
-	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	utts := make([]insights.Utterance, len(rec.Utterances))
 	for i, u := range rec.Utterances {
 		utts[i] = u.Utterance
 	}
-	return utts, nil
+	return utts, warn, nil
 }
 
 // utteranceOut is the JSON form of an utterance, shared with `analyze`:
