@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/protocol"
 )
 
 // Analyzer is one call's analysis pipeline as a session drives it. Only the
@@ -16,14 +16,14 @@ type Analyzer interface {
 	// Push takes one 20 ms frame (audio.FrameSize samples at 16 kHz) of
 	// channel 0 (agent) or 1 (caller) starting at call time at, and returns
 	// the events it caused. The frame is only valid during the call.
-	Push(channel int, frame []float32, at time.Duration) ([]agentassist.Event, error)
+	Push(channel int, frame []float32, at time.Duration) ([]protocol.Event, error)
 	// Gap tells the pipeline audio from..to of a channel is missing.
 	Gap(channel int, from, to time.Duration, reason string)
 	// Tick lets time-driven rules (dead air) fire at call time at.
-	Tick(at time.Duration) []agentassist.Event
+	Tick(at time.Duration) []protocol.Event
 	// Finish flushes the call at call time at and returns the last events
 	// and the call's results for storage.
-	Finish(at time.Duration) ([]agentassist.Event, CallResult, error)
+	Finish(at time.Duration) ([]protocol.Event, CallResult, error)
 	// Close releases the pipeline's resources (recognizers back to their pool).
 	Close() error
 }

@@ -52,7 +52,7 @@ func sample0(frame []float32) int16 {
 	return int16(v)
 }
 
-func (a *testAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]agentassist.Event, error) {
+func (a *testAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]protocol.Event, error) {
 	if len(frame) != audio.FrameSize {
 		return nil, fmt.Errorf("frame of %d samples", len(frame))
 	}
@@ -67,32 +67,32 @@ func (a *testAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]agenta
 		return nil, nil
 	}
 	end := at + audio.FrameDuration
-	var evs []agentassist.Event
+	var evs []protocol.Event
 	if a.bigEvent > 0 {
-		evs = append(evs, agentassist.Event{Type: agentassist.EventTranscriptPartial, T: end,
+		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptPartial, T: end,
 			Data: map[string]any{"speaker": "agent", "start": 0, "end": end.Seconds(), "text": strings.Repeat("x", a.bigEvent)}})
 	}
 	n := a.frames[0]
 	if n%25 == 0 {
-		evs = append(evs, agentassist.Event{Type: agentassist.EventTranscriptFinal, T: end, Data: map[string]any{
+		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptFinal, T: end, Data: map[string]any{
 			"speaker": "agent", "start": (end - 500*time.Millisecond).Seconds(), "end": end.Seconds(),
 			"text": fmt.Sprintf("utterance %d", n/25), "words": []any{}, "confidence": 0.9,
 			"sentiment": map[string]any{"score": 0.1, "label": "neutral"}}})
-		evs = append(evs, agentassist.Event{Type: agentassist.EventSentiment, T: end, Data: map[string]any{
+		evs = append(evs, protocol.Event{Type: protocol.EventSentiment, T: end, Data: map[string]any{
 			"speaker": "caller", "score": -0.2, "label": "negative", "rolling": -0.25, "trend": "worsening"}})
 	}
 	if n%100 == 0 {
-		evs = append(evs, agentassist.Event{Type: agentassist.EventHint, T: end, Data: map[string]any{
+		evs = append(evs, protocol.Event{Type: protocol.EventHint, T: end, Data: map[string]any{
 			"id": fmt.Sprintf("h%d", n/100), "kind": "playbook", "title": "Offer", "text": "Offer a discount", "priority": 1}})
-		evs = append(evs, agentassist.Event{Type: agentassist.EventCategory, T: end, Data: map[string]any{"id": "churn_risk"}})
+		evs = append(evs, protocol.Event{Type: protocol.EventCategory, T: end, Data: map[string]any{"id": "churn_risk"}})
 	}
 	return evs, nil
 }
 
 func (a *testAnalyzer) Gap(ch int, from, to time.Duration, reason string) { a.gaps++ }
-func (a *testAnalyzer) Tick(at time.Duration) []agentassist.Event         { return nil }
-func (a *testAnalyzer) Finish(at time.Duration) ([]agentassist.Event, CallResult, error) {
-	return []agentassist.Event{{Type: agentassist.EventDynamics, T: at, Data: map[string]any{"event": "snapshot"}}},
+func (a *testAnalyzer) Tick(at time.Duration) []protocol.Event            { return nil }
+func (a *testAnalyzer) Finish(at time.Duration) ([]protocol.Event, CallResult, error) {
+	return []protocol.Event{{Type: protocol.EventDynamics, T: at, Data: map[string]any{"event": "snapshot"}}},
 		CallResult{TalkRatio: 0.5, Dynamics: map[string]any{"talk_ratio": 0.5}}, nil
 }
 func (a *testAnalyzer) Close() error { return nil }

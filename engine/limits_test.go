@@ -13,7 +13,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
@@ -485,7 +484,7 @@ func TestAFullDiskIsNeverAcknowledged(t *testing.T) {
 			if err := alerts.ReadJSON(&ev); err != nil {
 				return
 			}
-			if ev["type"] == agentassist.EventAlert && ev["id"] == AlertStorage {
+			if ev["type"] == protocol.EventAlert && ev["id"] == AlertStorage {
 				close(sawAlert)
 				return
 			}
@@ -566,7 +565,7 @@ type stuckAnalyzer struct {
 	frames int
 }
 
-func (a *stuckAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]agentassist.Event, error) {
+func (a *stuckAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]protocol.Event, error) {
 	a.frames++
 	if a.frames >= 3 {
 		<-a.block

@@ -11,9 +11,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/live"
 	"github.com/earshot/earshot/protocol"
 )
 
@@ -31,7 +31,7 @@ type liveHello struct {
 // serveLive is GET /v1/live?call=ID | agent=ID | all=1.
 func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var f agentassist.Filter
+	var f live.Filter
 	n := 0
 	if v := q.Get("call"); v != "" {
 		f.CallID, n = v, n+1
@@ -141,7 +141,7 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 	wg.Wait()
 }
 
-func (s *Server) liveWriter(c *wsConn, sub *agentassist.Subscription, stop <-chan struct{}) {
+func (s *Server) liveWriter(c *wsConn, sub *live.Subscription, stop <-chan struct{}) {
 	t := time.NewTicker(s.cfg.PingInterval)
 	defer t.Stop()
 	for {
@@ -181,8 +181,8 @@ func (s *Server) liveWriter(c *wsConn, sub *agentassist.Subscription, stop <-cha
 // events already in its socket and the 4429 close after them.
 const slowCloseGrace = 30 * time.Second
 
-func (s *Server) endSubscription(c *wsConn, sub *agentassist.Subscription) {
-	if errors.Is(sub.Err(), agentassist.ErrTooSlow) {
+func (s *Server) endSubscription(c *wsConn, sub *live.Subscription) {
+	if errors.Is(sub.Err(), live.ErrTooSlow) {
 		c.closeWithGrace(protocol.CloseTooSlow, "too slow", slowCloseGrace)
 	} else {
 		c.closeWith(websocket.CloseGoingAway, "server shutting down")
@@ -190,7 +190,7 @@ func (s *Server) endSubscription(c *wsConn, sub *agentassist.Subscription) {
 }
 
 // mayWatch applies docs/protocol.md's table to a live subscription.
-func (s *Server) mayWatch(c *auth.Claims, f agentassist.Filter) bool {
+func (s *Server) mayWatch(c *auth.Claims, f live.Filter) bool {
 	switch c.Role {
 	case auth.RoleSupervisor, auth.RoleAdmin:
 		return true

@@ -14,6 +14,7 @@ import (
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/stt"
 )
 
@@ -159,7 +160,7 @@ type Pipeline struct {
 	alerts     []AlertRecord
 	gaps       []GapRecord
 
-	out     []agentassist.Event
+	out     []protocol.Event
 	pending []AlertRecord // raised before the first Push, emitted by it
 	muted   bool          // fast-forwarding a resumed call: emit nothing
 	// silenceFrames counts the frames of silence fed for missing audio:
@@ -275,7 +276,7 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 		}
 		p.out = p.out[:0]
 	}
-	p.emit(agentassist.EventCallStarted, cfg.Start, map[string]any{"started_at": cfg.Now().UTC().Format(time.RFC3339Nano)})
+	p.emit(protocol.EventCallStarted, cfg.Start, map[string]any{"started_at": cfg.Now().UTC().Format(time.RFC3339Nano)})
 	return p, nil
 }
 
@@ -286,7 +287,7 @@ func NewPipeline(ctx context.Context, deps Deps, cfg PipelineConfig) (*Pipeline,
 // more than a few hundred milliseconds. A frame that starts after where the
 // channel's audio ended leaves a silent stretch (see Gap). It returns the
 // events the frame produced; the slice is reused by the next call.
-func (p *Pipeline) Push(channel int, frame []float32, at time.Duration) ([]agentassist.Event, error) {
+func (p *Pipeline) Push(channel int, frame []float32, at time.Duration) ([]protocol.Event, error) {
 	p.out = p.out[:0]
 	if p.finished || p.closed {
 		return nil, ErrPipelineDone
@@ -299,7 +300,7 @@ func (p *Pipeline) Push(channel int, frame []float32, at time.Duration) ([]agent
 	}
 	if !p.muted {
 		for _, al := range p.pending {
-			p.emit(agentassist.EventAlert, al.T, al)
+			p.emit(protocol.EventAlert, al.T, al)
 		}
 		p.pending = nil
 	}
@@ -463,7 +464,7 @@ func (p *Pipeline) Gap(channel int, from, to time.Duration, reason string) {
 
 // Tick advances timers (dead air, absence windows) to call time at when no
 // audio arrives, and returns the events that produced.
-func (p *Pipeline) Tick(at time.Duration) []agentassist.Event {
+func (p *Pipeline) Tick(at time.Duration) []protocol.Event {
 	p.out = p.out[:0]
 	if p.finished || p.closed {
 		return nil
@@ -483,7 +484,7 @@ func (p *Pipeline) tick(at time.Duration) {
 	}
 	if at >= p.nextSnapshot {
 		p.nextSnapshot = at + p.cfg.SnapshotEvery
-		p.emit(agentassist.EventDynamics, at, map[string]any{"event": "snapshot", "dynamics": p.tracker.Snapshot()})
+		p.emit(protocol.EventDynamics, at, map[string]any{"event": "snapshot", "dynamics": p.tracker.Snapshot()})
 	}
 }
 
@@ -525,7 +526,7 @@ func (p *Pipeline) dynamicsEvents(evs []insights.DynamicsEvent, now time.Duratio
 		if e.Kind == insights.DeadAir && e.Start < p.cfg.Start {
 			continue // silence a resumed call knows nothing about
 		}
-		p.emit(agentassist.EventDynamics, now, map[string]any{
+		p.emit(protocol.EventDynamics, now, map[string]any{
 			"event":   string(e.Kind),
 			"speaker": string(e.Speaker),
 			"start":   insights.Seconds(e.Start),
@@ -547,7 +548,7 @@ func (p *Pipeline) results(c *channel, res []stt.Result, now time.Duration) {
 				continue
 			}
 			c.partial = text
-			p.emit(agentassist.EventTranscriptPartial, now, map[string]any{
+			p.emit(protocol.EventTranscriptPartial, now, map[string]any{
 				"speaker": string(c.speaker), "start": insights.Seconds(r.Start), "end": insights.Seconds(r.End), "text": text,
 			})
 			continue
@@ -568,8 +569,8 @@ func (p *Pipeline) final(c *channel, r stt.Result, now time.Duration) {
 	p.dynamicsEvents(p.tracker.AddUtterance(u), now)
 	sent := p.scorer.Score(u, c.prosody(u))
 	p.utterances = append(p.utterances, UtteranceRecord{Utterance: u, Sentiment: sent})
-	p.emit(agentassist.EventTranscriptFinal, now, utteranceJSON(u, &sent))
-	p.emit(agentassist.EventSentiment, now, map[string]any{
+	p.emit(protocol.EventTranscriptFinal, now, utteranceJSON(u, &sent))
+	p.emit(protocol.EventSentiment, now, map[string]any{
 		"speaker": string(c.speaker), "score": roundMilli(sent.Score), "label": string(sent.Label),
 		"rolling": roundMilli(p.scorer.Rolling(c.speaker)), "trend": p.scorer.Summary(now).Trend,
 	})
@@ -601,17 +602,17 @@ func (p *Pipeline) actions(acts []agentassist.Action, now time.Duration) {
 				p.suggester.MarkShown(h.KB)
 			}
 			p.hints = append(p.hints, h)
-			p.emit(agentassist.EventHint, now, h)
+			p.emit(protocol.EventHint, now, h)
 		case agentassist.KindCategory:
 			if slices.Contains(p.categories, a.ID) {
 				continue
 			}
 			p.categories = append(p.categories, a.ID)
-			p.emit(agentassist.EventCategory, now, map[string]any{"id": a.ID})
+			p.emit(protocol.EventCategory, now, map[string]any{"id": a.ID})
 		case agentassist.KindAlert:
 			al := AlertRecord{ID: a.ID, T: now, Severity: a.Severity, Text: a.Text}
 			p.alerts = append(p.alerts, al)
-			p.emit(agentassist.EventAlert, now, al)
+			p.emit(protocol.EventAlert, now, al)
 		}
 	}
 }
@@ -620,7 +621,7 @@ func (p *Pipeline) emit(typ string, t time.Duration, data any) {
 	if p.muted {
 		return
 	}
-	p.out = append(p.out, agentassist.Event{
+	p.out = append(p.out, protocol.Event{
 		Type: typ, CallID: p.cfg.CallID, AgentID: p.cfg.AgentID, T: t, TS: p.cfg.Now(), Data: data,
 	})
 }
@@ -628,7 +629,7 @@ func (p *Pipeline) emit(typ string, t time.Duration, data any) {
 // Finish ends the call at call time at (raised to the audio received):
 // open speech is closed, recognizers are flushed, and the final events and
 // the call's record are returned. The recognizers go back to the pool.
-func (p *Pipeline) Finish(at time.Duration) ([]agentassist.Event, Record, error) {
+func (p *Pipeline) Finish(at time.Duration) ([]protocol.Event, Record, error) {
 	p.out = p.out[:0]
 	if p.finished || p.closed {
 		return nil, Record{}, ErrPipelineDone
@@ -668,7 +669,7 @@ func (p *Pipeline) Finish(at time.Duration) ([]agentassist.Event, Record, error)
 	}
 	p.finished = true
 	rec := p.record(at)
-	p.emit(agentassist.EventCallEnded, at, map[string]any{"reason": "end", "duration_s": insights.Seconds(at)})
+	p.emit(protocol.EventCallEnded, at, map[string]any{"reason": "end", "duration_s": insights.Seconds(at)})
 	p.release()
 	return p.out, rec, errors.Join(errs...)
 }

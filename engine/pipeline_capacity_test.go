@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 )
 
@@ -44,7 +44,7 @@ func TestPipelineBeyondTheRecognizerPool(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, ev := range evs {
-				if ev.Type == agentassist.EventAlert {
+				if ev.Type == protocol.EventAlert {
 					alerts = append(alerts, ev.Data.(AlertRecord))
 				}
 			}

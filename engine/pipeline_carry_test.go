@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 	"github.com/earshot/earshot/stt/eval"
 )
@@ -46,10 +46,10 @@ func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
 		var finals [2][]final
 		var replace [2]bool // the next final of the channel may take the place of the stopped part
 		var openFrom [2]time.Duration
-		add := func(evs []agentassist.Event) {
+		add := func(evs []protocol.Event) {
 			for _, e := range evs {
 				u, ok := e.Data.(utteranceOut)
-				if e.Type != agentassist.EventTranscriptFinal || !ok {
+				if e.Type != protocol.EventTranscriptFinal || !ok {
 					continue
 				}
 				ch := 0

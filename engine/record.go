@@ -11,9 +11,9 @@ import (
 	"slices"
 	"time"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/stt"
 )
 
@@ -227,7 +227,7 @@ func roundMilli(x float64) float64 { return math.Round(x*1000) / 1000 }
 // liveAnalyzer adapts a Pipeline to the session's Analyzer interface.
 type liveAnalyzer struct{ *Pipeline }
 
-func (a liveAnalyzer) Finish(at time.Duration) ([]agentassist.Event, CallResult, error) {
+func (a liveAnalyzer) Finish(at time.Duration) ([]protocol.Event, CallResult, error) {
 	evs, rec, err := a.Pipeline.Finish(at)
 	return evs, rec.CallResult(), err
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 )
 
@@ -51,11 +51,11 @@ func (e transcriptEvent) String() string {
 	return fmt.Sprintf("%s %s %.2f–%.2f s %q", e.speaker, kind, e.start.Seconds(), e.end.Seconds(), e.text)
 }
 
-func transcriptEvents(evs []agentassist.Event) []transcriptEvent {
+func transcriptEvents(evs []protocol.Event) []transcriptEvent {
 	var out []transcriptEvent
 	for _, e := range evs {
 		switch e.Type {
-		case agentassist.EventTranscriptFinal:
+		case protocol.EventTranscriptFinal:
 			u := e.Data.(utteranceOut)
 			words := make([]string, len(u.Words))
 			for i, w := range u.Words {
@@ -63,7 +63,7 @@ func transcriptEvents(evs []agentassist.Event) []transcriptEvent {
 			}
 			out = append(out, transcriptEvent{true, u.Speaker, secondsToDuration(u.Start), secondsToDuration(u.End),
 				u.Text + " | " + strings.Join(words, " ")})
-		case agentassist.EventTranscriptPartial:
+		case protocol.EventTranscriptPartial:
 			m := e.Data.(map[string]any)
 			out = append(out, transcriptEvent{false, m["speaker"].(string), secondsToDuration(m["start"].(float64)),
 				secondsToDuration(m["end"].(float64)), m["text"].(string)})

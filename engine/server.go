@@ -22,6 +22,7 @@ import (
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/live"
 )
 
 // ArticleSource looks up knowledge-base articles for GET /v1/kb/{id};
@@ -156,7 +157,7 @@ type Server struct {
 	log   *slog.Logger
 	store *store.Store
 	auth  *auth.Authority
-	hub   *agentassist.Hub
+	hub   *live.Hub
 	m     *metrics
 
 	mu       sync.Mutex
@@ -198,7 +199,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, store: st, auth: auth.NewAuthority(secret, nil), m: m,
 		sessions: map[string]*session{}, orphans: map[string]time.Time{}, started: time.Now(),
 	}
-	s.hub = agentassist.NewHub(agentassist.HubConfig{QueueSize: cfg.QueueSize, Logger: cfg.Logger,
+	s.hub = live.NewHub(live.HubConfig{QueueSize: cfg.QueueSize, Logger: cfg.Logger,
 		OnSubscribers: func(n int) { m.subscribers.Set(float64(n)) }})
 	s.sessCtx, s.sessCancel = context.WithCancel(context.Background())
 	// Calls a crash left live get the resume window from now; the janitor

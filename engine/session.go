@@ -13,7 +13,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
@@ -174,7 +173,7 @@ func (s *session) run() {
 		return
 	}
 	if s.resumedAt == 0 {
-		s.publish([]agentassist.Event{{Type: agentassist.EventCallStarted, Data: map[string]any{"started_at": s.call.StartedAt.UTC().Format(time.RFC3339Nano)}}})
+		s.publish([]protocol.Event{{Type: protocol.EventCallStarted, Data: map[string]any{"started_at": s.call.StartedAt.UTC().Format(time.RFC3339Nano)}}})
 	}
 	tick := time.NewTicker(s.srv.cfg.AckInterval / 4)
 	defer tick.Stop()
@@ -286,7 +285,7 @@ func (s *session) flushPipeline() error {
 	s.noteRedaction()
 	evs, res, err := s.an.Finish(s.audioEnd)
 	// The session publishes call.ended itself, with the real reason.
-	s.publish(slices.DeleteFunc(evs, func(e agentassist.Event) bool { return e.Type == agentassist.EventCallEnded }))
+	s.publish(slices.DeleteFunc(evs, func(e protocol.Event) bool { return e.Type == protocol.EventCallEnded }))
 	s.applyResult(res)
 	return errors.Join(ferr, err)
 }
@@ -604,7 +603,7 @@ func (s *session) fillCall() {
 
 // publish stamps, publishes and stores events, and folds them into the
 // call's summary.
-func (s *session) publish(evs []agentassist.Event) {
+func (s *session) publish(evs []protocol.Event) {
 	for _, ev := range evs {
 		ev.CallID, ev.AgentID = s.id, s.agentID
 		replaced := s.replacing(&ev)
@@ -623,7 +622,7 @@ func (s *session) publish(evs []agentassist.Event) {
 		}
 		ref := ev.T
 		switch ev.Type {
-		case agentassist.EventTranscriptFinal:
+		case protocol.EventTranscriptFinal:
 			ref = time.Duration(f.End * float64(time.Second))
 			u := store.Utterance{Speaker: f.Speaker, Start: f.Start, End: f.End, Text: f.Text, Words: f.Words,
 				Confidence: f.Confidence, Sentiment: f.Sentiment, Seq: d.Event.Seq}
@@ -633,19 +632,19 @@ func (s *session) publish(evs []agentassist.Event) {
 			} else {
 				s.writes.do(now, func() error { return s.srv.store.AppendUtterance(s.id, u) })
 			}
-		case agentassist.EventHint:
+		case protocol.EventHint:
 			s.call.Hints++
 			if f.ID != "" && store.ValidID(f.ID) {
 				id := f.ID
 				s.writes.do(now, func() error { return s.srv.store.AppendHint(s.id, id, js) })
 			}
-		case agentassist.EventAlert:
+		case protocol.EventAlert:
 			s.call.Alerts++
-		case agentassist.EventCategory:
+		case protocol.EventCategory:
 			if f.ID != "" && !slices.Contains(s.categories, f.ID) {
 				s.categories = append(s.categories, f.ID)
 			}
-		case agentassist.EventSentiment:
+		case protocol.EventSentiment:
 			s.foldSentiment(f)
 		}
 		if w, ok := s.wallAt(ref); ok {
@@ -698,9 +697,9 @@ func openUtterances(resume [2]store.ChannelState, utts []store.Utterance) map[st
 // over (s.replaces) as replacing the stored part, and returns that part;
 // nil for every other event. A final that starts after the restart is not
 // the carried utterance (it ended without words): nothing is replaced.
-func (s *session) replacing(ev *agentassist.Event) *store.Utterance {
+func (s *session) replacing(ev *protocol.Event) *store.Utterance {
 	u, ok := ev.Data.(utteranceOut)
-	if !ok || ev.Type != agentassist.EventTranscriptFinal {
+	if !ok || ev.Type != protocol.EventTranscriptFinal {
 		return nil
 	}
 	old, ok := s.replaces[u.Speaker]
@@ -814,7 +813,7 @@ func (s *session) missingAtEnd() {
 // one. It returns an ErrStorage error when a record of the call could not
 // be written.
 func (s *session) endCall(reason store.EndReason) error {
-	s.publish([]agentassist.Event{{Type: agentassist.EventCallEnded, T: s.audioEnd,
+	s.publish([]protocol.Event{{Type: protocol.EventCallEnded, T: s.audioEnd,
 		Data: map[string]any{"reason": string(reason), "duration_s": roundMilli(s.audioEnd.Seconds())}}})
 	s.flushGap()
 	s.fillCall()
@@ -854,7 +853,7 @@ func (s *session) endCall(reason store.EndReason) error {
 func (s *session) storageLost(err error) {
 	s.srv.m.storageDrops.Inc()
 	s.log.Error("store not writable: call dropped, resumable from its last checkpoint", "ack", s.call.Ack, "err", err)
-	ev := agentassist.Event{Type: agentassist.EventAlert, CallID: s.id, AgentID: s.agentID, T: s.audioEnd, TS: time.Now(),
+	ev := protocol.Event{Type: protocol.EventAlert, CallID: s.id, AgentID: s.agentID, T: s.audioEnd, TS: time.Now(),
 		Data: AlertRecord{ID: AlertStorage, T: s.audioEnd, Severity: "critical",
 			Text: "The engine cannot write to its disk: this call's audio is kept by its endpoint and resent once storage works again."}}
 	if _, err := s.srv.hub.Publish(ev); err != nil {
@@ -889,7 +888,7 @@ func (s *session) fail(err error) {
 			s.setConn(nil)
 		}
 	}
-	s.publish([]agentassist.Event{{Type: agentassist.EventError, T: s.audioEnd, Data: map[string]any{"message": "call failed"}}})
+	s.publish([]protocol.Event{{Type: protocol.EventError, T: s.audioEnd, Data: map[string]any{"message": "call failed"}}})
 	if s.an != nil {
 		s.an.Close()
 		s.an = nil

@@ -17,13 +17,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/audio/capture/pulsetest"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 	"github.com/earshot/earshot/samples/defaults"
 	"github.com/earshot/earshot/stt/eval"
@@ -82,7 +82,7 @@ type seenAnalyzer struct {
 	seen func(ch int, at time.Duration)
 }
 
-func (a seenAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]agentassist.Event, error) {
+func (a seenAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]protocol.Event, error) {
 	if a.seen != nil {
 		a.seen(ch, at)
 	}

@@ -1,4 +1,4 @@
-package agentassist
+package protocol
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package agentassist
+package live
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // Hub errors.
@@ -34,7 +36,7 @@ type HubConfig struct {
 // Delivery is one published event as a subscriber receives it: the event
 // with its seq, and its wire JSON, marshaled once for every subscriber.
 type Delivery struct {
-	Event Event
+	Event protocol.Event
 	JSON  []byte
 }
 
@@ -156,7 +158,7 @@ func (h *Hub) Live(callID string) (agentID string, ok bool) {
 // without waiting. It returns the delivery (the event as published and its
 // JSON) for storage. Errors: ErrCallNotLive, ErrHubClosed, or a marshaling
 // error (a programmer's bad Data; no seq is used then).
-func (h *Hub) Publish(ev Event) (Delivery, error) {
+func (h *Hub) Publish(ev protocol.Event) (Delivery, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

@@ -1,4 +1,4 @@
-package agentassist
+package live
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 func recv(t *testing.T, s *Subscription) Delivery {
@@ -40,7 +42,7 @@ func TestPublishAssignsSeqPerCallAndFansOutByFilter(t *testing.T) {
 	all, _ := h.Subscribe(Filter{All: true}, nil)
 	for i := 0; i < 2; i++ {
 		for _, id := range []string{"c1", "c2"} {
-			if _, err := h.Publish(Event{Type: EventAlert, CallID: id, Data: map[string]any{"id": "x"}}); err != nil {
+			if _, err := h.Publish(protocol.Event{Type: protocol.EventAlert, CallID: id, Data: map[string]any{"id": "x"}}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -73,7 +75,7 @@ func TestPublishAssignsSeqPerCallAndFansOutByFilter(t *testing.T) {
 
 func TestPublishForAnUnknownCallFails(t *testing.T) {
 	h := NewHub(HubConfig{})
-	if _, err := h.Publish(Event{Type: EventAlert, CallID: "nope"}); !errors.Is(err, ErrCallNotLive) {
+	if _, err := h.Publish(protocol.Event{Type: protocol.EventAlert, CallID: "nope"}); !errors.Is(err, ErrCallNotLive) {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -82,7 +84,7 @@ func TestResumeReplaysTheRingAfterTheLastSeq(t *testing.T) {
 	h := NewHub(HubConfig{RingSize: 10})
 	h.OpenCall("c", "A", 0)
 	for i := 0; i < 25; i++ {
-		if _, err := h.Publish(Event{Type: EventAlert, CallID: "c"}); err != nil {
+		if _, err := h.Publish(protocol.Event{Type: protocol.EventAlert, CallID: "c"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -116,7 +118,7 @@ func TestResumeIsFilteredToo(t *testing.T) {
 	h := NewHub(HubConfig{})
 	h.OpenCall("mine", "A1", 0)
 	h.OpenCall("theirs", "A2", 0)
-	h.Publish(Event{Type: EventAlert, CallID: "theirs"})
+	h.Publish(protocol.Event{Type: protocol.EventAlert, CallID: "theirs"})
 	s, _ := h.Subscribe(Filter{AgentID: "A1"}, map[string]uint64{"theirs": 0})
 	noMore(t, s)
 }
@@ -146,7 +148,7 @@ func TestASlowSubscriberIsDroppedAndOthersGetEverything(t *testing.T) {
 	}()
 	start := time.Now()
 	for i := 0; i < 100; i++ {
-		if _, err := h.Publish(Event{Type: EventAlert, CallID: "c"}); err != nil {
+		if _, err := h.Publish(protocol.Event{Type: protocol.EventAlert, CallID: "c"}); err != nil {
 			t.Fatal(err)
 		}
 		// Pace the producer a little so the fast reader keeps up with a
@@ -184,7 +186,7 @@ func TestPublishNeverWaits(t *testing.T) {
 	go func() {
 		defer close(done)
 		for i := 0; i < 1000; i++ {
-			h.Publish(Event{Type: EventAlert, CallID: "c"})
+			h.Publish(protocol.Event{Type: protocol.EventAlert, CallID: "c"})
 		}
 	}()
 	select {
@@ -222,7 +224,7 @@ func BenchmarkPublish100Subscribers(b *testing.B) {
 		s, _ := h.Subscribe(Filter{All: true}, nil)
 		subs = append(subs, s)
 	}
-	ev := Event{Type: EventTranscriptFinal, CallID: "c", Data: map[string]any{"text": "hello there how can I help", "speaker": "agent"}}
+	ev := protocol.Event{Type: protocol.EventTranscriptFinal, CallID: "c", Data: map[string]any{"text": "hello there how can I help", "speaker": "agent"}}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
