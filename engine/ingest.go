@@ -267,7 +267,7 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 		if c.AgentID != start.AgentID {
 			return nil, auth.ErrForbidden
 		}
-		resumable := c.Status == store.StatusLive || c.EndReason == "shutdown"
+		resumable := c.Status == store.StatusLive || c.EndReason == string(store.EndShutdown)
 		if !start.Resume {
 			return nil, fmt.Errorf("%w: call_id %s already used", ErrProtocol, start.CallID)
 		}

@@ -426,11 +426,11 @@ func (s *Server) endOrphan(id string) {
 		return
 	}
 	end := c.StartedAt.Add(time.Duration(c.AudioS * float64(time.Second)))
-	c.Status, c.EndReason, c.EndedAt, c.DurationS = store.StatusEnded, "endpoint_lost", &end, c.AudioS
+	c.Status, c.EndReason, c.EndedAt, c.DurationS = store.StatusEnded, string(store.EndEndpointLost), &end, c.AudioS
 	if err := s.store.PutCall(c); err != nil {
 		s.log.Error("ending orphaned call", "call_id", id, "err", err)
 		return
 	}
-	s.m.callsTotal.WithLabelValues("endpoint_lost").Inc()
+	s.m.callsTotal.WithLabelValues(string(store.EndEndpointLost)).Inc()
 	s.log.Info("call not resumed after restart, ended", "call_id", id)
 }
