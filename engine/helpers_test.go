@@ -22,6 +22,7 @@ import (
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/protocol"
 )
@@ -74,17 +75,17 @@ func (a *testAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]protoc
 	}
 	n := a.frames[0]
 	if n%25 == 0 {
-		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptFinal, T: end, Data: map[string]any{
-			"speaker": "agent", "start": (end - 500*time.Millisecond).Seconds(), "end": end.Seconds(),
-			"text": fmt.Sprintf("utterance %d", n/25), "words": []any{}, "confidence": 0.9,
-			"sentiment": map[string]any{"score": 0.1, "label": "neutral"}}})
-		evs = append(evs, protocol.Event{Type: protocol.EventSentiment, T: end, Data: map[string]any{
-			"speaker": "caller", "score": -0.2, "label": "negative", "rolling": -0.25, "trend": "worsening"}})
+		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptFinal, T: end, Data: utteranceOut{
+			Speaker: "agent", Start: (end - 500*time.Millisecond).Seconds(), End: end.Seconds(),
+			Text: fmt.Sprintf("utterance %d", n/25), Words: []wordJSON{}, Confidence: 0.9,
+			Sentiment: &insights.Sentiment{Score: 0.1, Label: insights.Neutral}}})
+		evs = append(evs, protocol.Event{Type: protocol.EventSentiment, T: end, Data: sentimentOut{
+			Speaker: "caller", Score: -0.2, Label: "negative", Rolling: -0.25, Trend: -0.2}})
 	}
 	if n%100 == 0 {
-		evs = append(evs, protocol.Event{Type: protocol.EventHint, T: end, Data: map[string]any{
-			"id": fmt.Sprintf("h%d", n/100), "kind": "playbook", "title": "Offer", "text": "Offer a discount", "priority": 1}})
-		evs = append(evs, protocol.Event{Type: protocol.EventCategory, T: end, Data: map[string]any{"id": "churn_risk"}})
+		evs = append(evs, protocol.Event{Type: protocol.EventHint, T: end, Data: HintRecord{
+			ID: fmt.Sprintf("h%d", n/100), Kind: "playbook", T: end, Title: "Offer", Text: "Offer a discount", Priority: 1}})
+		evs = append(evs, protocol.Event{Type: protocol.EventCategory, T: end, Data: categoryOut{ID: "churn_risk"}})
 	}
 	return evs, nil
 }

@@ -570,9 +570,9 @@ func (p *Pipeline) final(c *channel, r stt.Result, now time.Duration) {
 	sent := p.scorer.Score(u, c.prosody(u))
 	p.utterances = append(p.utterances, UtteranceRecord{Utterance: u, Sentiment: sent})
 	p.emit(protocol.EventTranscriptFinal, now, utteranceJSON(u, &sent))
-	p.emit(protocol.EventSentiment, now, map[string]any{
-		"speaker": string(c.speaker), "score": roundMilli(sent.Score), "label": string(sent.Label),
-		"rolling": roundMilli(p.scorer.Rolling(c.speaker)), "trend": p.scorer.Summary(now).Trend,
+	p.emit(protocol.EventSentiment, now, sentimentOut{
+		Speaker: string(c.speaker), Score: roundMilli(sent.Score), Label: string(sent.Label),
+		Rolling: roundMilli(p.scorer.Rolling(c.speaker)), Trend: p.scorer.Summary(now).Trend,
 	})
 	if p.playbook != nil {
 		// Digits alone are not a card being read: the hint also needs the
@@ -608,7 +608,7 @@ func (p *Pipeline) actions(acts []agentassist.Action, now time.Duration) {
 				continue
 			}
 			p.categories = append(p.categories, a.ID)
-			p.emit(protocol.EventCategory, now, map[string]any{"id": a.ID})
+			p.emit(protocol.EventCategory, now, categoryOut{ID: a.ID})
 		case agentassist.KindAlert:
 			al := AlertRecord{ID: a.ID, T: now, Severity: a.Severity, Text: a.Text}
 			p.alerts = append(p.alerts, al)

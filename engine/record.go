@@ -142,6 +142,22 @@ type utteranceOut struct {
 	Replaces uint64 `json:"replaces,omitempty"`
 }
 
+// sentimentOut is a sentiment event's data: the utterance's score and
+// label, the speaker's rolling sentiment, and the call's trend (the
+// caller's change over the call, insights.SentimentSummary.Trend).
+type sentimentOut struct {
+	Speaker string  `json:"speaker"`
+	Score   float64 `json:"score"`
+	Label   string  `json:"label"`
+	Rolling float64 `json:"rolling"`
+	Trend   float64 `json:"trend"`
+}
+
+// categoryOut is a category event's data.
+type categoryOut struct {
+	ID string `json:"id"`
+}
+
 func utteranceJSON(u insights.Utterance, s *insights.Sentiment) utteranceOut {
 	words := make([]wordJSON, len(u.Words))
 	for i, w := range u.Words {

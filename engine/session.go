@@ -602,7 +602,8 @@ func (s *session) fillCall() {
 }
 
 // publish stamps, publishes and stores events, and folds them into the
-// call's summary.
+// call's summary from their typed data: the session never reads back the
+// JSON it published.
 func (s *session) publish(evs []protocol.Event) {
 	for _, ev := range evs {
 		ev.CallID, ev.AgentID = s.id, s.agentID
@@ -616,36 +617,24 @@ func (s *session) publish(evs []protocol.Event) {
 		now := time.Now()
 		seq, js := d.Event.Seq, d.JSON
 		s.writes.do(now, func() error { return s.srv.store.AppendEvent(s.id, seq, js) })
-		var f eventFields
-		if err := json.Unmarshal(d.JSON, &f); err != nil {
-			continue
-		}
 		ref := ev.T
-		switch ev.Type {
-		case protocol.EventTranscriptFinal:
-			ref = time.Duration(f.End * float64(time.Second))
-			u := store.Utterance{Speaker: f.Speaker, Start: f.Start, End: f.End, Text: f.Text, Words: f.Words,
-				Confidence: f.Confidence, Sentiment: f.Sentiment, Seq: d.Event.Seq}
-			if replaced != nil {
-				old := *replaced
-				s.writes.do(now, func() error { return s.srv.store.ReplaceUtterance(s.id, old, u) })
-			} else {
-				s.writes.do(now, func() error { return s.srv.store.AppendUtterance(s.id, u) })
-			}
-		case protocol.EventHint:
+		switch data := ev.Data.(type) {
+		case utteranceOut:
+			ref = secondsToDuration(data.End)
+			s.storeUtterance(data, seq, replaced, now)
+		case HintRecord:
 			s.call.Hints++
-			if f.ID != "" && store.ValidID(f.ID) {
-				id := f.ID
-				s.writes.do(now, func() error { return s.srv.store.AppendHint(s.id, id, js) })
+			if data.ID != "" && protocol.ValidID(data.ID) {
+				s.writes.do(now, func() error { return s.srv.store.AppendHint(s.id, data.ID, js) })
 			}
-		case protocol.EventAlert:
+		case AlertRecord:
 			s.call.Alerts++
-		case protocol.EventCategory:
-			if f.ID != "" && !slices.Contains(s.categories, f.ID) {
-				s.categories = append(s.categories, f.ID)
+		case categoryOut:
+			if data.ID != "" && !slices.Contains(s.categories, data.ID) {
+				s.categories = append(s.categories, data.ID)
 			}
-		case protocol.EventSentiment:
-			s.foldSentiment(f)
+		case sentimentOut:
+			s.foldSentiment(data)
 		}
 		if w, ok := s.wallAt(ref); ok {
 			s.srv.m.eventLatency.WithLabelValues(ev.Type).Observe(time.Since(w).Seconds())
@@ -653,22 +642,40 @@ func (s *session) publish(evs []protocol.Event) {
 	}
 }
 
-func (s *session) foldSentiment(f eventFields) {
-	v := f.Rolling
-	if v == nil {
-		v = f.Score
-	}
-	if v == nil {
+// storeUtterance writes a final transcript (or, replacing an utterance an
+// earlier pipeline stopped in the middle of, puts it in that one's place).
+func (s *session) storeUtterance(u utteranceOut, seq uint64, replaced *store.Utterance, now time.Time) {
+	words, err := json.Marshal(u.Words)
+	if err != nil {
+		s.log.Error("utterance words", "err", err)
 		return
 	}
-	switch f.Speaker {
-	case "caller":
-		s.sentiment.Caller = roundMilli(*v)
-		if f.Trend != "" {
-			s.sentiment.Trend = f.Trend
+	var sent json.RawMessage
+	if u.Sentiment != nil {
+		if sent, err = json.Marshal(u.Sentiment); err != nil {
+			s.log.Error("utterance sentiment", "err", err)
+			return
 		}
-	case "agent":
-		s.sentiment.Agent = roundMilli(*v)
+	}
+	rec := store.Utterance{Speaker: u.Speaker, Start: u.Start, End: u.End, Text: u.Text, Words: words,
+		Confidence: u.Confidence, Sentiment: sent, Seq: seq}
+	if replaced != nil {
+		old := *replaced
+		s.writes.do(now, func() error { return s.srv.store.ReplaceUtterance(s.id, old, rec) })
+		return
+	}
+	s.writes.do(now, func() error { return s.srv.store.AppendUtterance(s.id, rec) })
+}
+
+// foldSentiment keeps the latest rolling sentiment per speaker, and the
+// caller's trend, in the live call's summary.
+func (s *session) foldSentiment(f sentimentOut) {
+	switch f.Speaker {
+	case string(insights.Caller):
+		s.sentiment.Caller = roundMilli(f.Rolling)
+		s.sentiment.Trend = trendWord(f.Trend)
+	case string(insights.Agent):
+		s.sentiment.Agent = roundMilli(f.Rolling)
 	}
 }
 
@@ -726,21 +733,6 @@ func (s *session) dropOpenSpeech(keepFrom bool) {
 			s.call.Channels[i].OpenSpeechFrom = 0
 		}
 	}
-}
-
-// eventFields are the event fields the session reads back for the summary.
-type eventFields struct {
-	ID         string          `json:"id"`
-	Speaker    string          `json:"speaker"`
-	Start      float64         `json:"start"`
-	End        float64         `json:"end"`
-	Text       string          `json:"text"`
-	Words      json.RawMessage `json:"words"`
-	Confidence float64         `json:"confidence"`
-	Sentiment  json.RawMessage `json:"sentiment"`
-	Score      *float64        `json:"score"`
-	Rolling    *float64        `json:"rolling"`
-	Trend      string          `json:"trend"`
 }
 
 func (s *session) applyResult(r CallResult) {
