@@ -21,8 +21,8 @@ import (
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/protocol"
 )
