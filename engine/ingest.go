@@ -88,7 +88,13 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 		c.drain()
 		return code
 	}
+	// The read deadline would drop a connection that never sends its
+	// start without a word (1006); this tells it why.
+	noStart := time.AfterFunc(startTimeout, func() {
+		c.closeWith(protocol.CloseIdle, fmt.Sprintf("no start message within %v", startTimeout))
+	})
 	mt, msg, err := c.readMessage()
+	noStart.Stop()
 	if err != nil {
 		if c.isClosing() {
 			return c.code
@@ -292,6 +298,10 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 	go sess.run()
 	return sess, nil
 }
+
+// startTimeout is how long an ingest connection may take to send its start.
+// A variable so tests can shorten it.
+var startTimeout = 10 * time.Second
 
 // violation reports the close codes the engine sends for a broken protocol.
 func violation(code int) bool {

@@ -359,6 +359,24 @@ func TestAnIdleConnectionIsClosedButAPausedOneIsNot(t *testing.T) {
 	}
 }
 
+// TestAnIngestConnectionWithoutStartIsToldWhy: a connection that never
+// sends its start is closed with 4408 and a reason, not dropped (1006).
+func TestAnIngestConnectionWithoutStartIsToldWhy(t *testing.T) {
+	old := startTimeout
+	startTimeout = 300 * time.Millisecond
+	defer func() { startTimeout = old }()
+	e := startEngine(t, t.TempDir(), "")
+	ws, _, err := e.dialIngest(e.tokens["endpoint"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if code, reason := closeOf(ws); code != protocol.CloseIdle || !strings.Contains(reason, "no start message") {
+		t.Errorf("closed with %d %q, want %d naming the missing start", code, reason, protocol.CloseIdle)
+	}
+	e.stop() // before startTimeout is restored
+}
+
 // TestWaitingCallsPerTokenAreCapped: one endpoint token cannot hold more
 // than MaxWaitingCalls calls that never stream.
 func TestWaitingCallsPerTokenAreCapped(t *testing.T) {
