@@ -28,7 +28,8 @@ func main() {
 	agent := flag.String("agent", "P1", "agent id of the token")
 	pid := flag.Int("pid", 0, "engine process id, for its CPU time")
 	wait := flag.Duration("wait", 20*time.Second, "how long to wait for each call to end")
-	only := flag.String("only", "", "run only this scenario (seqjump, timejump, gaponly, gapflood)")
+	only := flag.String("only", "", "run only this scenario (seqjump, timejump, gaponly, gapflood, dropstarts)")
+	dropTokens := flag.String("drop-tokens", "", "dropstarts: files of endpoint tokens for agents D0, D1, …, comma-separated (one start and drop each)")
 	flag.Parse()
 	tok, err := os.ReadFile(*tokenFile)
 	if err != nil || *pid == 0 {
@@ -45,6 +46,7 @@ func main() {
 		{"timejump", p.timeJump},
 		{"gaponly", p.gapOnly},
 		{"gapflood", p.gapFlood},
+		{"dropstarts", func(id string) (string, error) { return p.dropStarts(id, *dropTokens) }},
 	}
 	for _, s := range scenarios {
 		if *only != "" && *only != s.name {
@@ -150,6 +152,31 @@ func (p prober) timeJump(id string) (string, error) {
 		_ = ws.WriteMessage(websocket.BinaryMessage, frame(i%2, uint64(i), at))
 	}
 	return p.ended(ws), nil
+}
+
+// dropStarts: one call started and dropped (no close frame) per token in
+// files, agents D0, D1, …; a real call replayed afterwards shows whether
+// they still hold recognizers.
+func (p prober) dropStarts(id, files string) (string, error) {
+	if files == "" {
+		return "skipped: no --drop-tokens", nil
+	}
+	started := 0
+	for i, f := range strings.Split(files, ",") {
+		tok, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		q := p
+		q.token, q.agent = strings.TrimSpace(string(tok)), fmt.Sprintf("D%d", i)
+		ws, err := q.dial(fmt.Sprintf("%s-%d", id, i))
+		if err != nil {
+			return "", err
+		}
+		started++
+		ws.UnderlyingConn().Close()
+	}
+	return fmt.Sprintf("%d calls started and dropped", started), nil
 }
 
 // gapOnly: seq 0, then 50,000 gap messages of one seq each, end.
