@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
 
+	"github.com/earshot/earshot/bench"
 	"github.com/earshot/earshot/engine"
-	"github.com/earshot/earshot/samples"
 )
 
 // runEvalHints analyzes every embedded sample call with the full pipeline
@@ -22,26 +20,14 @@ func runEvalHints(ctx context.Context, env *environment, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	truths, err := samples.Calls()
-	if err != nil {
-		return err
-	}
 	deps, closeDeps, err := loadDeps(env, af, sf, true, 2)
 	if err != nil {
 		return err
 	}
 	defer closeDeps()
-	var scores []engine.HintScore
-	for _, tr := range truths {
-		agent, caller, err := decodeSample(tr)
-		if err != nil {
-			return err
-		}
-		rec, err := engine.AnalyzeChannels(ctx, deps, engine.PipelineConfig{CallID: filepath.Base(tr.Name)}, agent, caller)
-		if err != nil {
-			return fmt.Errorf("%s: %w", tr.Name, err)
-		}
-		scores = append(scores, engine.ScoreHints(tr, rec))
+	scores, err := bench.Hints(ctx, deps)
+	if err != nil {
+		return err
 	}
 	return engine.PrintHintScores(env.stdout, scores)
 }
