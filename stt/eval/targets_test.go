@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/stt"
 	"github.com/earshot/earshot/stt/eval"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
@@ -59,29 +58,6 @@ func librivoxManifest(t *testing.T) *eval.Manifest {
 		t.Fatal(err)
 	}
 	return man
-}
-
-// ours is the pipeline `earshot eval stt` measures: the project LM, VAD
-// gate, PocketSphinx.
-type ours struct{ dec *pocketsphinx.Decoder }
-
-func (o *ours) Name() string { return "earshot" }
-
-func (o *ours) Transcribe(ctx context.Context, pcm []float32) (eval.Transcript, error) {
-	if err := o.dec.Reset(); err != nil {
-		return eval.Transcript{}, err
-	}
-	res, err := stt.Transcribe(o.dec, pcm, stt.TranscribeConfig{})
-	if err != nil {
-		return eval.Transcript{}, err
-	}
-	var words []string
-	for _, r := range res {
-		if r.Final {
-			words = append(words, r.Text)
-		}
-	}
-	return eval.Transcript{Text: strings.Join(words, " ")}, nil
 }
 
 // TestWERTargets asserts issue 3's recognition targets: on the librivox
@@ -142,7 +118,7 @@ func TestWERTargets(t *testing.T) {
 				defer wg.Done()
 				base, baseErr = eval.Run(ctx, c.manifest, &eval.Baseline{TmpDir: t.TempDir()}, nil)
 			}()
-			our, err := eval.Run(ctx, c.manifest, &ours{dec}, nil)
+			our, err := eval.Run(ctx, c.manifest, &eval.Pipeline{Recognizer: dec}, nil)
 			wg.Wait()
 			if err != nil {
 				t.Fatal(err)
