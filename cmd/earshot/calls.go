@@ -39,29 +39,9 @@ func runCalls(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintln(env.stderr, "earshot calls: need --token, at most one CALL_ID, --format text or json")
 		return errUsage
 	}
-	client := &http.Client{Timeout: 30 * time.Second}
-	get := func(path string) ([]byte, error) {
-		req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(*base, "/")+path, nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Authorization", "Bearer "+*token)
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, err
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		if err != nil {
-			return nil, err
-		}
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("%s: HTTP %d %s", path, resp.StatusCode, strings.TrimSpace(string(b)))
-		}
-		return b, nil
-	}
+	api := restClient{base: *base, token: *token, http: &http.Client{Timeout: 30 * time.Second}}
 	if fs.NArg() == 1 {
-		b, err := get("/v1/calls/" + url.PathEscape(fs.Arg(0)))
+		b, err := api.get(ctx, "/v1/calls/"+url.PathEscape(fs.Arg(0)))
 		if err != nil {
 			return err
 		}
@@ -75,7 +55,7 @@ func runCalls(ctx context.Context, env *environment, args []string) error {
 		}
 	}
 	q.Set("limit", fmt.Sprint(*limit))
-	b, err := get("/v1/calls?" + q.Encode())
+	b, err := api.get(ctx, "/v1/calls?"+q.Encode())
 	if err != nil {
 		return err
 	}
@@ -83,6 +63,39 @@ func runCalls(ctx context.Context, env *environment, args []string) error {
 		_, err = env.stdout.Write(b)
 		return err
 	}
+	return writeCallPage(env.stdout, b)
+}
+
+// restClient is a client of a running engine's REST API.
+type restClient struct {
+	base, token string
+	http        *http.Client
+}
+
+// get returns the body of a GET of path, an error for any status but 200.
+func (c restClient) get(ctx context.Context, path string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(c.base, "/")+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %d %s", path, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return b, nil
+}
+
+// writeCallPage prints a GET /v1/calls page as a table.
+func writeCallPage(w io.Writer, b []byte) error {
 	var page struct {
 		Calls []struct {
 			ID         string    `json:"id"`
@@ -101,7 +114,7 @@ func runCalls(ctx context.Context, env *environment, args []string) error {
 	if err := json.Unmarshal(b, &page); err != nil {
 		return fmt.Errorf("calls: %w", err)
 	}
-	tw := tabwriter.NewWriter(env.stdout, 2, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tAGENT\tSTARTED\tDURATION\tSTATUS\tCALLER SENTIMENT\tHINTS\tCATEGORIES")
 	for _, c := range page.Calls {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%.1fs\t%s\t%+.2f\t%d\t%s\n", c.ID, c.AgentID, c.StartedAt.Local().Format("2006-01-02 15:04:05"),

@@ -6,7 +6,7 @@ import (
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/engine"
-	"github.com/earshot/earshot/samples"
+	"github.com/earshot/earshot/samples/defaults"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
 
@@ -23,30 +23,33 @@ func addAssistFlags(fs interface {
 	}
 }
 
-// loadAssist loads and checks the playbook and KB. A malformed playbook is
-// an error here, so the engine never starts half-configured.
+// loadAssist loads and checks the playbook and KB: the files the flags
+// name, the embedded defaults (samples/defaults) for the rest. A malformed
+// playbook is an error here, so the engine never starts half-configured.
 func loadAssist(f assistFlags) (*agentassist.Playbook, *agentassist.KB, error) {
 	var pb *agentassist.Playbook
-	var err error
-	if *f.playbook != "" {
-		pb, err = agentassist.LoadPlaybook(*f.playbook)
-	} else {
-		pb, err = agentassist.ParsePlaybook(samples.PlaybookName, samples.Playbook())
-	}
-	if err != nil {
-		return nil, nil, err
-	}
 	var kb *agentassist.KB
-	if *f.kb != "" {
-		if _, serr := os.Stat(*f.kb); serr != nil {
-			return nil, nil, fmt.Errorf("knowledge base: %w", serr)
+	var err error
+	if *f.playbook == "" || *f.kb == "" {
+		if pb, kb, err = defaults.Assist(); err != nil {
+			return nil, nil, err
 		}
-		kb, err = agentassist.OpenKBDir(*f.kb)
-	} else {
-		kb, err = agentassist.OpenKB(samples.KB())
+		if *f.playbook == "" && *f.kb == "" {
+			return pb, kb, nil
+		}
 	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("knowledge base: %w", err)
+	if *f.playbook != "" {
+		if pb, err = agentassist.LoadPlaybook(*f.playbook); err != nil {
+			return nil, nil, err
+		}
+	}
+	if *f.kb != "" {
+		if _, err := os.Stat(*f.kb); err != nil {
+			return nil, nil, fmt.Errorf("knowledge base: %w", err)
+		}
+		if kb, err = agentassist.OpenKBDir(*f.kb); err != nil {
+			return nil, nil, fmt.Errorf("knowledge base: %w", err)
+		}
 	}
 	if err := pb.CheckKB(kb); err != nil {
 		return nil, nil, err
