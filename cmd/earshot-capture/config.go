@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/earshot/earshot/endpoint"
 )
 
 // Config is the daemon's configuration: a YAML file (--config) overridden
@@ -41,15 +43,17 @@ type Config struct {
 	CPUProfile string `yaml:"-"`
 }
 
-// defaultPeriod is the audio device period unless configured: at 200 ms
-// the daemon measured 1.4-1.5 % of a core in a call, at 100 ms 1.7-2.6 %
-// (docs/capture.md, "What it costs the PC"); it adds up to 100 ms of
-// capture latency, small next to the recognizer's 0.5-1 s.
-const defaultPeriod = 200 * time.Millisecond
-
 func defaultConfig() Config {
-	return Config{Buffer: 120 * time.Second, Period: defaultPeriod, Control: "127.0.0.1:8471", AutoSilence: 10 * time.Second,
-		AgentDevice: "default", Status: "auto", LogFormat: "text"}
+	return Config{Buffer: endpoint.DefaultBuffer, Period: endpoint.DefaultPeriod, Control: endpoint.DefaultControl,
+		AutoSilence: endpoint.DefaultAutoSilence, AgentDevice: "default", Status: "auto", LogFormat: "text"}
+}
+
+// endpoint is the daemon's configuration: c without what only the command
+// line uses, logging through log and drawing the status line on term.
+func (c Config) endpoint(log *slog.Logger, term *endpoint.TermWriter) endpoint.Config {
+	return endpoint.Config{URL: c.URL, Token: c.Token, Agent: c.Agent,
+		AgentDevice: c.AgentDevice, CallerDevice: c.CallerDevice, Backend: c.Backend, Period: c.Period, Buffer: c.Buffer,
+		Control: c.Control, Auto: c.Auto, AutoSilence: c.AutoSilence, Logger: log, Term: term}
 }
 
 // loadConfigFile reads a YAML config over cfg. Unknown keys are errors: a
@@ -95,13 +99,13 @@ func (c *Config) check() error {
 		problems = append(problems, fmt.Sprintf("--buffer %v is too small (at least 1s; default 120s)", c.Buffer))
 	}
 	if c.Period < 10*time.Millisecond || c.Period > 500*time.Millisecond {
-		problems = append(problems, fmt.Sprintf("--period %v is out of range (10ms to 500ms; default %v)", c.Period, defaultPeriod))
+		problems = append(problems, fmt.Sprintf("--period %v is out of range (10ms to 500ms; default %v)", c.Period, endpoint.DefaultPeriod))
 	}
 	if c.AutoSilence <= 0 {
 		problems = append(problems, "--auto-silence must be positive")
 	}
-	if err := loopbackAddr(c.Control); err != nil {
-		problems = append(problems, err.Error())
+	if err := endpoint.CheckControlAddr(c.Control); err != nil {
+		problems = append(problems, "--control: "+err.Error())
 	}
 	switch c.Status {
 	case "auto", "line", "off":
@@ -115,23 +119,6 @@ func (c *Config) check() error {
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "\n  "))
-	}
-	return nil
-}
-
-// loopbackAddr refuses control addresses other machines could reach: the
-// control API starts, ends and pauses recording and has no authentication.
-func loopbackAddr(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("--control %q: %v", addr, err)
-	}
-	if host == "localhost" {
-		return nil
-	}
-	ip := net.ParseIP(host)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("--control %q must be a loopback address such as 127.0.0.1:8471", addr)
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/audio/capture/pulsetest"
+	"github.com/earshot/earshot/endpoint"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
@@ -333,13 +333,12 @@ func sampleWAVs(t *testing.T, tr samples.Truth, clip time.Duration) (agentWAV, c
 	return agentWAV, callerWAV
 }
 
-// testDaemon runs runDaemon in process.
+// testDaemon runs the daemon (runDaemon) in process.
 type testDaemon struct {
 	t       *testing.T
 	control string
 	cancel  context.CancelFunc
 	done    chan error
-	d       *daemon
 }
 
 func freeAddr(t *testing.T) string {
@@ -351,7 +350,9 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startTestDaemon(t *testing.T, cfg Config, opts ...func(*daemon)) *testDaemon {
+// startTestDaemon runs a daemon with cfg; sent, if set, is told each frame
+// handed to the ingest client (endpoint.Config.Sent).
+func startTestDaemon(t *testing.T, cfg Config, sent func(ch int, at time.Duration)) *testDaemon {
 	t.Helper()
 	cfg.Control = freeAddr(t)
 	if cfg.Buffer == 0 {
@@ -362,28 +363,27 @@ func startTestDaemon(t *testing.T, cfg Config, opts ...func(*daemon)) *testDaemo
 		cfg.AutoSilence = 10 * time.Second
 	}
 	if cfg.Period == 0 {
-		cfg.Period = defaultPeriod
+		cfg.Period = endpoint.DefaultPeriod
 	}
 	if err := cfg.check(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	td := &testDaemon{t: t, control: cfg.Control, cancel: cancel, done: make(chan error, 1)}
-	ready := make(chan *daemon, 1)
-	opts = append(opts, func(d *daemon) { ready <- d })
 	go func() {
-		td.done <- runDaemon(ctx, cfg, testLogger(t, "daemon"), newTermWriter(io.Discard, "off"), opts...)
+		log := testLogger(t, "daemon")
+		ecfg := cfg.endpoint(log, nil)
+		ecfg.Sent = sent
+		td.done <- endpoint.Run(ctx, ecfg)
 	}()
-	select {
-	case td.d = <-ready:
-	case err := <-td.done:
-		t.Fatalf("daemon did not start: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("daemon did not start within 30 s")
-	}
 	// The control API answers once the devices are open.
 	pulsetest.WaitFor(t, 30*time.Second, "the control API", func() bool {
-		return controlCall(context.Background(), td.control, "GET", "/v1/status", nil, nil) == nil
+		select {
+		case err := <-td.done:
+			t.Fatalf("daemon did not start: %v", err)
+		default:
+		}
+		return endpoint.Control(context.Background(), td.control, "GET", "/v1/status", nil, nil) == nil
 	})
 	t.Cleanup(func() { td.stop() })
 	return td
@@ -409,7 +409,7 @@ func (td *testDaemon) ctl(method, path string, body, out any) {
 	td.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if err := controlCall(ctx, td.control, method, path, body, out); err != nil {
+	if err := endpoint.Control(ctx, td.control, method, path, body, out); err != nil {
 		select {
 		case derr := <-td.done:
 			td.t.Fatalf("%s %s: %v; the daemon had stopped: %v", method, path, err, derr)
@@ -554,17 +554,15 @@ func TestEndToEnd(t *testing.T) {
 		}
 		eng.mu.Unlock()
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
-			AgentDevice: "gt_agent.monitor", CallerDevice: "gt_caller.monitor"}, func(d *daemon) {
-			d.sent = func(ch int, at time.Duration) {
-				lmu.Lock()
-				sent[[2]int64{int64(ch), int64(at)}] = time.Now()
-				lmu.Unlock()
-			}
+			AgentDevice: "gt_agent.monitor", CallerDevice: "gt_caller.monitor"}, func(ch int, at time.Duration) {
+			lmu.Lock()
+			sent[[2]int64{int64(ch), int64(at)}] = time.Now()
+			lmu.Unlock()
 		})
 		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "gt-1"}, nil)
 		playCall(t, pa, "gt_agent", "gt_caller", aw, cw)
 		time.Sleep(time.Second) // the sinks' last audio reaches the monitors
-		var e ended
+		var e endpoint.Ended
 		td.ctl("POST", "/v1/call/end", nil, &e)
 		t.Logf("ended: %+v", e)
 		if e.Status != "ended" || e.Gaps != 0 {
@@ -597,7 +595,7 @@ func TestEndToEnd(t *testing.T) {
 		dir := t.TempDir()
 		eng := startTestEngine(t, dir, "", deps)
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
-			AgentDevice: "cut_agent.monitor", CallerDevice: "cut_caller.monitor"})
+			AgentDevice: "cut_agent.monitor", CallerDevice: "cut_caller.monitor"}, nil)
 		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "cut-1"}, nil)
 		a := pa.Play(t, "cut_agent", aw)
 		b := pa.Play(t, "cut_caller", cw)
@@ -606,9 +604,9 @@ func TestEndToEnd(t *testing.T) {
 		eng.stop()
 		t.Log("engine stopped")
 		time.Sleep(10 * time.Second) // the outage
-		var st status
+		var st endpoint.Status
 		td.ctl("GET", "/v1/status", nil, &st)
-		t.Logf("status during the outage: %s", statusLine(st))
+		t.Logf("status during the outage: %s", endpoint.StatusLine(st))
 		if st.BufferedS < 5 {
 			t.Errorf("%.1f s buffered after a 10 s outage", st.BufferedS)
 		}
@@ -619,7 +617,7 @@ func TestEndToEnd(t *testing.T) {
 		}
 		b.Wait()
 		time.Sleep(time.Second)
-		var e ended
+		var e endpoint.Ended
 		td.ctl("POST", "/v1/call/end", nil, &e)
 		t.Logf("ended: %+v", e)
 		c, err := eng.srv.Store().GetCall("cut-1")
@@ -665,7 +663,7 @@ func TestEndToEnd(t *testing.T) {
 		aw, cw := sampleWAVs(t, tr, clip)
 		eng := startTestEngine(t, t.TempDir(), "", engine.Deps{})
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
-			AgentDevice: "ovf_agent.monitor", CallerDevice: "ovf_caller.monitor", Buffer: buffer})
+			AgentDevice: "ovf_agent.monitor", CallerDevice: "ovf_caller.monitor", Buffer: buffer}, nil)
 		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "ovf-1"}, nil)
 		a := pa.Play(t, "ovf_agent", aw)
 		b := pa.Play(t, "ovf_caller", cw)
@@ -673,9 +671,9 @@ func TestEndToEnd(t *testing.T) {
 		addr := eng.addr
 		eng.stop()
 		time.Sleep(outage)
-		var st status
+		var st endpoint.Status
 		td.ctl("GET", "/v1/status", nil, &st)
-		t.Logf("status at the end of the outage: %s", statusLine(st))
+		t.Logf("status at the end of the outage: %s", endpoint.StatusLine(st))
 		if st.BufferedS > buffer.Seconds()+0.1 {
 			t.Errorf("%.1f s buffered with a %v buffer: memory is not bounded", st.BufferedS, buffer)
 		}
@@ -683,7 +681,7 @@ func TestEndToEnd(t *testing.T) {
 		a.Wait()
 		b.Wait()
 		time.Sleep(time.Second)
-		var e ended
+		var e endpoint.Ended
 		td.ctl("POST", "/v1/call/end", nil, &e)
 		det, err := eng.srv.Store().Detail("ovf-1")
 		if err != nil {
@@ -724,13 +722,13 @@ func TestEndToEnd(t *testing.T) {
 		aw, cw := sampleWAVs(t, tr, 15*time.Second)
 		eng := startTestEngine(t, t.TempDir(), "", engine.Deps{})
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
-			AgentDevice: "p_agent.monitor", CallerDevice: "p_caller.monitor"})
+			AgentDevice: "p_agent.monitor", CallerDevice: "p_caller.monitor"}, nil)
 		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "p-1"}, nil)
 		a := pa.Play(t, "p_agent", aw)
 		b := pa.Play(t, "p_caller", cw)
 		time.Sleep(4 * time.Second)
 		td.ctl("POST", "/v1/pause", nil, nil)
-		var st status
+		var st endpoint.Status
 		td.ctl("GET", "/v1/status", nil, &st)
 		if !st.Paused {
 			t.Errorf("status after pause: %+v", st)
@@ -739,7 +737,7 @@ func TestEndToEnd(t *testing.T) {
 		td.ctl("POST", "/v1/resume", nil, nil)
 		a.Wait()
 		b.Wait()
-		var e ended
+		var e endpoint.Ended
 		td.ctl("POST", "/v1/call/end", nil, &e)
 		det, err := eng.srv.Store().Detail("p-1")
 		if err != nil {

@@ -9,41 +9,21 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
 	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"sync"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/earshot/earshot/audio/capture"
+	"github.com/earshot/earshot/endpoint"
+	"github.com/earshot/earshot/internal/cli"
 )
-
-// version is set at build time with -ldflags "-X main.version=1.2.3".
-var version = "dev"
-
-func versionString() string {
-	v := version
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range bi.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-	}
-	return "earshot-capture " + v
-}
 
 const usageText = `earshot-capture records both sides of an agent's calls and streams them to Earshot.
 
@@ -60,61 +40,38 @@ The call, pause, resume and status commands talk to the daemon's control API
 (--control, default 127.0.0.1:8471). Setup: docs/capture.md.
 `
 
-var errUsage = errors.New("usage error")
+// app is the binary's command framework, shared with earshot.
+var app = &cli.App{Name: "earshot-capture", Usage: usageText}
+
+var errUsage = cli.ErrUsage
+
+func init() {
+	app.Register(cli.Command{Name: "devices", Summary: "list capture, monitor and loopback devices", Run: cmdDevices})
+	app.Register(cli.Command{Name: "run", Summary: "run the daemon", Run: cmdRun})
+	app.Register(cli.Command{Name: "call", Summary: "start or end a call through the control API", Run: cmdCall})
+	for _, name := range []string{"pause", "resume", "status"} {
+		app.Register(cli.Command{Name: name, Summary: name + " through the control API",
+			Run: func(ctx context.Context, env *cli.Env, args []string) error { return cmdControl(ctx, env, name, args) }})
+	}
+}
 
 func main() {
 	os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// runMain runs the command line args and returns the exit status.
 func runMain(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usageText)
-		return 2
-	}
-	var err error
-	switch args[0] {
-	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usageText)
-		return 0
-	case "--version", "-version", "version":
-		fmt.Fprintln(stdout, versionString())
-		return 0
-	case "devices":
-		err = cmdDevices(args[1:], stdout, stderr)
-	case "run":
-		err = cmdRun(args[1:], stderr)
-	case "call":
-		if len(args) < 2 || (args[1] != "start" && args[1] != "end") {
-			fmt.Fprintln(stderr, "usage: earshot-capture call start --call-id ID | call end [--call-id ID]")
-			return 2
-		}
-		err = cmdControl("call "+args[1], args[2:], stdout, stderr)
-	case "pause", "resume", "status":
-		err = cmdControl(args[0], args[1:], stdout, stderr)
-	default:
-		fmt.Fprintf(stderr, "earshot-capture: unknown command %q\n\n%s", args[0], usageText)
-		return 2
-	}
-	switch {
-	case err == nil:
-		return 0
-	case errors.Is(err, errUsage):
-		return 2
-	case errors.Is(err, flag.ErrHelp):
-		return 0
-	default:
-		fmt.Fprintln(stderr, "earshot-capture:", err)
-		return 1
-	}
+	return app.Run(args, stdout, stderr)
 }
 
-func cmdDevices(args []string, stdout, stderr io.Writer) error {
+func cmdDevices(ctx context.Context, env *cli.Env, args []string) error {
+	stdout, stderr := env.Stdout, env.Stderr
 	fs := flag.NewFlagSet("devices", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	backend := fs.String("backend", "", "audio backend (pulseaudio, alsa, wasapi, coreaudio); default: the OS's usual one")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return parseErr(err)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return err
 	}
 	devs, err := capture.ListDevicesOf(*backend)
 	if err != nil {
@@ -151,14 +108,18 @@ func cmdDevices(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-func parseErr(err error) error {
-	if errors.Is(err, flag.ErrHelp) {
-		return err
+func cmdCall(ctx context.Context, env *cli.Env, args []string) error {
+	if len(args) < 1 || (args[0] != "start" && args[0] != "end") {
+		fmt.Fprintln(env.Stderr, "usage: earshot-capture call start --call-id ID | call end [--call-id ID]")
+		return errUsage
 	}
-	return errUsage
+	return cmdControl(ctx, env, "call "+args[0], args[1:])
 }
 
-func cmdControl(name string, args []string, stdout, stderr io.Writer) error {
+// cmdControl sends the control command name (call start, call end, pause,
+// resume, status) to a running daemon and prints its answer.
+func cmdControl(ctx context.Context, env *cli.Env, name string, args []string) error {
+	stdout, stderr := env.Stdout, env.Stderr
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("control", "127.0.0.1:8471", "the daemon's control address")
@@ -166,28 +127,28 @@ func cmdControl(name string, args []string, stdout, stderr io.Writer) error {
 	if strings.HasPrefix(name, "call") {
 		id = fs.String("call-id", "", "call id: 1-64 characters from A-Z a-z 0-9 . _ : - (the softphone's call id)")
 	}
-	if err := fs.Parse(args); err != nil {
-		return parseErr(err)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return err
 	}
 	if name == "call start" && *id == "" {
 		fmt.Fprintln(stderr, "call start needs --call-id")
 		return errUsage
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
 	defer cancel()
 	var out map[string]any
 	var err error
 	switch name {
 	case "call start":
-		err = controlCall(ctx, *addr, "POST", "/v1/call/start", map[string]string{"call_id": *id}, &out)
+		err = endpoint.Control(ctx, *addr, "POST", "/v1/call/start", map[string]string{"call_id": *id}, &out)
 	case "call end":
-		err = controlCall(ctx, *addr, "POST", "/v1/call/end", map[string]string{"call_id": *id}, &out)
+		err = endpoint.Control(ctx, *addr, "POST", "/v1/call/end", map[string]string{"call_id": *id}, &out)
 	case "pause":
-		err = controlCall(ctx, *addr, "POST", "/v1/pause", nil, &out)
+		err = endpoint.Control(ctx, *addr, "POST", "/v1/pause", nil, &out)
 	case "resume":
-		err = controlCall(ctx, *addr, "POST", "/v1/resume", nil, &out)
+		err = endpoint.Control(ctx, *addr, "POST", "/v1/resume", nil, &out)
 	case "status":
-		err = controlCall(ctx, *addr, "GET", "/v1/status", nil, &out)
+		err = endpoint.Control(ctx, *addr, "GET", "/v1/status", nil, &out)
 	}
 	if err != nil {
 		return err
@@ -200,6 +161,34 @@ func cmdControl(name string, args []string, stdout, stderr io.Writer) error {
 // runFlags parses `run` flags over the defaults and the config file.
 func runFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg := defaultConfig()
+	var f Config
+	fs, configPath := runFlagSet(stderr, cfg, &f)
+	if err := cli.ParseFlags(fs, args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "run: unexpected argument %q\n", fs.Arg(0))
+		return cfg, errUsage
+	}
+	if *configPath != "" {
+		if err := loadConfigFile(*configPath, &cfg); err != nil {
+			return cfg, err
+		}
+	}
+	overrideSet(fs, &cfg, f)
+	if cfg.Token == "" && cfg.TokenFile == "" {
+		cfg.Token = os.Getenv("EARSHOT_TOKEN")
+	}
+	if err := cfg.check(); err != nil {
+		fmt.Fprintf(stderr, "run: configuration:\n  %v\n", err)
+		return cfg, errUsage
+	}
+	return cfg, nil
+}
+
+// runFlagSet defines `run`'s flags into f, showing def's defaults, and
+// returns the flag set and the --config flag.
+func runFlagSet(stderr io.Writer, def Config, f *Config) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -214,34 +203,27 @@ one core); set GOMAXPROCS in the environment to change that.
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "", "YAML config file (see docs/capture.md)")
-	var f Config
 	fs.StringVar(&f.URL, "url", "", "engine base URL, e.g. https://earshot.example.com:8443")
 	fs.StringVar(&f.Token, "token", "", "endpoint token (visible in ps; prefer --token-file or EARSHOT_TOKEN)")
 	fs.StringVar(&f.TokenFile, "token-file", "", "file holding the endpoint token")
 	fs.StringVar(&f.Agent, "agent", "", "agent id (must match the token's agent)")
-	fs.StringVar(&f.AgentDevice, "agent-device", cfg.AgentDevice, "agent microphone: id, name or unique fragment from `devices`; \"default\"")
+	fs.StringVar(&f.AgentDevice, "agent-device", def.AgentDevice, "agent microphone: id, name or unique fragment from `devices`; \"default\"")
 	fs.StringVar(&f.CallerDevice, "caller-device", "", "caller audio: a monitor source (Linux), \"loopback\" (Windows), a loopback device (macOS)")
 	fs.StringVar(&f.Backend, "backend", "", "force an audio backend (pulseaudio, alsa, wasapi, coreaudio)")
-	fs.DurationVar(&f.Buffer, "buffer", cfg.Buffer, "audio kept for resending through an outage; older audio is dropped and reported as a gap")
-	fs.DurationVar(&f.Period, "period", cfg.Period, "how often the audio devices deliver: longer wakes the PC less and adds that much latency")
-	fs.StringVar(&f.Control, "control", cfg.Control, "local control API address (loopback only)")
+	fs.DurationVar(&f.Buffer, "buffer", def.Buffer, "audio kept for resending through an outage; older audio is dropped and reported as a gap")
+	fs.DurationVar(&f.Period, "period", def.Period, "how often the audio devices deliver: longer wakes the PC less and adds that much latency")
+	fs.StringVar(&f.Control, "control", def.Control, "local control API address (loopback only)")
 	fs.BoolVar(&f.Auto, "auto", false, "start a call when speech is heard on both channels, end it after --auto-silence")
-	fs.DurationVar(&f.AutoSilence, "auto-silence", cfg.AutoSilence, "silence on both channels that ends an --auto call")
-	fs.StringVar(&f.Status, "status", cfg.Status, "live status line: auto (on a terminal), line (always), off")
-	fs.StringVar(&f.LogFormat, "log-format", cfg.LogFormat, "log format: text or json")
+	fs.DurationVar(&f.AutoSilence, "auto-silence", def.AutoSilence, "silence on both channels that ends an --auto call")
+	fs.StringVar(&f.Status, "status", def.Status, "live status line: auto (on a terminal), line (always), off")
+	fs.StringVar(&f.LogFormat, "log-format", def.LogFormat, "log format: text or json")
 	fs.StringVar(&f.CPUProfile, "cpuprofile", "", "write a Go CPU profile of the run to `FILE` when the daemon stops (for go tool pprof)")
-	if err := fs.Parse(args); err != nil {
-		return cfg, parseErr(err)
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "run: unexpected argument %q\n", fs.Arg(0))
-		return cfg, errUsage
-	}
-	if *configPath != "" {
-		if err := loadConfigFile(*configPath, &cfg); err != nil {
-			return cfg, err
-		}
-	}
+	return fs, configPath
+}
+
+// overrideSet copies into cfg the values of the flags given on the
+// command line, which win over the config file.
+func overrideSet(fs *flag.FlagSet, cfg *Config, f Config) {
 	set := map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	over := func(name string, dst *string, v string) {
@@ -272,23 +254,17 @@ one core); set GOMAXPROCS in the environment to change that.
 	if set["auto-silence"] {
 		cfg.AutoSilence = f.AutoSilence
 	}
-	if cfg.Token == "" && cfg.TokenFile == "" {
-		cfg.Token = os.Getenv("EARSHOT_TOKEN")
-	}
-	if err := cfg.check(); err != nil {
-		fmt.Fprintf(stderr, "run: configuration:\n  %v\n", err)
-		return cfg, errUsage
-	}
-	return cfg, nil
 }
 
-func cmdRun(args []string, stderr io.Writer) error {
-	cfg, err := runFlags(args, stderr)
+// cmdRun is `run`: the daemon until the first signal, which drains (ends
+// the call, waits briefly for its last frames); a second one exits at once.
+func cmdRun(ctx context.Context, env *cli.Env, args []string) error {
+	cfg, err := runFlags(args, env.Stderr)
 	if err != nil {
 		return err
 	}
 	oneProc()
-	term := newTermWriter(stderr, cfg.Status)
+	term := endpoint.NewTermWriter(env.Stderr, cfg.Status)
 	var h slog.Handler
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(term, nil)
@@ -303,20 +279,14 @@ func cmdRun(args []string, stderr io.Writer) error {
 		}
 		defer stopProfile(log)
 	}
-
-	// The first signal drains (ends the call, waits briefly for its last
-	// frames); a second one exits at once.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-		sig := make(chan os.Signal, 1)
-		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-		<-sig
-		os.Exit(130)
-	}()
 	return runDaemon(ctx, cfg, log, term)
+}
+
+// runDaemon runs the daemon with the merged configuration.
+func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, term *endpoint.TermWriter) error {
+	log.Info("starting", "version", cli.VersionString("earshot-capture"), "url", cfg.URL, "agent", cfg.Agent,
+		"agent_device", cfg.AgentDevice, "caller_device", cfg.CallerDevice, "buffer", cfg.Buffer, "auto", cfg.Auto)
+	return endpoint.Run(ctx, cfg.endpoint(log, term))
 }
 
 // oneProc runs the daemon's Go code on one processor (GOMAXPROCS=1)
@@ -355,58 +325,4 @@ func startCPUProfile(path string) (stop func(*slog.Logger), err error) {
 		}
 		log.Info("CPU profile written", "file", path)
 	}, nil
-}
-
-// runDaemon is `run` after flag parsing: check the engine, open the
-// devices, serve the control API, stream calls until ctx ends or the token
-// is rejected.
-// opts adjust the daemon before it runs (tests hook into it).
-func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, term *termWriter, opts ...func(*daemon)) error {
-	log.Info("starting", "version", versionString(), "url", cfg.URL, "agent", cfg.Agent,
-		"agent_device", cfg.AgentDevice, "caller_device", cfg.CallerDevice, "buffer", cfg.Buffer, "auto", cfg.Auto)
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err := checkEngine(pctx, cfg)
-	cancel()
-	switch {
-	case errors.Is(err, errTokenRejected):
-		return err
-	case err != nil:
-		log.Warn("engine unreachable; calls will be buffered and sent when it answers", "url", cfg.URL, "err", err)
-	}
-	cp, err := capture.Open(capture.Config{AgentDevice: cfg.AgentDevice, CallerDevice: cfg.CallerDevice, Backend: cfg.Backend, Period: cfg.Period, Logger: log})
-	if err != nil {
-		return fmt.Errorf("%w\n(list devices with `earshot-capture devices`; setup in docs/capture.md)", err)
-	}
-	defer cp.Close()
-	ln, err := net.Listen("tcp", cfg.Control)
-	if err != nil {
-		return fmt.Errorf("control API: %w (is another earshot-capture running?)", err)
-	}
-	d := newDaemon(cfg, log, cp)
-	d.capStat = func() any { return cp.Stats() }
-	for _, o := range opts {
-		o(d)
-	}
-	srv := &http.Server{Handler: d.controlHandler(), ReadHeaderTimeout: 5 * time.Second}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("control API stopped", "err", err)
-		}
-	}()
-	log.Info("control API listening", "addr", ln.Addr().String())
-	stopStatus := term.start(d)
-	err = d.run(ctx)
-	stopStatus()
-	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
-	srv.Shutdown(sctx)
-	scancel()
-	wg.Wait()
-	if err != nil && !errors.Is(err, capture.ErrClosed) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio/capture/pulsetest"
+	"github.com/earshot/earshot/endpoint"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/samples"
 )
@@ -150,7 +151,7 @@ func TestMeasureDaemonCost(t *testing.T) {
 		t.Logf("daemon log:\n%s", logs.String())
 	}()
 	pulsetest.WaitFor(t, 30*time.Second, "the daemon", func() bool {
-		return controlCall(context.Background(), control, "GET", "/v1/status", nil, nil) == nil
+		return endpoint.Control(context.Background(), control, "GET", "/v1/status", nil, nil) == nil
 	})
 	pid := cmd.Process.Pid
 	idle0, th0 := procCPU(t, pid), threadCPU(t, pid)
@@ -158,7 +159,7 @@ func TestMeasureDaemonCost(t *testing.T) {
 	idle := procCPU(t, pid) - idle0
 	t.Logf("idle (capturing, no call): CPU %.2f %% of one core over 10 s, RSS %d kB", 100*idle.Seconds()/10, procRSS(t, pid))
 	logThreads(t, th0, threadCPU(t, pid), 10*time.Second)
-	if err := controlCall(context.Background(), control, "POST", "/v1/call/start", map[string]string{"call_id": "m-1"}, nil); err != nil {
+	if err := endpoint.Control(context.Background(), control, "POST", "/v1/call/start", map[string]string{"call_id": "m-1"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	a := pa.Play(t, "m_agent", aw)
@@ -183,7 +184,7 @@ func TestMeasureDaemonCost(t *testing.T) {
 	t.Logf("in a call (capturing and streaming both channels): CPU %.2f %% of one core over %v, peak RSS %d kB",
 		100*cpu.Seconds()/wall.Seconds(), wall.Round(time.Second), peak)
 	logThreads(t, th0, threadCPU(t, pid), wall)
-	var st status
-	controlCall(context.Background(), control, "GET", "/v1/status", nil, &st)
-	t.Logf("status: %s", statusLine(st))
+	var st endpoint.Status
+	endpoint.Control(context.Background(), control, "GET", "/v1/status", nil, &st)
+	t.Logf("status: %s", endpoint.StatusLine(st))
 }

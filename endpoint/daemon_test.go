@@ -1,68 +1,16 @@
-package main
+package endpoint
 
 import (
 	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/earshot/earshot/audio"
 )
-
-func TestConfigFileAndFlags(t *testing.T) {
-	dir := t.TempDir()
-	tok := filepath.Join(dir, "tok")
-	os.WriteFile(tok, []byte("secret-token\n"), 0o600)
-	file := filepath.Join(dir, "c.yaml")
-	os.WriteFile(file, []byte("# rolled out by IT\nurl: http://engine:8080\ntoken_file: "+tok+"\nagent: A17\ncaller_device: sink.monitor\nbuffer: 90s\nauto: true\nperiod: 50ms\n"), 0o600)
-	tests := []struct {
-		name    string
-		args    []string
-		file    string
-		check   func(t *testing.T, c Config)
-		wantErr bool
-	}{
-		{"the file is read and the token file trimmed", []string{"--config", file}, "", func(t *testing.T, c Config) {
-			if c.URL != "http://engine:8080" || c.Token != "secret-token" || c.Buffer != 90*time.Second || !c.Auto || c.Control != "127.0.0.1:8471" || c.Period != 50*time.Millisecond {
-				t.Errorf("config %+v", c)
-			}
-		}, false},
-		{"flags override the file", []string{"--config", file, "--buffer", "30s", "--agent", "B2", "--auto=false", "--period", "100ms"}, "", func(t *testing.T, c Config) {
-			if c.Buffer != 30*time.Second || c.Agent != "B2" || c.Auto || c.Period != 100*time.Millisecond {
-				t.Errorf("config %+v", c)
-			}
-		}, false},
-		{"a control address other machines can reach is refused", []string{"--config", file, "--control", "0.0.0.0:8471"}, "", nil, true},
-		{"the device period defaults to 200 ms", []string{"--url", "http://x:1", "--token", "t", "--agent", "A", "--caller-device", "m"}, "", func(t *testing.T, c Config) {
-			if c.Period != 200*time.Millisecond {
-				t.Errorf("period %v", c.Period)
-			}
-		}, false},
-		{"a device period of a second is refused", []string{"--config", file, "--period", "1s"}, "", nil, true},
-		{"a missing caller device is refused", []string{"--url", "http://x:1", "--token", "t", "--agent", "A"}, "", nil, true},
-		{"an unknown key in the file is an error", []string{"--config", filepath.Join(dir, "bad.yaml")}, "caller_devise: x\n", nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.file != "" {
-				os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte(tt.file), 0o600)
-			}
-			var stderr strings.Builder
-			c, err := runFlags(tt.args, &stderr)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v (stderr %q), want error %v", err, stderr.String(), tt.wantErr)
-			}
-			if tt.check != nil {
-				tt.check(t, c)
-			}
-		})
-	}
-}
 
 func TestAutoDetector(t *testing.T) {
 	const win = 2 * time.Second
@@ -114,7 +62,7 @@ func TestPreRollKeepsTheNewestFramesInOrder(t *testing.T) {
 }
 
 func TestControlAPIRefusesBrowsersAndRemoteHosts(t *testing.T) {
-	d := newDaemon(Config{Buffer: time.Minute}, testLogger(t, "d"), nil)
+	d := newDaemon(Config{Buffer: time.Minute}, nil)
 	srv := httptest.NewServer(d.controlHandler())
 	defer srv.Close()
 	tests := []struct {
@@ -134,7 +82,7 @@ func TestControlAPIRefusesBrowsersAndRemoteHosts(t *testing.T) {
 				req.Host = tt.host
 			}
 			if tt.header {
-				req.Header.Set(controlHeader, "1")
+				req.Header.Set(ControlHeader, "1")
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -149,12 +97,12 @@ func TestControlAPIRefusesBrowsersAndRemoteHosts(t *testing.T) {
 	t.Run("ending or pausing without a call is a clear conflict", func(t *testing.T) {
 		addr := strings.TrimPrefix(srv.URL, "http://")
 		for _, p := range []string{"/v1/call/end", "/v1/pause"} {
-			err := controlCall(context.Background(), addr, "POST", p, nil, nil)
+			err := Control(context.Background(), addr, "POST", p, nil, nil)
 			if err == nil || !strings.Contains(err.Error(), "no call") {
 				t.Errorf("%s: %v", p, err)
 			}
 		}
-		err := controlCall(context.Background(), addr, "POST", "/v1/call/start", map[string]string{"call_id": "bad id!"}, nil)
+		err := Control(context.Background(), addr, "POST", "/v1/call/start", map[string]string{"call_id": "bad id!"}, nil)
 		if err == nil || !strings.Contains(err.Error(), "call id") {
 			t.Errorf("bad call id: %v", err)
 		}
@@ -174,27 +122,40 @@ func TestCheckEngineTellsABadTokenFromAnUnreachableEngine(t *testing.T) {
 	if err := checkEngine(ctx, Config{URL: srv.URL, Token: "good"}); err != nil {
 		t.Errorf("good token: %v", err)
 	}
-	if err := checkEngine(ctx, Config{URL: srv.URL, Token: "bad", Agent: "A1"}); !errors.Is(err, errTokenRejected) {
-		t.Errorf("bad token: %v, want errTokenRejected", err)
+	if err := checkEngine(ctx, Config{URL: srv.URL, Token: "bad", Agent: "A1"}); !errors.Is(err, ErrTokenRejected) {
+		t.Errorf("bad token: %v, want ErrTokenRejected", err)
 	}
-	if err := checkEngine(ctx, Config{URL: "http://127.0.0.1:1", Token: "good"}); err == nil || errors.Is(err, errTokenRejected) {
+	if err := checkEngine(ctx, Config{URL: "http://127.0.0.1:1", Token: "good"}); err == nil || errors.Is(err, ErrTokenRejected) {
 		t.Errorf("unreachable engine: %v, want a connection error", err)
 	}
 }
 
-func TestRunWithARejectedTokenExitsNonZeroWithoutRetrying(t *testing.T) {
-	var hits int
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hits++
-		http.Error(w, "unauthorized", http.StatusUnauthorized)
-	}))
-	defer srv.Close()
-	var stderr strings.Builder
-	code := runMain([]string{"run", "--url", srv.URL, "--token", "revoked", "--agent", "A1", "--caller-device", "x.monitor", "--status", "off"}, &strings.Builder{}, &stderr)
-	if code == 0 || !strings.Contains(stderr.String(), "rejected the endpoint token") {
-		t.Errorf("exit %d, stderr %q", code, stderr.String())
+func TestCheckControlAddrAcceptsOnlyLoopback(t *testing.T) {
+	tests := []struct {
+		name string
+		addr string
+		ok   bool
+	}{
+		{"the default address is accepted", DefaultControl, true},
+		{"localhost is accepted", "localhost:9000", true},
+		{"IPv6 loopback is accepted", "[::1]:9000", true},
+		{"every interface is refused", "0.0.0.0:8471", false},
+		{"a LAN address is refused", "192.168.1.5:8471", false},
+		{"an address without a port is refused", "127.0.0.1", false},
 	}
-	if hits != 1 {
-		t.Errorf("%d requests to the engine, want 1", hits)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckControlAddr(tt.addr)
+			if (err == nil) != tt.ok || (err != nil && !errors.Is(err, ErrControlAddr)) {
+				t.Errorf("CheckControlAddr(%q) = %v, want ok %v", tt.addr, err, tt.ok)
+			}
+		})
+	}
+}
+
+func TestRunRefusesAControlAddressOthersCanReach(t *testing.T) {
+	err := Run(context.Background(), Config{URL: "http://127.0.0.1:1", Token: "t", Agent: "A", CallerDevice: "x", Control: "0.0.0.0:8471"})
+	if !errors.Is(err, ErrControlAddr) {
+		t.Errorf("Run: %v, want ErrControlAddr", err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package endpoint
 
 import (
 	"encoding/binary"
@@ -63,7 +63,7 @@ func BenchmarkHotPath(b *testing.B) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	// One second of resend buffer: the client is not running, so its ring
 	// overflows at once and then recycles its buffers, as acks would.
-	d := newDaemon(Config{URL: "http://127.0.0.1:1", Token: "t", Agent: "A", Buffer: time.Second}, log, nil)
+	d := newDaemon(Config{URL: "http://127.0.0.1:1", Token: "t", Agent: "A", Buffer: time.Second, Logger: log}, nil)
 	cl, err := ingestclient.New(d.clientCfg("bench"))
 	if err != nil {
 		b.Fatal(err)

@@ -1,4 +1,4 @@
-package main
+package endpoint
 
 import (
 	"bytes"
@@ -12,11 +12,11 @@ import (
 	"time"
 )
 
-// controlHeader must be on every control request. Browsers cannot add a
+// ControlHeader must be on every control request. Browsers cannot add a
 // custom header to a cross-site request without a CORS preflight, which
 // this API never grants, so a web page cannot pause or end the agent's
 // recording through the agent's own browser.
-const controlHeader = "X-Earshot-Control"
+const ControlHeader = "X-Earshot-Control"
 
 // controlHandler serves the local control API:
 //
@@ -36,7 +36,7 @@ func (d *daemon) controlHandler() http.Handler {
 		}
 		if err := d.startCall(req.CallID); err != nil {
 			code := http.StatusConflict
-			if errors.Is(err, errBadCallID) {
+			if errors.Is(err, ErrBadCallID) {
 				code = http.StatusBadRequest
 			}
 			writeJSON(w, code, map[string]string{"error": err.Error()})
@@ -53,7 +53,7 @@ func (d *daemon) controlHandler() http.Handler {
 		defer cancel()
 		e := d.endCall(ctx, req.CallID)
 		switch {
-		case e.Error == errNoCall.Error():
+		case e.Error == ErrNoCall.Error():
 			writeJSON(w, http.StatusConflict, map[string]string{"error": e.Error})
 		case e.Status == "ending":
 			writeJSON(w, http.StatusAccepted, e)
@@ -92,8 +92,8 @@ func guard(h http.Handler) http.Handler {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "control API answers loopback hosts only"})
 			return
 		}
-		if r.Header.Get(controlHeader) == "" {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "missing " + controlHeader + " header"})
+		if r.Header.Get(ControlHeader) == "" {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "missing " + ControlHeader + " header"})
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -106,9 +106,11 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// controlCall sends one request to a running daemon and decodes its answer
-// into out. A non-2xx answer is an error carrying the daemon's message.
-func controlCall(ctx context.Context, addr, method, path string, body any, out any) error {
+// Control sends one request to the control API of a daemon at addr and
+// decodes its answer into out (when not nil). A non-2xx answer is an error
+// carrying the daemon's message. It blocks until the answer or ctx's end;
+// POST /v1/call/end waits up to 30 s for the engine.
+func Control(ctx context.Context, addr, method, path string, body any, out any) error {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -118,7 +120,7 @@ func controlCall(ctx context.Context, addr, method, path string, body any, out a
 	if err != nil {
 		return err
 	}
-	req.Header.Set(controlHeader, "1")
+	req.Header.Set(ControlHeader, "1")
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package endpoint
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"net/http"
 	"regexp"
 	"strings"
 	"sync"
@@ -21,18 +20,6 @@ import (
 type frameSource interface {
 	Read(ch int, frame []float32) (time.Duration, error)
 }
-
-// Daemon errors.
-var (
-	errCallActive = errors.New("a call is already active")
-	errNoCall     = errors.New("no call is active")
-	errBadCallID  = errors.New("call id must be 1-64 characters from A-Z a-z 0-9 . _ : -")
-	errPaused     = errors.New("the call is already paused")
-	errNotPaused  = errors.New("the call is not paused")
-	// errTokenRejected ends the daemon: retrying a bad token only floods
-	// the engine's logs.
-	errTokenRejected = errors.New("the engine rejected the endpoint token")
-)
 
 var callIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
@@ -51,8 +38,9 @@ type call struct {
 	ackMoved time.Time
 }
 
-// ended is what the engine said when a call ended.
-type ended struct {
+// Ended is what the engine said when a call ended: the control API's
+// answer to POST /v1/call/end.
+type Ended struct {
 	CallID string `json:"call_id"`
 	Frames int64  `json:"frames"`
 	Gaps   int64  `json:"gaps"`
@@ -76,15 +64,15 @@ type daemon struct {
 	levels   [2]float64
 	pre      [2]*preRoll
 	autoDet  *autoDetector
-	lastDone *ended
+	lastDone *Ended
 	wg       sync.WaitGroup // call goroutines
 	fatal    chan error
-	// sent, if set, is told each frame handed to the ingest client, with
-	// its call time (latency measurements).
-	sent func(ch int, at time.Duration)
 }
 
-func newDaemon(cfg Config, log *slog.Logger, src frameSource) *daemon {
+// newDaemon returns a daemon over src with cfg's defaults filled in.
+func newDaemon(cfg Config, src frameSource) *daemon {
+	cfg.defaults()
+	log := cfg.Logger
 	d := &daemon{cfg: cfg, log: log, src: src, fatal: make(chan error, 1), levels: [2]float64{audio.MinDBFS, audio.MinDBFS}}
 	d.clientCfg = func(id string) ingestclient.Config {
 		return ingestclient.Config{URL: cfg.URL, Token: cfg.Token, CallID: id, AgentID: cfg.Agent,
@@ -122,16 +110,16 @@ func (d *daemon) run(ctx context.Context) error {
 	case err = <-readErr:
 	}
 	cancel()
-	// The readers return once the source is closed (main closes it after
-	// run) or ctx ends; waiting for them here would deadlock on a source
-	// that only returns when closed, so the caller closes it first.
+	// The readers return once the source is closed or ctx ends; waiting
+	// for them before closing would deadlock on a source that only
+	// returns when closed, so the source is closed first.
 	d.shutdown()
 	d.closeSource()
 	readers.Wait()
 	return err
 }
 
-// closeSource is set by main to close the capture, which unblocks Read.
+// closeSource closes the source if it can be (the capture), which unblocks Read.
 func (d *daemon) closeSource() {
 	if c, ok := d.src.(interface{ Close() error }); ok {
 		c.Close()
@@ -199,16 +187,22 @@ func (d *daemon) onFrame(ch int, at time.Duration, level float64, pcm []byte, ev
 	if c := d.cur; c != nil && !c.paused && at >= c.start {
 		if _, err := c.client.Send(ch, at-c.start, pcm); err != nil {
 			d.log.Debug("frame not sent", "err", err)
-		} else if d.sent != nil {
-			d.sent(ch, at-c.start)
+		} else if d.cfg.Sent != nil {
+			d.cfg.Sent(ch, at-c.start)
 		}
 		if ch == 0 && (at/audio.FrameDuration)%25 == 0 {
 			d.noteAckLocked(c)
 		}
 	}
-	if d.autoDet == nil {
-		return
+	if d.autoDet != nil {
+		d.autoLocked(ch, at, ev)
 	}
+}
+
+// autoLocked is --auto's part of onFrame: start a call when the detector
+// says both sides speak, sending the pre-roll since the first word, and
+// end an auto call after the silence.
+func (d *daemon) autoLocked(ch int, at time.Duration, ev vadNews) {
 	switch d.autoDet.update(ch, at, ev, d.cur != nil) {
 	case autoStart:
 		start := max(d.autoDet.firstSpeech()-500*time.Millisecond, d.pre[0].oldest(), d.pre[1].oldest())
@@ -241,7 +235,7 @@ func (d *daemon) onFrame(ch int, at time.Duration, level float64, pcm []byte, ev
 // startCall starts streaming a call from the next frame on.
 func (d *daemon) startCall(id string) error {
 	if !callIDRe.MatchString(id) {
-		return fmt.Errorf("%w: %q", errBadCallID, id)
+		return fmt.Errorf("%w: %q", ErrBadCallID, id)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -250,7 +244,7 @@ func (d *daemon) startCall(id string) error {
 
 func (d *daemon) startLocked(id string, start time.Duration, auto bool) error {
 	if d.cur != nil {
-		return fmt.Errorf("%w: %s", errCallActive, d.cur.id)
+		return fmt.Errorf("%w: %s", ErrCallActive, d.cur.id)
 	}
 	cl, err := ingestclient.New(d.clientCfg(id))
 	if err != nil {
@@ -272,7 +266,7 @@ func (d *daemon) startLocked(id string, start time.Duration, auto bool) error {
 		case tokenRejected(err):
 			d.log.Error("engine rejected the endpoint token; not retrying", "call_id", id, "err", err)
 			select {
-			case d.fatal <- fmt.Errorf("%w: %v", errTokenRejected, err):
+			case d.fatal <- fmt.Errorf("%w: %v", ErrTokenRejected, err):
 			default:
 			}
 		default:
@@ -306,16 +300,16 @@ func (d *daemon) detachLocked(c *call) {
 // endCall ends the current call (id must match when not empty) and waits
 // until ctx ends for the engine's answer; delivery continues in the
 // background after that.
-func (d *daemon) endCall(ctx context.Context, id string) ended {
+func (d *daemon) endCall(ctx context.Context, id string) Ended {
 	d.mu.Lock()
 	c := d.cur
 	if c == nil || (id != "" && id != c.id) {
 		d.mu.Unlock()
-		return ended{CallID: id, Error: errNoCall.Error()}
+		return Ended{CallID: id, Error: ErrNoCall.Error()}
 	}
 	d.detachLocked(c)
 	d.mu.Unlock()
-	res := make(chan ended, 1)
+	res := make(chan Ended, 1)
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
@@ -325,14 +319,14 @@ func (d *daemon) endCall(ctx context.Context, id string) ended {
 	case e := <-res:
 		return e
 	case <-ctx.Done():
-		return ended{CallID: c.id, Status: "ending"}
+		return Ended{CallID: c.id, Status: "ending"}
 	}
 }
 
 // finish asks c's client to deliver everything and send end, waits for the
 // engine's answer (bounded by the client's EndTimeout, or timeout when
 // positive), then stops its Run.
-func (d *daemon) finish(c *call, timeout time.Duration) ended {
+func (d *daemon) finish(c *call, timeout time.Duration) Ended {
 	ctx := context.Background()
 	if timeout > 0 {
 		var cancel context.CancelFunc
@@ -342,7 +336,7 @@ func (d *daemon) finish(c *call, timeout time.Duration) ended {
 	e, err := c.client.End(ctx)
 	c.cancel()
 	<-c.done
-	out := ended{CallID: c.id, Frames: e.Frames, Gaps: e.Gaps, Status: "ended"}
+	out := Ended{CallID: c.id, Frames: e.Frames, Gaps: e.Gaps, Status: "ended"}
 	if err != nil {
 		out.Status, out.Error = "failed", err.Error()
 		st := c.client.Stats()
@@ -378,13 +372,13 @@ func (d *daemon) setPaused(p bool) (string, error) {
 	defer d.mu.Unlock()
 	c := d.cur
 	if c == nil {
-		return "", errNoCall
+		return "", ErrNoCall
 	}
 	if c.paused == p {
 		if p {
-			return c.id, errPaused
+			return c.id, ErrPaused
 		}
-		return c.id, errNotPaused
+		return c.id, ErrNotPaused
 	}
 	c.paused = p
 	at := max(d.lastAt[0], d.lastAt[1]) + audio.FrameDuration - c.start
@@ -395,67 +389,6 @@ func (d *daemon) setPaused(p bool) (string, error) {
 	}
 	d.log.Info(map[bool]string{true: "call paused", false: "call resumed"}[p], "call_id", c.id, "at", at)
 	return c.id, nil
-}
-
-// status is what `earshot-capture status`, the control API and the live
-// line show.
-type status struct {
-	State      string     `json:"state"` // idle, connecting, connected, reconnecting, rejected
-	CallID     string     `json:"call_id,omitempty"`
-	Paused     bool       `json:"paused"`
-	LevelsDBFS [2]float64 `json:"levels_dbfs"` // agent, caller
-	BufferedS  float64    `json:"buffered_s"`  // unacknowledged audio, per channel
-	SendDrops  uint64     `json:"send_drops"`  // frames dropped from a full resend buffer (reported to the engine as gaps)
-	Resent     uint64     `json:"resent"`
-	Connects   int        `json:"connects"`
-	Capture    any        `json:"capture,omitempty"`
-	Ending     int        `json:"ending"` // ended calls still delivering
-	LastCall   *ended     `json:"last_call,omitempty"`
-}
-
-func (d *daemon) status() status {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	s := status{State: "idle", LevelsDBFS: d.levels, Ending: len(d.ending), LastCall: d.lastDone}
-	if d.capStat != nil {
-		s.Capture = d.capStat()
-	}
-	c := d.cur
-	if c == nil {
-		return s
-	}
-	st := c.client.Stats()
-	s.CallID, s.Paused, s.SendDrops, s.Resent, s.Connects = c.id, c.paused, st.Dropped, st.Resent, st.Connects
-	// The client's ring holds at most RingFrames: frames past that were
-	// dropped (and reported as gaps), not buffered.
-	pending := min(max(0, int64(st.Frames)-1-st.Acked), int64(d.clientCfg(c.id).RingFrames))
-	s.BufferedS = float64(pending) / 2 * audio.FrameDuration.Seconds()
-	d.noteAckLocked(c)
-	select {
-	case <-c.done:
-		s.State = "rejected"
-		return s
-	default:
-	}
-	switch {
-	case st.Connects == 0:
-		s.State = "connecting"
-	case pending > 0 && time.Since(c.ackMoved) > 2*time.Second:
-		// Acks come at least every 250 ms while frames flow.
-		s.State = "reconnecting"
-	default:
-		s.State = "connected"
-	}
-	return s
-}
-
-// noteAckLocked remembers when the engine's ack last moved: the client
-// does not expose its connection state, and acks arriving (at least every
-// 250 ms while frames flow) are the sign of a live connection.
-func (d *daemon) noteAckLocked(c *call) {
-	if st := c.client.Stats(); st.Acked != c.lastAck {
-		c.lastAck, c.ackMoved = st.Acked, time.Now()
-	}
 }
 
 // encodeFrame writes frame as 16-bit little-endian PCM into b and returns
@@ -490,25 +423,4 @@ func autoCallID(agent string, now time.Time) string {
 		id = id[len(id)-64:]
 	}
 	return id
-}
-
-// checkEngine asks the engine whether it takes the token, without starting
-// a call: the ingest route authenticates before it upgrades, so a plain GET
-// answers 401/403 for a bad token and 400 (not a WebSocket) for a good one.
-func checkEngine(ctx context.Context, cfg Config) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(cfg.URL, "/")+"/v1/ingest", nil)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+cfg.Token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		return fmt.Errorf("%w: HTTP %d from %s (check --token-file, and that the token has role endpoint and agent %s)",
-			errTokenRejected, resp.StatusCode, cfg.URL, cfg.Agent)
-	}
-	return nil
 }
