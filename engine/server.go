@@ -69,7 +69,9 @@ type Config struct {
 	// (pings do not count). Default 60 s.
 	IdleTimeout time.Duration
 	// MaxWaitingCalls caps the calls per endpoint token that have started
-	// but not streamed yet; a start beyond it gets 4429. Default 4.
+	// but not streamed yet; a start beyond it gets 4429. Such calls hold
+	// no recognizers (the pipeline starts with the first frame), so the
+	// cap bounds memory and sessions. Default 16.
 	MaxWaitingCalls int
 	// MaxGapRecords caps the gap records of one call; past it gaps extend
 	// the last record. Default 1000.
@@ -122,7 +124,7 @@ func (c *Config) defaults() error {
 		c.IdleTimeout = 60 * time.Second
 	}
 	if c.MaxWaitingCalls <= 0 {
-		c.MaxWaitingCalls = 4
+		c.MaxWaitingCalls = 16
 	}
 	if c.MaxGapRecords <= 0 {
 		c.MaxGapRecords = 1000

@@ -168,10 +168,6 @@ func (s *session) run() {
 	s.srv.m.callsActive.Inc()
 	defer s.srv.m.callsActive.Dec()
 
-	if err := s.startPipeline(); err != nil {
-		s.fail(err)
-		return
-	}
 	if s.resumedAt == 0 {
 		s.publish([]protocol.Event{{Type: protocol.EventCallStarted, Data: map[string]any{"started_at": s.call.StartedAt.UTC().Format(time.RFC3339Nano)}}})
 	}
@@ -220,9 +216,9 @@ func (s *session) run() {
 	}
 }
 
-// startPipeline makes the call's pipeline: at its start, after an engine
-// restart, or when an endpoint comes back to a call whose pipeline was
-// released when it dropped. A resumed pipeline starts at the audio
+// startPipeline makes the call's pipeline, at the first frame of a call,
+// after an engine restart, or after an endpoint came back to a call whose
+// pipeline was released when it dropped. A resumed pipeline starts at the audio
 // received so far and carries on from the stored state.
 func (s *session) startPipeline() error {
 	s.resumedAt = s.audioEnd
@@ -303,13 +299,6 @@ func (s *session) handle(m sessMsg) bool {
 			// connection die: the newer one wins.
 			s.conn.closeWith(protocol.CloseCallActive, "call resumed on another connection")
 		}
-		if s.an == nil {
-			if err := s.startPipeline(); err != nil {
-				m.reply <- attachReply{err: err}
-				s.fail(err)
-				return true
-			}
-		}
 		s.setConn(m.conn)
 		s.lostTimer.Stop()
 		m.reply <- attachReply{ack: s.seq.ack}
@@ -331,8 +320,7 @@ func (s *session) handle(m sessMsg) bool {
 		if m.conn != s.conn {
 			return false // a superseded connection's leftovers
 		}
-		s.nowStreaming()
-		if err := s.frame(m.hdr, m.payload); err != nil {
+		if err := s.takeFrame(m.hdr, m.payload); err != nil {
 			s.fail(err)
 			return true
 		}
@@ -393,6 +381,20 @@ func (s *session) control(ctl protocol.Control) bool {
 		return true
 	}
 	return false
+}
+
+// takeFrame takes a frame from the endpoint. The pipeline, and with it the
+// recognizers, is taken with the first frame after a start or a resume,
+// so a call that never streams (or is waiting for its endpoint) holds
+// none.
+func (s *session) takeFrame(h protocol.FrameHeader, payload []byte) error {
+	s.nowStreaming()
+	if s.an == nil {
+		if err := s.startPipeline(); err != nil {
+			return err
+		}
+	}
+	return s.frame(h, payload)
 }
 
 // frame takes one audio frame: dedupe by seq, advance the ack, decode, and

@@ -134,12 +134,9 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 	s.lostTimer, s.noAudioTimer = time.NewTimer(time.Hour), time.NewTimer(time.Hour)
 	s.lostTimer.Stop()
 	s.noAudioTimer.Stop()
-	if err := s.startPipeline(); err != nil {
-		tb.Fatal(err)
-	}
 	var r fuzzRun
 	ops := fuzzOps{b: input}
-	ended := false
+	ended, attached := false, true
 	payload := make([]byte, protocol.PayloadBytes(16000, protocol.EncodingPCM16))
 	for !ended {
 		kind, ok := ops.next()
@@ -155,12 +152,11 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 			}
 			msg := protocol.AppendHeader(nil, protocol.FrameHeader{Version: protocol.HeaderVersion, Channel: uint8(ch), Seq: seq, At: time.Duration(us) * time.Microsecond})
 			hdr, p, err := protocol.ParseFrame(append(msg, payload...), len(payload))
-			if err != nil || s.an == nil {
+			if err != nil || !attached {
 				continue
 			}
 			r.frames++
-			s.nowStreaming()
-			if err := s.frame(hdr, p); err != nil {
+			if err := s.takeFrame(hdr, p); err != nil {
 				s.fail(err)
 				r.failed, ended = true, true
 			}
@@ -175,21 +171,18 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 				js = fmt.Sprintf(`{"type":"resume","at_us":%d}`, int64(ops.arg()))
 			}
 			ctl, err := protocol.ParseControl([]byte(js))
-			if err != nil || s.an == nil {
+			if err != nil || !attached {
 				continue
 			}
 			if s.control(ctl) {
 				r.failed, ended = true, true
 			}
 		case opDrop:
+			attached = false
 			s.suspend()
 			s.checkpoint()
 		case opAttach:
-			if s.an == nil {
-				if err := s.startPipeline(); err != nil {
-					tb.Fatalf("restarting the pipeline: %v", err)
-				}
-			}
+			attached = true
 		case opTick:
 			s.checkpoint()
 		case opEnd:

@@ -53,7 +53,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	maxCallLength := fs.Duration("max-call-length", 12*time.Hour, "the longest call: a frame more than this ahead (capture time or seq) is a protocol violation (1008)")
 	noAudioTimeout := fs.Duration("no-audio-timeout", 30*time.Second, "a call that sends no audio (and no pause) this long after its start ends with reason no_audio")
 	idleTimeout := fs.Duration("idle-timeout", 60*time.Second, "an ingest connection that sends no frame and no control message this long is closed (4408), unless its call is paused")
-	maxWaiting := fs.Int("max-waiting-calls", 4, "calls one endpoint token may have started without streaming yet; more starts get 4429")
+	maxWaiting := fs.Int("max-waiting-calls", 16, "calls one endpoint token may have started without streaming yet (they hold no recognizers); more starts get 4429")
 	storageTimeout := fs.Duration("storage-timeout", 10*time.Second, "how long a call's records may fail to be written (a full disk) before its endpoint is closed with 1011 to resend later; acks stop at the first failure")
 	maxGapRecords := fs.Int("max-gap-records", 1000, "gap records kept per call; past it gaps extend the last record")
 	af := addAssistFlags(fs)
