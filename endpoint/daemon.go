@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/internal/ingestclient"
+	"github.com/earshot/earshot/protocol"
 )
 
 // frameSource is what the daemon records from: *capture.Capture, or a
@@ -20,8 +20,6 @@ import (
 type frameSource interface {
 	Read(ch int, frame []float32) (time.Duration, error)
 }
-
-var callIDRe = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 
 // call is one call being streamed.
 type call struct {
@@ -234,7 +232,7 @@ func (d *daemon) autoLocked(ch int, at time.Duration, ev vadNews) {
 
 // startCall starts streaming a call from the next frame on.
 func (d *daemon) startCall(id string) error {
-	if !callIDRe.MatchString(id) {
+	if !protocol.ValidID(id) {
 		return fmt.Errorf("%w: %q", ErrBadCallID, id)
 	}
 	d.mu.Lock()
@@ -277,15 +275,12 @@ func (d *daemon) startLocked(id string, start time.Duration, auto bool) error {
 	return nil
 }
 
-// tokenRejected tells an authentication failure from other rejections.
-// ingestclient reports both as ErrRejected; the HTTP status or close code
-// in its message is the only difference it exposes.
+// tokenRejected tells an authentication failure from other rejections,
+// by the typed rejection the ingest client wraps (HTTP 401/403, close
+// 4401/4403).
 func tokenRejected(err error) bool {
-	if !errors.Is(err, ingestclient.ErrRejected) {
-		return false
-	}
-	s := err.Error()
-	return strings.Contains(s, "HTTP 401") || strings.Contains(s, "HTTP 403") || strings.Contains(s, ": 4401 ") || strings.Contains(s, ": 4403 ")
+	var r *protocol.RejectedError
+	return errors.As(err, &r) && r.BadToken()
 }
 
 // detachLocked makes c no longer the current call; it joins the calls
