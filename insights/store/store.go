@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/tidwall/buntdb"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // SyncPolicy says how often the database file is fsynced.
@@ -164,20 +166,9 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// ValidID reports whether id can be a call or hint id: 1–64 characters of
-// [A-Za-z0-9._:-].
-func ValidID(id string) bool {
-	if len(id) == 0 || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// ValidID reports whether id can be a call or hint id: the one id rule of
+// the protocol (protocol.ValidID).
+func ValidID(id string) bool { return protocol.ValidID(id) }
 
 func checkID(what, id string) error {
 	if !ValidID(id) {
