@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/localengine"
@@ -23,7 +24,7 @@ type LiveConfig struct {
 	// Deps is the call pipeline the engine runs: its recognizers (at least
 	// two per call), playbook and KB. Deps{} measures the engine without
 	// speech recognition. Live does not close it.
-	Deps engine.Deps
+	Deps call.Deps
 	// CPUProfile, if set, is a file a CPU profile of the replay window is
 	// written to.
 	CPUProfile string

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
@@ -30,7 +31,7 @@ type Config struct {
 	Once    bool    // replay each lane's calls once, then stop
 	// Deps is the call pipeline: at least two recognizers per lane, the
 	// playbook and the KB. Run does not close it.
-	Deps   engine.Deps
+	Deps   call.Deps
 	Web    http.Handler // the pages; nil serves the API only
 	Logger *slog.Logger // the engine's and the lanes' log (default: discarded)
 	Out    io.Writer    // where the URLs and tokens are printed (default: discarded)

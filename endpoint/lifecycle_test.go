@@ -13,6 +13,7 @@ import (
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/audio/capture"
+	pipeline "github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/localengine"
@@ -65,7 +66,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 func TestACallStreamsFromStartToEndAndTheEngineStoresIt(t *testing.T) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	engCtx, stopEngine := context.WithCancel(context.Background())
-	eng, err := localengine.Start(engCtx, engine.Config{DataDir: t.TempDir(), NewAnalyzer: engine.PipelineAnalyzers(engCtx, engine.Deps{}), Logger: quiet}, "127.0.0.1:0")
+	eng, err := localengine.Start(engCtx, engine.Config{DataDir: t.TempDir(), NewAnalyzer: engine.PipelineAnalyzers(engCtx, pipeline.Deps{}), Logger: quiet}, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,69 +1,64 @@
 package engine
 
 import (
-	"encoding/json"
+	"context"
+	"runtime"
 	"time"
 
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/stt"
 )
 
-// Analyzer is one call's analysis pipeline as a session drives it. Only the
-// session's goroutine calls it, in call-time order per channel; it must not
-// start goroutines it does not stop in Close.
+// Analyzer is one call's analysis pipeline as a session drives it
+// (*call.Pipeline is the one the engine runs; tests put others in its
+// place). Only the session's goroutine calls it, in call-time order per
+// channel; it must not start goroutines it does not stop in Close. The Data
+// of the events it returns are the protocol package's types.
 type Analyzer interface {
-	// Push takes one 20 ms frame (audio.FrameSize samples at 16 kHz) of
-	// channel 0 (agent) or 1 (caller) starting at call time at, and returns
-	// the events it caused. The frame is only valid during the call.
-	Push(channel int, frame []float32, at time.Duration) ([]protocol.Event, error)
+	// Push takes one 20 ms frame (audio.FrameSize samples at 16 kHz) of a
+	// channel starting at call time at, and returns the events it caused.
+	// The frame is only valid during the call.
+	Push(ch protocol.Channel, frame []float32, at time.Duration) ([]protocol.Event, error)
 	// Gap tells the pipeline audio from..to of a channel is missing.
-	Gap(channel int, from, to time.Duration, reason string)
+	Gap(ch protocol.Channel, from, to time.Duration, reason string)
 	// Tick lets time-driven rules (dead air) fire at call time at.
 	Tick(at time.Duration) []protocol.Event
 	// Finish flushes the call at call time at and returns the last events
-	// and the call's results for storage.
-	Finish(at time.Duration) ([]protocol.Event, CallResult, error)
+	// and the call's record.
+	Finish(at time.Duration) ([]protocol.Event, call.Record, error)
+	// RedactionState is where redaction stands, kept with each checkpoint.
+	RedactionState() insights.RedactorState
 	// Close releases the pipeline's resources (recognizers back to their pool).
 	Close() error
 }
 
-// CallResult is what a finished pipeline reports for the stored call. Zero
-// fields leave what the session derived from the events.
-type CallResult struct {
-	TalkRatio  float64          // agent share of speech time, 0..1
-	Categories []string         // overrides categories seen in events when set
-	Sentiment  *store.Sentiment // overrides the event-derived sentiment when set
-	Dynamics   any              // JSON-marshalable dynamics summary
-	Segments   any              // JSON-marshalable speech segments
-	// Channels is where each channel's analysis stood at the end, kept so
-	// a call resumed after a restart goes on from there.
-	Channels []store.ChannelState
-}
+// NewAnalyzerFunc makes a call's pipeline. The session fills in what it
+// knows of the call (ids, where a resumed call stood); the func adds the
+// rest. It may block briefly (taking recognizers from a pool); it must not
+// block for long.
+type NewAnalyzerFunc func(call.Config) (Analyzer, error)
 
-// CallInfo describes a call to NewAnalyzer.
-type CallInfo struct {
-	ID, AgentID string
-	StartedAt   time.Time
-	// ResumedAt is the call time a call resumed after an engine restart
-	// continues from (0 for a new call): the new pipeline starts there.
-	ResumedAt time.Duration
-	// PriorSegments are the speech segments the call's earlier pipeline
-	// found before the restart (from the stored call), so the resumed
-	// call's dynamics cover the whole call.
-	PriorSegments []insights.SpeechSegment
-	// PriorSentiment are the scores of the utterances stored before the
-	// restart, in order, so the call's sentiment summary, trend and rolling
-	// sentiment cover the whole call.
-	PriorSentiment []insights.TimedScore
-	// Resume is where each channel (agent, caller) of the earlier pipeline
-	// stood when it stopped; zero when unknown.
-	Resume [2]store.ChannelState
-	// Redaction is the call's stored redaction state (store.Call.Redaction),
-	// nil for a new call.
-	Redaction json.RawMessage
+// PipelineAnalyzers returns the NewAnalyzerFunc live sessions use: a
+// call.Pipeline per call over the shared deps. A call resumed after an
+// engine restart starts its pipeline at the resume time (call.Config.Start):
+// the old process's analysis of the audio before it was lost with it, its
+// stored events and utterances were not. Without a deps.Scheduler the calls
+// share one with a slot per processor Go may use (GOMAXPROCS).
+//
+// A live call waits at most call.LiveRecognizerWait for recognizers: its
+// audio queues meanwhile, and after that it goes on without a transcript.
+func PipelineAnalyzers(ctx context.Context, deps call.Deps) NewAnalyzerFunc {
+	if deps.Scheduler == nil {
+		deps.Scheduler = stt.NewScheduler(runtime.GOMAXPROCS(0))
+	}
+	return func(cfg call.Config) (Analyzer, error) {
+		cfg.RecognizerWait = call.LiveRecognizerWait
+		p, err := call.New(ctx, deps, cfg)
+		if err != nil {
+			return nil, err
+		}
+		return p, nil
+	}
 }
-
-// NewAnalyzerFunc makes a call's pipeline. It may block briefly (taking
-// recognizers from a pool); it must not block for long.
-type NewAnalyzerFunc func(CallInfo) (Analyzer, error)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/samples"
 	"github.com/earshot/earshot/samples/defaults"
@@ -55,7 +56,7 @@ func TestEndToEndWithTheRealPipeline(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	deps := Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb}
+	deps := call.Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb}
 	e := startEngine(t, t.TempDir(), "", func(c *Config) {
 		c.NewAnalyzer = PipelineAnalyzers(ctx, deps)
 		c.Articles = kb

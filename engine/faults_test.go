@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/protocol"
@@ -232,7 +233,7 @@ type wireEvent struct {
 func TestASlowSubscriberIsDroppedAndOthersGetEverything(t *testing.T) {
 	e := startEngine(t, t.TempDir(), "", func(c *Config) {
 		c.QueueSize = 32
-		c.NewAnalyzer = func(CallInfo) (Analyzer, error) { return &testAnalyzer{bigEvent: 40000}, nil }
+		c.NewAnalyzer = func(call.Config) (Analyzer, error) { return &testAnalyzer{bigEvent: 40000}, nil }
 	})
 	// The slow subscriber's socket buffer is tiny, so the engine's writes
 	// to it block soon and its queue fills.

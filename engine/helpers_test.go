@@ -21,9 +21,11 @@ import (
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/internal/testdeps"
 	"github.com/earshot/earshot/protocol"
 )
 
@@ -53,7 +55,7 @@ func sample0(frame []float32) int16 {
 	return int16(v)
 }
 
-func (a *testAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]protocol.Event, error) {
+func (a *testAnalyzer) Push(ch protocol.Channel, frame []float32, at time.Duration) ([]protocol.Event, error) {
 	if len(frame) != audio.FrameSize {
 		return nil, fmt.Errorf("frame of %d samples", len(frame))
 	}
@@ -71,32 +73,33 @@ func (a *testAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]protoc
 	var evs []protocol.Event
 	if a.bigEvent > 0 {
 		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptPartial, T: end,
-			Data: map[string]any{"speaker": "agent", "start": 0, "end": end.Seconds(), "text": strings.Repeat("x", a.bigEvent)}})
+			Data: protocol.Partial{Speaker: "agent", Start: 0, End: end.Seconds(), Text: strings.Repeat("x", a.bigEvent)}})
 	}
 	n := a.frames[0]
 	if n%25 == 0 {
-		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptFinal, T: end, Data: utteranceOut{
+		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptFinal, T: end, Data: protocol.Utterance{
 			Speaker: "agent", Start: (end - 500*time.Millisecond).Seconds(), End: end.Seconds(),
-			Text: fmt.Sprintf("utterance %d", n/25), Words: []wordJSON{}, Confidence: 0.9,
-			Sentiment: &insights.Sentiment{Score: 0.1, Label: insights.Neutral}}})
-		evs = append(evs, protocol.Event{Type: protocol.EventSentiment, T: end, Data: sentimentOut{
+			Text: fmt.Sprintf("utterance %d", n/25), Words: []protocol.Word{}, Confidence: 0.9,
+			Sentiment: &protocol.UtteranceSentiment{Score: 0.1, Label: "neutral"}}})
+		evs = append(evs, protocol.Event{Type: protocol.EventSentiment, T: end, Data: protocol.Sentiment{
 			Speaker: "caller", Score: -0.2, Label: "negative", Rolling: -0.25, Trend: -0.2}})
 	}
 	if n%100 == 0 {
-		evs = append(evs, protocol.Event{Type: protocol.EventHint, T: end, Data: HintRecord{
-			ID: fmt.Sprintf("h%d", n/100), Kind: "playbook", T: end, Title: "Offer", Text: "Offer a discount", Priority: 1}})
-		evs = append(evs, protocol.Event{Type: protocol.EventCategory, T: end, Data: categoryOut{ID: "churn_risk"}})
+		evs = append(evs, protocol.Event{Type: protocol.EventHint, T: end, Data: protocol.Hint{
+			ID: fmt.Sprintf("h%d", n/100), Kind: protocol.HintPlaybook, Title: "Offer", Text: "Offer a discount", Priority: 1}})
+		evs = append(evs, protocol.Event{Type: protocol.EventCategory, T: end, Data: protocol.Category{ID: "churn_risk"}})
 	}
 	return evs, nil
 }
 
-func (a *testAnalyzer) Gap(ch int, from, to time.Duration, reason string) { a.gaps++ }
-func (a *testAnalyzer) Tick(at time.Duration) []protocol.Event            { return nil }
-func (a *testAnalyzer) Finish(at time.Duration) ([]protocol.Event, CallResult, error) {
-	return []protocol.Event{{Type: protocol.EventDynamics, T: at, Data: map[string]any{"event": "snapshot"}}},
-		CallResult{TalkRatio: 0.5, Dynamics: map[string]any{"talk_ratio": 0.5}}, nil
+func (a *testAnalyzer) Gap(ch protocol.Channel, from, to time.Duration, reason string) { a.gaps++ }
+func (a *testAnalyzer) Tick(at time.Duration) []protocol.Event                         { return nil }
+func (a *testAnalyzer) Finish(at time.Duration) ([]protocol.Event, call.Record, error) {
+	return []protocol.Event{{Type: protocol.EventDynamics, T: at, Data: protocol.DynamicsSnapshot{Event: "snapshot"}}},
+		call.Record{Dynamics: insights.Dynamics{TalkRatio: 0.5}, Sentiment: insights.SentimentSummary{Caller: -0.25, Trend: -0.2}}, nil
 }
-func (a *testAnalyzer) Close() error { return nil }
+func (a *testAnalyzer) RedactionState() insights.RedactorState { return insights.RedactorState{} }
+func (a *testAnalyzer) Close() error                           { return nil }
 
 type testArticles struct{}
 
@@ -128,7 +131,7 @@ func startEngine(t *testing.T, dir, addr string, opts ...envOpt) *testEnv {
 	t.Helper()
 	cfg := Config{
 		DataDir:      dir,
-		NewAnalyzer:  func(CallInfo) (Analyzer, error) { return &testAnalyzer{}, nil },
+		NewAnalyzer:  func(call.Config) (Analyzer, error) { return &testAnalyzer{}, nil },
 		Articles:     testArticles{},
 		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ResumeWindow: 5 * time.Second,
@@ -214,7 +217,7 @@ func startJSON(callID, agent string, resume bool) map[string]any {
 
 // pcmFrame is one binary ingest message whose samples are all v.
 func pcmFrame(ch int, seq uint64, at time.Duration, v int16) []byte {
-	b := protocol.AppendHeader(nil, protocol.FrameHeader{Version: 1, Channel: uint8(ch), Seq: seq, At: at})
+	b := protocol.AppendHeader(nil, protocol.FrameHeader{Version: 1, Channel: protocol.Channel(ch), Seq: seq, At: at})
 	p := make([]byte, 640)
 	for i := 0; i < 320; i++ {
 		binary.LittleEndian.PutUint16(p[2*i:], uint16(v))
@@ -385,4 +388,10 @@ var parseURL = url.Parse
 
 func storeCall(id, agent string) store.Call {
 	return store.Call{ID: id, AgentID: agent, StartedAt: time.Now().UTC(), Status: store.StatusEnded, Ack: -1}
+}
+
+// realDeps is the real recognizer, playbook and KB (testdeps.Real).
+func realDeps(t *testing.T, decoders int) call.Deps {
+	d := testdeps.Real(t, decoders)
+	return call.Deps{Recognizers: d.Recognizers, Playbook: d.Playbook, KB: d.KB}
 }

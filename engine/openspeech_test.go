@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights/store"
 )
 
@@ -18,7 +19,7 @@ import (
 // resumed in time.
 func TestOpenSpeechLivesInItsOwnFilesUntilTheResume(t *testing.T) {
 	dir := t.TempDir()
-	srv, err := New(Config{DataDir: dir, NewAnalyzer: func(CallInfo) (Analyzer, error) { return &testAnalyzer{}, nil },
+	srv, err := New(Config{DataDir: dir, NewAnalyzer: func(call.Config) (Analyzer, error) { return &testAnalyzer{}, nil },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ResumeWindow: time.Second})
 	if err != nil {
 		t.Fatal(err)

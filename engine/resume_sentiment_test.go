@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
 )
@@ -41,7 +42,7 @@ func TestStoredSentimentResumesTheSummary(t *testing.T) {
 		}
 	}
 
-	p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "r", Start: 15 * time.Second, PriorSentiment: got})
+	p, err := call.New(context.Background(), call.Deps{}, call.Config{CallID: "r", Start: 15 * time.Second, PriorSentiment: got})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/protocol"
@@ -395,7 +396,7 @@ func TestANarrowbandMulawCallReachesThePipelineAt16kHz(t *testing.T) {
 	var mu sync.Mutex
 	var an *testAnalyzer
 	e := startEngine(t, t.TempDir(), "", func(c *Config) {
-		c.NewAnalyzer = func(CallInfo) (Analyzer, error) {
+		c.NewAnalyzer = func(call.Config) (Analyzer, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			an = &testAnalyzer{}
@@ -414,7 +415,7 @@ func TestANarrowbandMulawCallReachesThePipelineAt16kHz(t *testing.T) {
 		t.Fatalf("%+v %v", m, err)
 	}
 	for seq := uint64(0); seq < 100; seq++ {
-		b := protocol.AppendHeader(nil, protocol.FrameHeader{Version: 1, Channel: uint8(seq % 2), Seq: seq, At: time.Duration(seq/2) * audio.FrameDuration})
+		b := protocol.AppendHeader(nil, protocol.FrameHeader{Version: 1, Channel: protocol.Channel(seq % 2), Seq: seq, At: time.Duration(seq/2) * audio.FrameDuration})
 		payload := make([]byte, 160)
 		for i := range payload {
 			payload[i] = 0xFF // μ-law silence

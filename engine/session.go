@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/protocol"
@@ -169,7 +170,7 @@ func (s *session) run() {
 	defer s.srv.m.callsActive.Dec()
 
 	if s.resumedAt == 0 {
-		s.publish([]protocol.Event{{Type: protocol.EventCallStarted, Data: map[string]any{"started_at": s.call.StartedAt.UTC().Format(time.RFC3339Nano)}}})
+		s.publish([]protocol.Event{{Type: protocol.EventCallStarted, Data: protocol.CallStarted{StartedAt: s.call.StartedAt.UTC()}}})
 	}
 	tick := time.NewTicker(s.srv.cfg.AckInterval / 4)
 	defer tick.Stop()
@@ -222,25 +223,34 @@ func (s *session) run() {
 // received so far and carries on from the stored state.
 func (s *session) startPipeline() error {
 	s.resumedAt = s.audioEnd
-	info := CallInfo{ID: s.id, AgentID: s.agentID, StartedAt: s.call.StartedAt, ResumedAt: s.resumedAt,
-		PriorSegments: storedSegments(s.call.Segments), Resume: storedChannels(s.call.Channels),
-		Redaction: s.call.Redaction}
+	cfg := call.Config{CallID: s.id, AgentID: s.agentID, Start: s.resumedAt,
+		PriorSegments: storedSegments(s.call.Segments)}
+	if len(s.call.Redaction) > 0 {
+		cfg.Redaction = new(insights.RedactorState)
+		if err := json.Unmarshal(s.call.Redaction, cfg.Redaction); err != nil {
+			// The engine wrote it: unreadable means a damaged store, and
+			// going on without it could let card digits through.
+			return fmt.Errorf("call %s: stored redaction state: %w", s.id, err)
+		}
+	}
+	resume := channelStates(s.call.Channels)
 	if s.resumedAt > 0 {
 		if !slices.ContainsFunc(s.call.Channels, func(c store.ChannelState) bool { return len(c.OpenSpeech) > 0 }) {
-			s.srv.loadOpenSpeech(s.id, &info.Resume)
+			s.srv.loadOpenSpeech(s.id, &resume)
 		}
 		if d, err := s.srv.store.Detail(s.id); err != nil {
 			s.log.Warn("reading the call's utterances for its sentiment: the summary will cover the call from the restart on", "err", err)
 			// Without them an utterance carried over would be stored twice.
-			for i := range info.Resume {
-				info.Resume[i].OpenSpeech = nil
+			for i := range resume {
+				resume[i].OpenSpeech = nil
 			}
 		} else {
-			s.replaces = openUtterances(info.Resume, d.Utterances)
-			info.PriorSentiment = storedSentiment(d.Utterances, slices.Collect(maps.Values(s.replaces))...)
+			s.replaces = openUtterances(resume, d.Utterances)
+			cfg.PriorSentiment = storedSentiment(d.Utterances, slices.Collect(maps.Values(s.replaces))...)
 		}
 	}
-	an, err := s.srv.cfg.NewAnalyzer(info)
+	cfg.Resume = pipelineChannels(resume)
+	an, err := s.srv.cfg.NewAnalyzer(cfg)
 	if err != nil {
 		return fmt.Errorf("starting pipeline: %w", err)
 	}
@@ -268,7 +278,7 @@ func (s *session) suspend() {
 // folds its results into the call; the pipeline can only be closed after.
 func (s *session) flushPipeline() error {
 	var ferr error
-	for ch := 0; ch < 2; ch++ {
+	for _, ch := range protocol.BothChannels {
 		if err := s.dec[ch].flush(func(f decodedFrame) error {
 			evs, err := s.an.Push(ch, f.samples, f.at)
 			s.publish(evs)
@@ -279,10 +289,9 @@ func (s *session) flushPipeline() error {
 		}
 	}
 	s.noteRedaction()
-	evs, res, err := s.an.Finish(s.audioEnd)
-	// The session publishes call.ended itself, with the real reason.
-	s.publish(slices.DeleteFunc(evs, func(e protocol.Event) bool { return e.Type == protocol.EventCallEnded }))
-	s.applyResult(res)
+	evs, rec, err := s.an.Finish(s.audioEnd)
+	s.publish(evs)
+	s.applyRecord(rec)
 	return errors.Join(ferr, err)
 }
 
@@ -417,7 +426,7 @@ func (s *session) frame(h protocol.FrameHeader, payload []byte) error {
 	s.srv.m.framesIn.Inc()
 	s.noteWall(h.At + audio.FrameDuration)
 
-	ch := int(h.Channel)
+	ch := h.Channel
 	at := h.At
 	if at < s.pushedTo[ch] && at > s.pushedTo[ch]-audio.FrameDuration/2 {
 		at = s.pushedTo[ch] // capture clock jitter, not a late frame
@@ -492,12 +501,12 @@ func (s *session) noteLost(from, to, missing int64, reason string) {
 // when the next one starts or at the next checkpoint, so a flood of gap
 // messages costs one record.
 func (s *session) recordGap(g store.Gap, from, to time.Duration) {
-	g.From, g.To = roundMilli(g.From), roundMilli(g.To)
+	g.From, g.To = protocol.Round3(g.From), protocol.Round3(g.To)
 	if s.gaps.stored > 0 && !s.gaps.merges(g) {
 		s.flushGap()
 	}
 	if s.gaps.add(g) && s.an != nil {
-		for ch := 0; ch < 2; ch++ {
+		for _, ch := range protocol.BothChannels {
 			s.an.Gap(ch, from, to, g.Reason)
 		}
 	}
@@ -583,10 +592,8 @@ func (s *session) flushGap() {
 // call resumed after a crash in the middle of a card still knows a card is
 // being read.
 func (s *session) noteRedaction() {
-	if r, ok := s.an.(redactionStater); ok {
-		if b, err := json.Marshal(r.RedactionState()); err == nil {
-			s.call.Redaction = b
-		}
+	if b, err := json.Marshal(s.an.RedactionState()); err == nil {
+		s.call.Redaction = b
 	}
 }
 
@@ -597,7 +604,7 @@ func (s *session) fillCall() {
 	s.call.Ack = s.seq.ack
 	s.call.Frames = s.seq.received
 	s.call.FramesLost = s.seq.lost
-	s.call.AudioS = roundMilli(s.audioEnd.Seconds())
+	s.call.AudioS = protocol.Round3(s.audioEnd.Seconds())
 	s.call.DurationS = s.call.AudioS
 	s.call.Categories = s.categories
 	s.call.Sentiment = s.sentiment
@@ -621,21 +628,21 @@ func (s *session) publish(evs []protocol.Event) {
 		s.writes.do(now, func() error { return s.srv.store.AppendEvent(s.id, seq, js) })
 		ref := ev.T
 		switch data := ev.Data.(type) {
-		case utteranceOut:
-			ref = secondsToDuration(data.End)
+		case protocol.Utterance:
+			ref = protocol.FromSeconds(data.End)
 			s.storeUtterance(data, seq, replaced, now)
-		case HintRecord:
+		case protocol.Hint:
 			s.call.Hints++
 			if data.ID != "" && protocol.ValidID(data.ID) {
 				s.writes.do(now, func() error { return s.srv.store.AppendHint(s.id, data.ID, js) })
 			}
-		case AlertRecord:
+		case protocol.Alert:
 			s.call.Alerts++
-		case categoryOut:
+		case protocol.Category:
 			if data.ID != "" && !slices.Contains(s.categories, data.ID) {
 				s.categories = append(s.categories, data.ID)
 			}
-		case sentimentOut:
+		case protocol.Sentiment:
 			s.foldSentiment(data)
 		}
 		if w, ok := s.wallAt(ref); ok {
@@ -646,7 +653,7 @@ func (s *session) publish(evs []protocol.Event) {
 
 // storeUtterance writes a final transcript (or, replacing an utterance an
 // earlier pipeline stopped in the middle of, puts it in that one's place).
-func (s *session) storeUtterance(u utteranceOut, seq uint64, replaced *store.Utterance, now time.Time) {
+func (s *session) storeUtterance(u protocol.Utterance, seq uint64, replaced *store.Utterance, now time.Time) {
 	words, err := json.Marshal(u.Words)
 	if err != nil {
 		s.log.Error("utterance words", "err", err)
@@ -671,35 +678,14 @@ func (s *session) storeUtterance(u utteranceOut, seq uint64, replaced *store.Utt
 
 // foldSentiment keeps the latest rolling sentiment per speaker, and the
 // caller's trend, in the live call's summary.
-func (s *session) foldSentiment(f sentimentOut) {
+func (s *session) foldSentiment(f protocol.Sentiment) {
 	switch f.Speaker {
-	case string(insights.Caller):
-		s.sentiment.Caller = roundMilli(f.Rolling)
-		s.sentiment.Trend = trendWord(f.Trend)
-	case string(insights.Agent):
-		s.sentiment.Agent = roundMilli(f.Rolling)
+	case protocol.ChannelCaller.String():
+		s.sentiment.Caller = protocol.Round3(f.Rolling)
+		s.sentiment.Trend = insights.TrendWord(f.Trend)
+	case protocol.ChannelAgent.String():
+		s.sentiment.Agent = protocol.Round3(f.Rolling)
 	}
-}
-
-// openUtterances finds, for each channel that stopped in the middle of an
-// utterance whose audio it kept (ChannelState.OpenSpeech), the stored final
-// of the part decoded before the stop: the last utterance of that speaker
-// starting where the open speech does or later. A part with no words was
-// never stored, and has nothing to replace.
-func openUtterances(resume [2]store.ChannelState, utts []store.Utterance) map[string]store.Utterance {
-	out := map[string]store.Utterance{}
-	for i, r := range resume {
-		if len(r.OpenSpeech) == 0 {
-			continue
-		}
-		speaker := string([]insights.Speaker{insights.Agent, insights.Caller}[i])
-		for _, u := range utts {
-			if u.Speaker == speaker && u.Start >= r.OpenSpeechFrom-0.001 && u.Seq > out[speaker].Seq {
-				out[speaker] = u
-			}
-		}
-	}
-	return out
 }
 
 // replacing marks the first final of a speaker with an utterance carried
@@ -707,7 +693,7 @@ func openUtterances(resume [2]store.ChannelState, utts []store.Utterance) map[st
 // nil for every other event. A final that starts after the restart is not
 // the carried utterance (it ended without words): nothing is replaced.
 func (s *session) replacing(ev *protocol.Event) *store.Utterance {
-	u, ok := ev.Data.(utteranceOut)
+	u, ok := ev.Data.(protocol.Utterance)
 	if !ok || ev.Type != protocol.EventTranscriptFinal {
 		return nil
 	}
@@ -737,9 +723,10 @@ func (s *session) dropOpenSpeech(keepFrom bool) {
 	}
 }
 
-func (s *session) applyResult(r CallResult) {
-	if r.TalkRatio > 0 {
-		s.call.TalkRatio = roundMilli(r.TalkRatio)
+// applyRecord folds a finished pipeline's record into the call.
+func (s *session) applyRecord(r call.Record) {
+	if r.Dynamics.TalkRatio > 0 {
+		s.call.TalkRatio = protocol.Round3(r.Dynamics.TalkRatio)
 	}
 	for _, c := range r.Categories {
 		// A resumed call's new pipeline only knows the categories since the
@@ -748,22 +735,15 @@ func (s *session) applyResult(r CallResult) {
 			s.categories = append(s.categories, c)
 		}
 	}
-	if r.Sentiment != nil {
-		s.sentiment = *r.Sentiment
+	s.sentiment = store.Sentiment{Caller: r.Sentiment.Caller, Agent: r.Sentiment.Agent,
+		Trend: insights.TrendWord(r.Sentiment.Trend)}
+	if b, err := json.Marshal(r.Dynamics); err == nil {
+		s.call.Dynamics = b
 	}
-	if r.Dynamics != nil {
-		if b, err := json.Marshal(r.Dynamics); err == nil {
-			s.call.Dynamics = b
-		}
+	if b, err := json.Marshal(call.SegmentsWire(r.Segments)); err == nil {
+		s.call.Segments = b
 	}
-	if r.Segments != nil {
-		if b, err := json.Marshal(r.Segments); err == nil {
-			s.call.Segments = b
-		}
-	}
-	if len(r.Channels) == 2 {
-		s.call.Channels = r.Channels
-	}
+	s.call.Channels = storedChannels(r.Channels)
 }
 
 // finish ends the call: flush the pipeline, record what never arrived,
@@ -808,7 +788,7 @@ func (s *session) missingAtEnd() {
 // be written.
 func (s *session) endCall(reason store.EndReason) error {
 	s.publish([]protocol.Event{{Type: protocol.EventCallEnded, T: s.audioEnd,
-		Data: map[string]any{"reason": string(reason), "duration_s": roundMilli(s.audioEnd.Seconds())}}})
+		Data: protocol.CallEnded{Reason: string(reason), DurationS: protocol.Seconds(s.audioEnd)}}})
 	s.flushGap()
 	s.fillCall()
 	if reason != store.EndShutdown {
@@ -839,6 +819,10 @@ func (s *session) endCall(reason store.EndReason) error {
 	return nil
 }
 
+// AlertStorage is the id of the alert a call gets when the engine cannot
+// write its records and drops it for a resume (ErrStorage).
+const AlertStorage = "storage_unavailable"
+
 // storageLost drops a call whose records cannot be written: its endpoint
 // is closed with 1011 "storage unavailable" and keeps every unacked frame;
 // the stored call stays live at its last checkpoint, exactly as after a
@@ -848,7 +832,7 @@ func (s *session) storageLost(err error) {
 	s.srv.m.storageDrops.Inc()
 	s.log.Error("store not writable: call dropped, resumable from its last checkpoint", "ack", s.call.Ack, "err", err)
 	ev := protocol.Event{Type: protocol.EventAlert, CallID: s.id, AgentID: s.agentID, T: s.audioEnd, TS: time.Now(),
-		Data: AlertRecord{ID: AlertStorage, T: s.audioEnd, Severity: "critical",
+		Data: protocol.Alert{ID: AlertStorage, Severity: protocol.SeverityCritical,
 			Text: "The engine cannot write to its disk: this call's audio is kept by its endpoint and resent once storage works again."}}
 	if _, err := s.srv.hub.Publish(ev); err != nil {
 		s.log.Error("publishing storage alert", "err", err)
@@ -882,7 +866,7 @@ func (s *session) fail(err error) {
 			s.setConn(nil)
 		}
 	}
-	s.publish([]protocol.Event{{Type: protocol.EventError, T: s.audioEnd, Data: map[string]any{"message": "call failed"}}})
+	s.publish([]protocol.Event{{Type: protocol.EventError, T: s.audioEnd, Data: protocol.Error{Message: "call failed"}}})
 	if s.an != nil {
 		s.an.Close()
 		s.an = nil
@@ -893,12 +877,6 @@ func (s *session) fail(err error) {
 	if s.conn != nil {
 		s.conn.closeWith(websocket.CloseInternalServerErr, closeReason("call failed: "+err.Error()))
 	}
-}
-
-// redactionStater is a pipeline whose redaction state the session keeps in
-// the call's checkpoint (Pipeline is one).
-type redactionStater interface {
-	RedactionState() insights.RedactorState
 }
 
 // gapLog is a call's gap records: a gap that overlaps or touches the last

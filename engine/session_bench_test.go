@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/protocol"
 )
@@ -29,19 +28,19 @@ func BenchmarkAnUtteranceThroughSessionHubAndStore(b *testing.B) {
 	}
 	h.srv.hub.OpenCall(c.ID, c.AgentID, 0)
 	s := newSession(h.srv, c, "bench")
-	words := make([]wordJSON, 12)
+	words := make([]protocol.Word, 12)
 	for i := range words {
-		words[i] = wordJSON{Text: "word", Start: float64(i) * 0.3, End: float64(i)*0.3 + 0.25, Confidence: 0.9}
+		words[i] = protocol.Word{Text: "word", Start: float64(i) * 0.3, End: float64(i)*0.3 + 0.25, Confidence: 0.9}
 	}
-	sent := insights.Sentiment{Score: 0.2, Label: insights.Neutral}
+	sent := protocol.UtteranceSentiment{Score: 0.2, Label: "neutral"}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
 		at := time.Duration(i+1) * 4 * time.Second
 		evs := []protocol.Event{
-			{Type: protocol.EventTranscriptFinal, T: at, Data: utteranceOut{Speaker: "caller", Start: at.Seconds() - 3.6,
+			{Type: protocol.EventTranscriptFinal, T: at, Data: protocol.Utterance{Speaker: "caller", Start: at.Seconds() - 3.6,
 				End: at.Seconds(), Text: "i would like to pay my bill now please thank you very much", Words: words, Confidence: 0.9, Sentiment: &sent}},
-			{Type: protocol.EventSentiment, T: at, Data: sentimentOut{Speaker: "caller", Score: 0.2, Label: "neutral", Rolling: 0.1, Trend: 0.05}},
+			{Type: protocol.EventSentiment, T: at, Data: protocol.Sentiment{Speaker: "caller", Score: 0.2, Label: "neutral", Rolling: 0.1, Trend: 0.05}},
 		}
 		s.publish(evs)
 	}

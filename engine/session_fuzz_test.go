@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/protocol"
 )
@@ -83,18 +84,18 @@ func encodeOps(ops ...[]uint64) []byte {
 type sessionHarness struct {
 	srv       *Server
 	dir       string
-	pipelines []*Pipeline
+	pipelines []*call.Pipeline
 }
 
 func newSessionHarness(tb testing.TB) *sessionHarness {
 	h := &sessionHarness{dir: tb.TempDir()}
-	live := PipelineAnalyzers(context.Background(), Deps{})
+	live := PipelineAnalyzers(context.Background(), call.Deps{})
 	srv, err := New(Config{
 		DataDir: h.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), MaxGapRecords: 20,
-		NewAnalyzer: func(info CallInfo) (Analyzer, error) {
-			a, err := live(info)
+		NewAnalyzer: func(cfg call.Config) (Analyzer, error) {
+			a, err := live(cfg)
 			if err == nil {
-				h.pipelines = append(h.pipelines, a.(liveAnalyzer).Pipeline)
+				h.pipelines = append(h.pipelines, a.(*call.Pipeline))
 			}
 			return a, err
 		},
@@ -150,7 +151,7 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 			for i := 0; i < len(payload); i += 2 {
 				binary.LittleEndian.PutUint16(payload[i:], uint16(v)*uint16(i+1))
 			}
-			msg := protocol.AppendHeader(nil, protocol.FrameHeader{Version: protocol.HeaderVersion, Channel: uint8(ch), Seq: seq, At: time.Duration(us) * time.Microsecond})
+			msg := protocol.AppendHeader(nil, protocol.FrameHeader{Version: protocol.HeaderVersion, Channel: protocol.Channel(ch), Seq: seq, At: time.Duration(us) * time.Microsecond})
 			hdr, p, err := protocol.ParseFrame(append(msg, payload...), len(payload))
 			if err != nil || !attached {
 				continue
@@ -196,7 +197,7 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 	}
 	r.seq, r.pipelines = s.seq, len(h.pipelines)
 	for _, p := range h.pipelines {
-		r.silence += p.silenceFrames
+		r.silence += p.SilenceFrames()
 	}
 	d, err := st.Detail(c.ID)
 	if err != nil {
@@ -242,9 +243,9 @@ func FuzzSession(f *testing.F) {
 		if r.gaps > h.srv.cfg.MaxGapRecords {
 			t.Errorf("%d gap records, cap %d", r.gaps, h.srv.cfg.MaxGapRecords)
 		}
-		// A frame or a pipeline start feeds at most skipAfter plus a frame
+		// A frame or a pipeline start feeds at most call.SkipAfter plus a frame
 		// of silence per channel; everything longer is skipped.
-		perOp := 2 * int64(skipAfter/audio20ms+1)
+		perOp := 2 * int64(call.SkipAfter/audio20ms+1)
 		if limit := perOp * int64(r.ops+r.pipelines+1); r.silence > limit {
 			t.Errorf("%d silence frames generated for %d operations (limit %d)", r.silence, r.ops, limit)
 		}

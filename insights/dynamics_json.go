@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"math"
 	"time"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // dynamicsReport is the JSON form of Dynamics: seconds as numbers rounded
-// to 0.01, field names fixed by the analyze and live-event formats.
+// to the millisecond (protocol.Seconds), field names fixed by the analyze and live-event formats.
 type dynamicsReport struct {
 	TalkS             speakerSeconds `json:"talk_s"`
 	TalkRatio         float64        `json:"talk_ratio"`
@@ -44,15 +46,7 @@ type overtalkItem struct {
 	By    Speaker `json:"by"`
 }
 
-// Seconds converts d to seconds rounded to 0.01, the precision of every
-// time in Earshot's JSON.
-func Seconds(d time.Duration) float64 { return round(d.Seconds(), 100) }
-
 func round(x, scale float64) float64 { return math.Round(x*scale) / scale }
-
-func fromSeconds(s float64) time.Duration {
-	return time.Duration(math.Round(s * float64(time.Second)))
-}
 
 // MarshalJSON writes d as
 //
@@ -61,29 +55,29 @@ func fromSeconds(s float64) time.Duration {
 //	 "interruptions":{"agent":n,"caller":n},"longest_monologue_s":{"agent":s,"caller":s},
 //	 "turns":n,"response_gaps_s":[s],"mean_response_gap_s":s,"wpm":{"agent":w,"caller":w}}
 //
-// with seconds rounded to 0.01, talk_ratio to 0.001 and wpm to 0.1. Lists
+// with seconds rounded to the millisecond, talk_ratio to 0.001 and wpm to 0.1. Lists
 // are [] rather than null when empty.
 func (d Dynamics) MarshalJSON() ([]byte, error) {
 	r := dynamicsReport{
-		TalkS:             speakerSeconds{Seconds(d.Talk.Agent), Seconds(d.Talk.Caller)},
+		TalkS:             speakerSeconds{protocol.Seconds(d.Talk.Agent), protocol.Seconds(d.Talk.Caller)},
 		TalkRatio:         round(d.TalkRatio, 1000),
 		DeadAir:           make([]spanReport, 0, len(d.DeadAir)),
 		Overtalk:          make([]overtalkItem, 0, len(d.Overtalk)),
 		Interruptions:     speakerCounts{d.Interruptions.Agent, d.Interruptions.Caller},
-		LongestMonologueS: speakerSeconds{Seconds(d.LongestMonologue.Agent), Seconds(d.LongestMonologue.Caller)},
+		LongestMonologueS: speakerSeconds{protocol.Seconds(d.LongestMonologue.Agent), protocol.Seconds(d.LongestMonologue.Caller)},
 		Turns:             d.Turns,
 		ResponseGapsS:     make([]float64, 0, len(d.ResponseGaps)),
-		MeanResponseGapS:  Seconds(d.MeanResponseGap),
+		MeanResponseGapS:  protocol.Seconds(d.MeanResponseGap),
 		WPM:               speakerFloats{round(d.WPM.Agent, 10), round(d.WPM.Caller, 10)},
 	}
 	for _, s := range d.DeadAir {
-		r.DeadAir = append(r.DeadAir, spanReport{Seconds(s.Start), Seconds(s.End)})
+		r.DeadAir = append(r.DeadAir, spanReport{protocol.Seconds(s.Start), protocol.Seconds(s.End)})
 	}
 	for _, s := range d.Overtalk {
-		r.Overtalk = append(r.Overtalk, overtalkItem{Seconds(s.Start), Seconds(s.End), s.By})
+		r.Overtalk = append(r.Overtalk, overtalkItem{protocol.Seconds(s.Start), protocol.Seconds(s.End), s.By})
 	}
 	for _, g := range d.ResponseGaps {
-		r.ResponseGapsS = append(r.ResponseGapsS, Seconds(g))
+		r.ResponseGapsS = append(r.ResponseGapsS, protocol.Seconds(g))
 	}
 	return json.Marshal(r)
 }
@@ -97,22 +91,22 @@ func (d *Dynamics) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*d = Dynamics{
-		Talk:             BySpeaker[time.Duration]{fromSeconds(r.TalkS.Agent), fromSeconds(r.TalkS.Caller)},
+		Talk:             BySpeaker[time.Duration]{protocol.FromSeconds(r.TalkS.Agent), protocol.FromSeconds(r.TalkS.Caller)},
 		TalkRatio:        r.TalkRatio,
 		Interruptions:    BySpeaker[int]{r.Interruptions.Agent, r.Interruptions.Caller},
-		LongestMonologue: BySpeaker[time.Duration]{fromSeconds(r.LongestMonologueS.Agent), fromSeconds(r.LongestMonologueS.Caller)},
+		LongestMonologue: BySpeaker[time.Duration]{protocol.FromSeconds(r.LongestMonologueS.Agent), protocol.FromSeconds(r.LongestMonologueS.Caller)},
 		Turns:            r.Turns,
-		MeanResponseGap:  fromSeconds(r.MeanResponseGapS),
+		MeanResponseGap:  protocol.FromSeconds(r.MeanResponseGapS),
 		WPM:              BySpeaker[float64]{r.WPM.Agent, r.WPM.Caller},
 	}
 	for _, s := range r.DeadAir {
-		d.DeadAir = append(d.DeadAir, Span{fromSeconds(s.Start), fromSeconds(s.End)})
+		d.DeadAir = append(d.DeadAir, Span{protocol.FromSeconds(s.Start), protocol.FromSeconds(s.End)})
 	}
 	for _, s := range r.Overtalk {
-		d.Overtalk = append(d.Overtalk, OvertalkSpan{fromSeconds(s.Start), fromSeconds(s.End), s.By})
+		d.Overtalk = append(d.Overtalk, OvertalkSpan{protocol.FromSeconds(s.Start), protocol.FromSeconds(s.End), s.By})
 	}
 	for _, g := range r.ResponseGapsS {
-		gd := fromSeconds(g)
+		gd := protocol.FromSeconds(g)
 		d.ResponseGaps = append(d.ResponseGaps, gd)
 		d.MaxResponseGap = max(d.MaxResponseGap, gd)
 	}

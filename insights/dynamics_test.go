@@ -237,7 +237,7 @@ func wantSeconds(t *testing.T, what string, got time.Duration, want float64) {
 }
 
 func TestDynamicsJSONHasTheAgreedFieldNames(t *testing.T) {
-	d := AnalyzeDynamics([]SpeechSegment{seg(Caller, 0, 5), seg(Agent, 4, 6.004), seg(Caller, 12, 13)}, sec(13), DynamicsConfig{})
+	d := AnalyzeDynamics([]SpeechSegment{seg(Caller, 0, 5), seg(Agent, 4, 6.0004), seg(Caller, 12, 13)}, sec(13), DynamicsConfig{})
 	d.AddWPM([]Utterance{{Speaker: Agent, Start: sec(4), End: sec(6), Text: "one two three four five"}})
 	b, err := json.Marshal(d)
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // ErrRedactorState means a RedactorState holds a value no Redactor could
@@ -163,7 +165,7 @@ func (st *RedactorState) UnmarshalJSON(b []byte) error {
 			err = errors.Join(err, fmt.Errorf("insights: %s %v s: %w", what, s, ErrRedactorState))
 			return 0
 		}
-		return fromSeconds(s)
+		return protocol.FromSeconds(s)
 	}
 	sp := func(who string, d speakerDigitsJSON) SpeakerDigits {
 		return SpeakerDigits{d.Tail, dur(who+" digits at", d.TailAt), d.Started, d.CardDigits, d.ExpiryDone}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/stt"
 )
 
@@ -43,7 +44,7 @@ func (r Redaction) MarshalJSON() ([]byte, error) {
 		Kind  RedactionKind `json:"kind"`
 		Start float64       `json:"start"`
 		End   float64       `json:"end"`
-	}{r.Kind, Seconds(r.Start), Seconds(r.End)})
+	}{r.Kind, protocol.Seconds(r.Start), protocol.Seconds(r.End)})
 }
 
 // RedactorConfig tunes a Redactor. The zero value means the defaults given

@@ -453,3 +453,17 @@ func (s Sentiment) MarshalJSON() ([]byte, error) {
 		Arousal float64        `json:"arousal"`
 	}{round(s.Score, 1000), s.Label, round(s.Text, 1000), round(s.Arousal, 1000)})
 }
+
+// TrendWord names a caller's sentiment trend (SentimentSummary.Trend) for
+// list views: "improving" or "worsening" from a change of 0.15 either way,
+// else "steady".
+func TrendWord(delta float64) string {
+	switch {
+	case delta >= 0.15:
+		return "improving"
+	case delta <= -0.15:
+		return "worsening"
+	default:
+		return "steady"
+	}
+}

@@ -1,7 +1,6 @@
 package live
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -175,7 +174,7 @@ func (h *Hub) Publish(ev protocol.Event) (Delivery, error) {
 	if ev.TS.IsZero() {
 		ev.TS = h.cfg.Now()
 	}
-	b, err := json.Marshal(ev)
+	b, err := ev.MarshalJSON() // already compact JSON: no second pass
 	if err != nil {
 		return Delivery{}, err
 	}

@@ -20,7 +20,7 @@ const (
 )
 
 // Channels is the only channel layout: index 0 the agent, 1 the caller.
-var Channels = []string{"agent", "caller"}
+var Channels = []string{ChannelAgent.String(), ChannelCaller.String()}
 
 // Start returns the start message of a call.
 func Start(callID, agentID string, sampleRate int, encoding string, resume bool) Control {

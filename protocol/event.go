@@ -3,7 +3,6 @@ package protocol
 import (
 	"encoding/json"
 	"fmt"
-	"math"
 	"time"
 )
 
@@ -35,25 +34,35 @@ type Event struct {
 	Data    any
 }
 
-// MarshalJSON writes the flat wire form.
+// envelope is the part of an event's wire form every event has.
+type envelope struct {
+	Type    string  `json:"type"`
+	CallID  string  `json:"call_id"`
+	AgentID string  `json:"agent_id,omitempty"`
+	Seq     uint64  `json:"seq"`
+	T       float64 `json:"t"`
+	TS      string  `json:"ts"`
+}
+
+// MarshalJSON writes the flat wire form: the envelope, then Data's fields.
+// Data is marshalled once and spliced in, never decoded: the event JSON of
+// a final transcript costs one encoding of the utterance.
 func (e Event) MarshalJSON() ([]byte, error) {
-	fields := map[string]any{}
-	if e.Data != nil {
-		raw, err := json.Marshal(e.Data)
-		if err != nil {
-			return nil, fmt.Errorf("event %s data: %w", e.Type, err)
-		}
-		if err := json.Unmarshal(raw, &fields); err != nil {
-			return nil, fmt.Errorf("event %s data must be a JSON object: %w", e.Type, err)
-		}
+	out, err := json.Marshal(envelope{Type: e.Type, CallID: e.CallID, AgentID: e.AgentID, Seq: e.Seq,
+		T: Seconds(e.T), TS: e.TS.UTC().Format(time.RFC3339Nano)})
+	if err != nil || e.Data == nil {
+		return out, err
 	}
-	fields["type"] = e.Type
-	fields["call_id"] = e.CallID
-	if e.AgentID != "" {
-		fields["agent_id"] = e.AgentID
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("event %s data: %w", e.Type, err)
 	}
-	fields["seq"] = e.Seq
-	fields["t"] = math.Round(e.T.Seconds()*1000) / 1000
-	fields["ts"] = e.TS.UTC().Format(time.RFC3339Nano)
-	return json.Marshal(fields)
+	if len(data) < 2 || data[0] != '{' {
+		return nil, fmt.Errorf("event %s data must be a JSON object, not %.20s", e.Type, data)
+	}
+	if len(data) == 2 { // {}
+		return out, nil
+	}
+	out[len(out)-1] = ','
+	return append(out, data[1:]...), nil
 }

@@ -15,7 +15,7 @@ const HeaderVersion = 1
 // FrameHeader is the fixed header of one binary audio message.
 type FrameHeader struct {
 	Version uint8
-	Channel uint8
+	Channel Channel
 	Flags   uint16
 	Seq     uint64
 	// At is the capture time of the frame's first sample, in call time.
@@ -31,7 +31,7 @@ const (
 
 // PutHeader writes h's wire form into dst[:HeaderSize].
 func PutHeader(dst []byte, h FrameHeader) {
-	dst[0], dst[1] = h.Version, h.Channel
+	dst[0], dst[1] = h.Version, uint8(h.Channel)
 	binary.LittleEndian.PutUint16(dst[2:], h.Flags)
 	binary.LittleEndian.PutUint64(dst[4:], h.Seq)
 	binary.LittleEndian.PutUint64(dst[12:], uint64(h.At/time.Microsecond))
@@ -39,7 +39,7 @@ func PutHeader(dst []byte, h FrameHeader) {
 
 // AppendHeader appends h's wire form to b.
 func AppendHeader(b []byte, h FrameHeader) []byte {
-	b = append(b, h.Version, h.Channel)
+	b = append(b, h.Version, uint8(h.Channel))
 	b = binary.LittleEndian.AppendUint16(b, h.Flags)
 	b = binary.LittleEndian.AppendUint64(b, h.Seq)
 	return binary.LittleEndian.AppendUint64(b, uint64(h.At/time.Microsecond))
@@ -54,14 +54,14 @@ func ParseFrame(msg []byte, payloadBytes int) (FrameHeader, []byte, error) {
 		return h, nil, fmt.Errorf("%w: binary frame too short", ErrProtocol)
 	}
 	h.Version = msg[0]
-	h.Channel = msg[1]
+	h.Channel = Channel(msg[1])
 	h.Flags = binary.LittleEndian.Uint16(msg[2:4])
 	h.Seq = binary.LittleEndian.Uint64(msg[4:12])
 	us := int64(binary.LittleEndian.Uint64(msg[12:20]))
 	if h.Version != HeaderVersion {
 		return h, nil, fmt.Errorf("%w: unknown header version %d", ErrProtocol, h.Version)
 	}
-	if h.Channel > 1 {
+	if !h.Channel.Valid() {
 		return h, nil, fmt.Errorf("%w: channel %d out of range", ErrProtocol, h.Channel)
 	}
 	if h.Flags != 0 {

@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/ingestclient"
@@ -80,7 +81,7 @@ func startEngine(t *testing.T) *testEngine {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	deps := engine.Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb, Logger: logger}
+	deps := call.Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb, Logger: logger}
 	dir := t.TempDir()
 	srv, err := engine.New(engine.Config{
 		DataDir:      dir,

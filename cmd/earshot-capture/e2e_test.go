@@ -18,16 +18,16 @@ import (
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/audio/capture/pulsetest"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/endpoint"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/internal/testdeps"
 	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
-	"github.com/earshot/earshot/samples/defaults"
 	"github.com/earshot/earshot/stt/eval"
-	"github.com/earshot/earshot/stt/pocketsphinx"
 )
 
 // These tests run the whole endpoint path for real: a private PulseAudio
@@ -79,10 +79,10 @@ func (l *tailLog) tail() string {
 // the test when each frame reached it.
 type seenAnalyzer struct {
 	engine.Analyzer
-	seen func(ch int, at time.Duration)
+	seen func(ch protocol.Channel, at time.Duration)
 }
 
-func (a seenAnalyzer) Push(ch int, frame []float32, at time.Duration) ([]protocol.Event, error) {
+func (a seenAnalyzer) Push(ch protocol.Channel, frame []float32, at time.Duration) ([]protocol.Event, error) {
 	if a.seen != nil {
 		a.seen(ch, at)
 	}
@@ -99,15 +99,15 @@ type testEngine struct {
 	cancel context.CancelFunc
 	done   chan error
 
-	deps engine.Deps
+	deps call.Deps
 
 	mu   sync.Mutex
-	seen func(ch int, at time.Duration)
+	seen func(ch protocol.Channel, at time.Duration)
 }
 
 // startTestEngine starts an engine whose calls run the real pipeline over
 // deps, as `earshot serve` does (Deps{} analyses the sound only).
-func startTestEngine(t *testing.T, dir, addr string, deps engine.Deps) *testEngine {
+func startTestEngine(t *testing.T, dir, addr string, deps call.Deps) *testEngine {
 	e := &testEngine{t: t, dir: dir, deps: deps}
 	e.start(addr)
 	t.Cleanup(e.stop)
@@ -118,7 +118,7 @@ func (e *testEngine) start(addr string) {
 	t := e.t
 	srv, err := engine.New(engine.Config{
 		DataDir: e.dir, Logger: testLogger(t, "engine"), ResumeWindow: 60 * time.Second, AckInterval: 50 * time.Millisecond,
-		NewAnalyzer: func(ci engine.CallInfo) (engine.Analyzer, error) {
+		NewAnalyzer: func(ci call.Config) (engine.Analyzer, error) {
 			an, err := engine.PipelineAnalyzers(context.Background(), e.deps)(ci)
 			if err != nil {
 				return nil, err
@@ -208,10 +208,10 @@ func (e *testEngine) storedTranscript(id string, speaker insights.Speaker) strin
 
 // offlineTranscript runs the same pipeline over the audio a test plays, as
 // `earshot analyze` does: what the live path should have heard.
-func offlineTranscript(t *testing.T, deps engine.Deps, tr samples.Truth, clip time.Duration) map[insights.Speaker]string {
+func offlineTranscript(t *testing.T, deps call.Deps, tr samples.Truth, clip time.Duration) map[insights.Speaker]string {
 	t.Helper()
 	agent, caller := sampleChannels(t, tr, clip)
-	rec, err := engine.AnalyzeChannels(context.Background(), deps, engine.PipelineConfig{CallID: "offline"}, agent, caller)
+	rec, err := call.AnalyzeChannels(context.Background(), deps, call.Config{CallID: "offline"}, agent, caller)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,21 +225,9 @@ func offlineTranscript(t *testing.T, deps engine.Deps, tr samples.Truth, clip ti
 // liveDeps loads what `earshot serve` runs calls with: the project's
 // recognizer (a pool of decoders, shared by the subtests), the default
 // playbook and KB.
-func liveDeps(t *testing.T, decoders int) engine.Deps {
-	t.Helper()
-	if _, err := os.Stat(pocketsphinx.DefaultModel); err != nil {
-		t.Skipf("PocketSphinx model missing (%v): run make setup", err)
-	}
-	pool, err := pocketsphinx.NewPool(pocketsphinx.ProjectConfig(), decoders)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pool.Close() })
-	pb, kb, err := defaults.Assist()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return engine.Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb}
+func liveDeps(t *testing.T, decoders int) call.Deps {
+	d := testdeps.Real(t, decoders)
+	return call.Deps{Recognizers: d.Recognizers, Playbook: d.Playbook, KB: d.KB}
 }
 
 // truthTalk is a speaker's talk time in the ground truth within [0, until)
@@ -545,7 +533,7 @@ func TestEndToEnd(t *testing.T) {
 		sent := map[[2]int64]time.Time{}
 		var lat []time.Duration
 		eng.mu.Lock()
-		eng.seen = func(ch int, at time.Duration) {
+		eng.seen = func(ch protocol.Channel, at time.Duration) {
 			lmu.Lock()
 			if s, ok := sent[[2]int64{int64(ch), int64(at)}]; ok {
 				lat = append(lat, time.Since(s))
@@ -661,7 +649,7 @@ func TestEndToEnd(t *testing.T) {
 		pa.NullSink(t, "ovf_agent")
 		pa.NullSink(t, "ovf_caller")
 		aw, cw := sampleWAVs(t, tr, clip)
-		eng := startTestEngine(t, t.TempDir(), "", engine.Deps{})
+		eng := startTestEngine(t, t.TempDir(), "", call.Deps{})
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
 			AgentDevice: "ovf_agent.monitor", CallerDevice: "ovf_caller.monitor", Buffer: buffer}, nil)
 		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "ovf-1"}, nil)
@@ -720,7 +708,7 @@ func TestEndToEnd(t *testing.T) {
 		pa.NullSink(t, "p_agent")
 		pa.NullSink(t, "p_caller")
 		aw, cw := sampleWAVs(t, tr, 15*time.Second)
-		eng := startTestEngine(t, t.TempDir(), "", engine.Deps{})
+		eng := startTestEngine(t, t.TempDir(), "", call.Deps{})
 		td := startTestDaemon(t, Config{URL: "http://" + eng.addr, Token: eng.token("A1"), Agent: "A1",
 			AgentDevice: "p_agent.monitor", CallerDevice: "p_caller.monitor"}, nil)
 		td.ctl("POST", "/v1/call/start", map[string]string{"call_id": "p-1"}, nil)

@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio/capture/pulsetest"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/endpoint"
-	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/samples"
 )
 
@@ -118,7 +118,7 @@ func TestMeasureDaemonCost(t *testing.T) {
 	pa.NullSink(t, "m_caller")
 	tr, _ := samples.Call("cancellation")
 	aw, cw := sampleWAVs(t, tr, 0)
-	eng := startTestEngine(t, t.TempDir(), "", engine.Deps{})
+	eng := startTestEngine(t, t.TempDir(), "", call.Deps{})
 	bin := filepath.Join(t.TempDir(), "earshot-capture")
 	if p := os.Getenv("EARSHOT_MEASURE_PERF"); p != "" {
 		bin = p + ".bin" // perf report needs the binary for its symbols

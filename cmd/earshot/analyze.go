@@ -14,8 +14,9 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
-	"github.com/earshot/earshot/engine"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/protocol"
 )
 
 func init() {
@@ -55,7 +56,7 @@ func runAnalyze(ctx context.Context, env *environment, args []string) error {
 	defer closeDeps()
 
 	type outcome struct {
-		rec  engine.Record
+		rec  call.Record
 		warn string
 		err  error
 		took time.Duration
@@ -125,14 +126,14 @@ func runAnalyze(ctx context.Context, env *environment, args []string) error {
 // streams the file: an hour of call needs no more memory than a minute.
 // A file cut short returns the record of what was there and an error
 // wrapping audio.ErrTruncated.
-func analyzeFile(ctx context.Context, deps engine.Deps, path string) (engine.Record, error) {
+func analyzeFile(ctx context.Context, deps call.Deps, path string) (call.Record, error) {
 	src, c, err := audio.OpenCall(path)
 	if err != nil {
-		return engine.Record{}, err
+		return call.Record{}, err
 	}
 	defer c.Close()
 	name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
-	rec, err := engine.AnalyzeSource(ctx, deps, engine.PipelineConfig{CallID: name}, src)
+	rec, err := call.AnalyzeSource(ctx, deps, call.Config{CallID: name}, src)
 	if errors.Is(err, audio.ErrEmpty) {
 		// The source's own errors name the file already; this one is the engine's.
 		err = fmt.Errorf("%s: %w", path, err)
@@ -143,7 +144,7 @@ func analyzeFile(ctx context.Context, deps engine.Deps, path string) (engine.Rec
 // truncationWarning separates a recording cut short, whose audio before the
 // cut was analyzed, from a failure: it returns the warning to print (the
 // error names the file) and a nil error, or the error unchanged.
-func truncationWarning(rec engine.Record, err error) (string, error) {
+func truncationWarning(rec call.Record, err error) (string, error) {
 	if err != nil && errors.Is(err, audio.ErrTruncated) && rec.Duration > 0 {
 		return fmt.Sprintf("%v; the %.1f s before the cut were analyzed", err, rec.Duration.Seconds()), nil
 	}
@@ -154,23 +155,23 @@ func truncationWarning(rec engine.Record, err error) (string, error) {
 type analysisJSON struct {
 	File       string                    `json:"file"`
 	DurationS  float64                   `json:"duration_s"`
-	Segments   any                       `json:"segments"`
+	Segments   []protocol.Segment        `json:"segments"`
 	Dynamics   insights.Dynamics         `json:"dynamics"`
-	Utterances any                       `json:"utterances"`
+	Utterances []protocol.Utterance      `json:"utterances"`
 	Sentiment  insights.SentimentSummary `json:"sentiment"`
-	Hints      []engine.HintRecord       `json:"hints"`
+	Hints      []call.Hint               `json:"hints"`
 	Categories []string                  `json:"categories"`
-	Alerts     []engine.AlertRecord      `json:"alerts"`
+	Alerts     []call.Alert              `json:"alerts"`
 }
 
-func printAnalysis(w io.Writer, format, path string, r engine.Record) error {
+func printAnalysis(w io.Writer, format, path string, r call.Record) error {
 	if format == "json" {
 		doc := analysisJSON{
 			File:       path,
-			DurationS:  insights.Seconds(r.Duration),
-			Segments:   engine.SegmentsJSON(r.Segments),
+			DurationS:  protocol.Seconds(r.Duration),
+			Segments:   call.SegmentsWire(r.Segments),
 			Dynamics:   r.Dynamics,
-			Utterances: engine.UtterancesJSON(r.Utterances),
+			Utterances: call.UtterancesWire(r.Utterances),
 			Sentiment:  r.Sentiment,
 			Hints:      nonNil(r.Hints),
 			Categories: nonNil(r.Categories),
@@ -190,7 +191,7 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-func printAnalysisText(w io.Writer, path string, r engine.Record) error {
+func printAnalysisText(w io.Writer, path string, r call.Record) error {
 	d := r.Dynamics
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "== %s (%.1f s)\n", path, r.Duration.Seconds())

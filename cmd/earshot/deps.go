@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"github.com/earshot/earshot/agentassist"
-	"github.com/earshot/earshot/engine"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/samples/defaults"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
@@ -60,17 +60,17 @@ func loadAssist(f assistFlags) (*agentassist.Playbook, *agentassist.KB, error) {
 // loadDeps loads everything a call pipeline shares: the recognizer pool
 // (when withSTT; decoders recognizers are loaded up front), the playbook
 // and the KB. The returned func releases them.
-func loadDeps(env *environment, af assistFlags, sf sttFlags, withSTT bool, decoders int) (engine.Deps, func(), error) {
+func loadDeps(env *environment, af assistFlags, sf sttFlags, withSTT bool, decoders int) (call.Deps, func(), error) {
 	pb, kb, err := loadAssist(af)
 	if err != nil {
-		return engine.Deps{}, nil, err
+		return call.Deps{}, nil, err
 	}
-	deps := engine.Deps{Playbook: pb, KB: kb, Logger: env.log}
+	deps := call.Deps{Playbook: pb, KB: kb, Logger: env.log}
 	closeAll := func() {}
 	if withSTT {
 		pool, err := pocketsphinx.NewPool(sf.config(env), decoders)
 		if err != nil {
-			return engine.Deps{}, nil, err
+			return call.Deps{}, nil, err
 		}
 		deps.Recognizers = pool.Recognizers()
 		closeAll = func() { pool.Close() }

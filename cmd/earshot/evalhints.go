@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/earshot/earshot/bench"
-	"github.com/earshot/earshot/engine"
 )
 
 // runEvalHints analyzes every embedded sample call with the full pipeline
@@ -29,5 +28,5 @@ func runEvalHints(ctx context.Context, env *environment, args []string) error {
 	if err != nil {
 		return err
 	}
-	return engine.PrintHintScores(env.stdout, scores)
+	return bench.PrintHintScores(env.stdout, scores)
 }

@@ -10,7 +10,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/earshot/earshot/engine"
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
@@ -126,7 +126,7 @@ func runTranscribe(ctx context.Context, env *environment, args []string) error {
 // It streams the file as analyzeFile does; for a file cut short it returns
 // the utterances before the cut and a warning.
 func transcribeCall(ctx context.Context, pool *pocketsphinx.Pool, path string) ([]insights.Utterance, string, error) {
-	rec, err := analyzeFile(ctx, engine.Deps{Recognizers: pool.Recognizers()}, path)
+	rec, err := analyzeFile(ctx, call.Deps{Recognizers: pool.Recognizers()}, path)
 	warn, err := truncationWarning(rec, err)
 	if err != nil {
 		return nil, "", err

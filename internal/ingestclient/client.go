@@ -166,7 +166,7 @@ func (c *Client) Send(channel int, at time.Duration, payload []byte) (uint64, er
 	seq := c.nextSeq
 	c.nextSeq++
 	msg := c.newMsgLocked()
-	protocol.PutHeader(msg, protocol.FrameHeader{Version: protocol.HeaderVersion, Channel: uint8(channel), Seq: seq, At: at})
+	protocol.PutHeader(msg, protocol.FrameHeader{Version: protocol.HeaderVersion, Channel: protocol.Channel(channel), Seq: seq, At: at})
 	copy(msg[protocol.HeaderSize:], payload)
 	if c.ring.len() >= c.cfg.RingFrames {
 		old := c.ring.pop()

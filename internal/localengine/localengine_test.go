@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/engine"
 )
 
 func testConfig(t *testing.T, ctx context.Context) engine.Config {
-	return engine.Config{DataDir: t.TempDir(), NewAnalyzer: engine.PipelineAnalyzers(ctx, engine.Deps{}),
+	return engine.Config{DataDir: t.TempDir(), NewAnalyzer: engine.PipelineAnalyzers(ctx, call.Deps{}),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 }
 

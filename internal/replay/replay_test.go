@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/localengine"
@@ -22,7 +23,7 @@ func startEngine(t *testing.T) *localengine.Engine {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	eng, err := localengine.Start(ctx, engine.Config{DataDir: t.TempDir(), NewAnalyzer: engine.PipelineAnalyzers(ctx, engine.Deps{}), Logger: quiet}, "127.0.0.1:0")
+	eng, err := localengine.Start(ctx, engine.Config{DataDir: t.TempDir(), NewAnalyzer: engine.PipelineAnalyzers(ctx, call.Deps{}), Logger: quiet}, "127.0.0.1:0")
 	if err != nil {
 		cancel()
 		t.Fatal(err)

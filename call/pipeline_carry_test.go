@@ -1,4 +1,4 @@
-package engine
+package call
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/internal/testdeps"
 	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 	"github.com/earshot/earshot/stt/eval"
@@ -30,7 +31,7 @@ func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, caller := loadSample(t, tr)
+	agent, caller := testdeps.Sample(t, tr)
 	n := audio.PipelineRate.Samples(clip)
 	agent, caller = agent[:n], caller[:n]
 	deps := realDeps(t, 2)
@@ -48,7 +49,7 @@ func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
 		var openFrom [2]time.Duration
 		add := func(evs []protocol.Event) {
 			for _, e := range evs {
-				u, ok := e.Data.(utteranceOut)
+				u, ok := e.Data.(protocol.Utterance)
 				if e.Type != protocol.EventTranscriptFinal || !ok {
 					continue
 				}
@@ -56,7 +57,7 @@ func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
 				if u.Speaker == "caller" {
 					ch = 1
 				}
-				f := final{secondsToDuration(u.Start), u.Text}
+				f := final{protocol.FromSeconds(u.Start), u.Text}
 				// As the session does: the resumed pipeline's first final of
 				// a channel that stopped in speech, if it starts before the
 				// cut, replaces the stopped part's final.
@@ -70,7 +71,7 @@ func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
 				finals[ch] = append(finals[ch], f)
 			}
 		}
-		p, err := NewPipeline(context.Background(), deps, PipelineConfig{CallID: "c"})
+		p, err := New(context.Background(), deps, Config{CallID: "c"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -88,15 +89,15 @@ func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
 						continue
 					}
 					replace[ch] = len(c.OpenSpeech) > 0
-					openFrom[ch] = secondsToDuration(c.OpenSpeechFrom)
+					openFrom[ch] = c.OpenSpeechFrom
 				}
-				p, err = NewPipeline(context.Background(), deps, PipelineConfig{CallID: "c", Start: at, PriorSegments: r.Segments, Resume: r.Channels})
+				p, err = New(context.Background(), deps, Config{CallID: "c", Start: at, PriorSegments: r.Segments, Resume: r.Channels})
 				if err != nil {
 					t.Fatal(err)
 				}
 			}
-			for ch, x := range [][]float32{agent, caller} {
-				evs, err := p.Push(ch, x[i:i+audio.FrameSize], at)
+			for ch, x := range [2][]float32{agent, caller} {
+				evs, err := p.Push(protocol.Channel(ch), x[i:i+audio.FrameSize], at)
 				if err != nil {
 					t.Fatal(err)
 				}

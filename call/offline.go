@@ -1,4 +1,4 @@
-package engine
+package call
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/protocol"
 )
 
 // AnalyzeChannels runs a whole recorded call (two 16 kHz channels) through
@@ -14,8 +15,8 @@ import (
 // frame as a live call arrives, and returns the call's record. It is what
 // the golden tests run: the same code as a live call. For a recording on
 // disk, AnalyzeSource does the same without holding the audio in memory.
-func AnalyzeChannels(ctx context.Context, deps Deps, cfg PipelineConfig, agent, caller []float32) (Record, error) {
-	p, err := NewPipeline(ctx, deps, cfg)
+func AnalyzeChannels(ctx context.Context, deps Deps, cfg Config, agent, caller []float32) (Record, error) {
+	p, err := New(ctx, deps, cfg)
 	if err != nil {
 		return Record{}, err
 	}
@@ -27,13 +28,13 @@ func AnalyzeChannels(ctx context.Context, deps Deps, cfg PipelineConfig, agent, 
 			return Record{}, err
 		}
 		at := audio.PipelineRate.Duration(i)
-		for ch, pcm := range [][]float32{agent, caller} {
+		for ch, pcm := range [2][]float32{agent, caller} {
 			m := 0
 			if i < len(pcm) {
 				m = copy(frame, pcm[i:])
 			}
 			clear(frame[m:])
-			if _, err := p.Push(ch, frame, at); err != nil {
+			if _, err := p.Push(protocol.Channel(ch), frame, at); err != nil {
 				return Record{}, fmt.Errorf("at %.2f s: %w", at.Seconds(), err)
 			}
 		}
@@ -59,12 +60,12 @@ const offlineRead = 50
 // is analyzed and AnalyzeSource returns its record together with that
 // error, for the caller to report as a warning; any other error from src
 // or the pipeline returns an empty Record.
-func AnalyzeSource(ctx context.Context, deps Deps, cfg PipelineConfig, src audio.Source) (Record, error) {
+func AnalyzeSource(ctx context.Context, deps Deps, cfg Config, src audio.Source) (Record, error) {
 	if f := src.Format(); f.Rate != audio.PipelineRate || f.Channels != 2 {
-		return Record{}, fmt.Errorf("engine: offline analysis needs stereo at %d Hz, not %d channel(s) at %d Hz: %w",
+		return Record{}, fmt.Errorf("call: offline analysis needs stereo at %d Hz, not %d channel(s) at %d Hz: %w",
 			audio.PipelineRate, f.Channels, f.Rate, audio.ErrUnsupported)
 	}
-	p, err := NewPipeline(ctx, deps, cfg)
+	p, err := New(ctx, deps, cfg)
 	if err != nil {
 		return Record{}, err
 	}
@@ -76,7 +77,7 @@ func AnalyzeSource(ctx context.Context, deps Deps, cfg PipelineConfig, src audio
 		n := audio.Deinterleave(chans, samples)
 		for ch, pcm := range chans {
 			clear(pcm[n:]) // the last frame is padded with silence, as in AnalyzeChannels
-			if _, err := p.Push(ch, pcm, audio.PipelineRate.Duration(at)); err != nil {
+			if _, err := p.Push(protocol.Channel(ch), pcm, audio.PipelineRate.Duration(at)); err != nil {
 				return fmt.Errorf("at %.2f s: %w", audio.PipelineRate.Duration(at).Seconds(), err)
 			}
 		}
@@ -127,7 +128,7 @@ func AnalyzeSource(ctx context.Context, deps Deps, cfg PipelineConfig, src audio
 		if truncated {
 			return Record{}, srcErr
 		}
-		return Record{}, fmt.Errorf("engine: %w", audio.ErrEmpty)
+		return Record{}, fmt.Errorf("call: %w", audio.ErrEmpty)
 	}
 	_, rec, err := p.Finish(audio.PipelineRate.Duration(pos))
 	if err != nil {

@@ -1,4 +1,4 @@
-package engine
+package call
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/internal/testdeps"
 	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 )
@@ -18,7 +19,7 @@ import (
 // channels' dynamics. Real decoders: a pool of three, two held by a call.
 func TestPipelineBeyondTheRecognizerPool(t *testing.T) {
 	deps := realDeps(t, 3)
-	busy, err := NewPipeline(context.Background(), deps, PipelineConfig{CallID: "busy"})
+	busy, err := New(context.Background(), deps, Config{CallID: "busy"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,24 +29,24 @@ func TestPipelineBeyondTheRecognizerPool(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, caller := loadSample(t, tr)
+	agent, caller := testdeps.Sample(t, tr)
 	const clip = 20 * time.Second
 	n := audio.PipelineRate.Samples(clip)
-	p, err := NewPipeline(context.Background(), deps, PipelineConfig{CallID: "late", RecognizerWait: 200 * time.Millisecond})
+	p, err := New(context.Background(), deps, Config{CallID: "late", RecognizerWait: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("a call beyond the pool failed instead of going on: %v", err)
 	}
-	var alerts []AlertRecord
+	var alerts []protocol.Alert
 	for i := 0; i+audio.FrameSize <= n; i += audio.FrameSize {
 		at := time.Duration(i/audio.FrameSize) * audio.FrameDuration
-		for ch, x := range [][]float32{agent, caller} {
-			evs, err := p.Push(ch, x[i:i+audio.FrameSize], at)
+		for ch, x := range [2][]float32{agent, caller} {
+			evs, err := p.Push(protocol.Channel(ch), x[i:i+audio.FrameSize], at)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, ev := range evs {
 				if ev.Type == protocol.EventAlert {
-					alerts = append(alerts, ev.Data.(AlertRecord))
+					alerts = append(alerts, ev.Data.(protocol.Alert))
 				}
 			}
 		}
@@ -78,7 +79,7 @@ func TestPipelineBeyondTheRecognizerPool(t *testing.T) {
 	// With every decoder taken and no limit, the wait ends with the context.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	if _, err := NewPipeline(ctx, deps, PipelineConfig{CallID: "cancelled"}); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := New(ctx, deps, Config{CallID: "cancelled"}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("NewPipeline with a cancelled context: %v, want the context's error", err)
 	}
 }

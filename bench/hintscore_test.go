@@ -1,36 +1,16 @@
-package engine
+package bench
 
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/earshot/earshot/call"
+	"github.com/earshot/earshot/internal/testdeps"
 	"github.com/earshot/earshot/samples"
-	"github.com/earshot/earshot/samples/defaults"
-	"github.com/earshot/earshot/stt/pocketsphinx"
 )
-
-// realDeps loads the real recognizer (the project's default model), the
-// default playbook and KB, as `earshot serve` does.
-func realDeps(t *testing.T, decoders int) Deps {
-	t.Helper()
-	if _, err := os.Stat(pocketsphinx.DefaultModel); err != nil {
-		t.Skipf("PocketSphinx model missing (%v): run make setup", err)
-	}
-	pool, err := pocketsphinx.NewPool(pocketsphinx.ProjectConfig(), decoders)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pool.Close() })
-	pb, kb, err := defaults.Assist()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return Deps{Recognizers: pool.Recognizers(), Playbook: pb, KB: kb}
-}
 
 // TestPipelineHintsMatchGroundTruth is issue 4's acceptance test: on every
 // sample call, recognized by the real recognizer, each expected hint and
@@ -40,15 +20,16 @@ func TestPipelineHintsMatchGroundTruth(t *testing.T) {
 	if testing.Short() {
 		t.Skip("decodes every sample call (about two minutes of CPU)")
 	}
-	deps := realDeps(t, 2)
+	d := testdeps.Real(t, 2)
+	deps := call.Deps{Recognizers: d.Recognizers, Playbook: d.Playbook, KB: d.KB}
 	truths, err := samples.Calls()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var scores []HintScore
 	for _, tr := range truths {
-		agent, caller := loadSample(t, tr)
-		rec, err := AnalyzeChannels(context.Background(), deps, PipelineConfig{CallID: tr.Name}, agent, caller)
+		agent, caller := testdeps.Sample(t, tr)
+		rec, err := call.AnalyzeChannels(context.Background(), deps, call.Config{CallID: tr.Name}, agent, caller)
 		if err != nil {
 			t.Fatalf("%s: %v", tr.Name, err)
 		}
@@ -71,9 +52,9 @@ var digitToken = regexp.MustCompile(`^([0-9]+|zero|oh|o|one|two|three|four|five|
 
 // assertNoDigitRuns checks issue 4's redaction promise on what the call
 // outputs: no run of four or more digits or digit words anywhere.
-func assertNoDigitRuns(t *testing.T, rec Record) {
+func assertNoDigitRuns(t *testing.T, rec call.Record) {
 	t.Helper()
-	out, err := json.Marshal(map[string]any{"utterances": UtterancesJSON(rec.Utterances), "hints": rec.Hints, "alerts": rec.Alerts})
+	out, err := json.Marshal(map[string]any{"utterances": call.UtterancesWire(rec.Utterances), "hints": rec.Hints, "alerts": rec.Alerts})
 	if err != nil {
 		t.Fatal(err)
 	}

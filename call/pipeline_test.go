@@ -1,28 +1,18 @@
-package engine
+package call
 
 import (
 	"context"
 	"math"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/insights"
-	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/internal/testdeps"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 )
-
-// loadSample decodes a sample call from the repository's samples/calls.
-func loadSample(t *testing.T, tr samples.Truth) (agent, caller []float32) {
-	t.Helper()
-	agent, caller, err := audio.LoadCall(filepath.Join("..", "samples", tr.AudioPath()))
-	if err != nil {
-		t.Fatalf("load %s: %v", tr.Name, err)
-	}
-	return agent, caller
-}
 
 // truthTalk is the talk time per speaker in the ground truth, with a
 // speaker's overlapping lines counted once.
@@ -54,8 +44,8 @@ func TestPipelineDynamicsMatchGroundTruth(t *testing.T) {
 	}
 	for _, tr := range truths {
 		t.Run(tr.Name, func(t *testing.T) {
-			agent, caller := loadSample(t, tr)
-			rec, err := AnalyzeChannels(context.Background(), Deps{}, PipelineConfig{CallID: tr.Name}, agent, caller)
+			agent, caller := testdeps.Sample(t, tr)
+			rec, err := AnalyzeChannels(context.Background(), Deps{}, Config{CallID: tr.Name}, agent, caller)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,14 +89,14 @@ func TestPipelineDynamicsMatchGroundTruth(t *testing.T) {
 
 // TestPipelineRejectsBadFrames covers misuse a live session could make.
 func TestPipelineRejectsBadFrames(t *testing.T) {
-	p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c"})
+	p, err := New(context.Background(), Deps{}, Config{CallID: "c"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	frame := make([]float32, audio.FrameSize)
 	cases := []struct {
 		name    string
-		channel int
+		channel protocol.Channel
 		frame   []float32
 		at      time.Duration
 	}{
@@ -157,11 +147,11 @@ func TestPipelineResumedMidCallKeepsTalkTime(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			agent, caller := loadSample(t, tr)
+			agent, caller := testdeps.Sample(t, tr)
 			n := audio.PipelineRate.Samples(clip)
 			agent, caller = agent[:n], caller[:n]
 			run := func(cut time.Duration) (talk [2]float64) {
-				p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c"})
+				p, err := New(context.Background(), Deps{}, Config{CallID: "c"})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -172,13 +162,13 @@ func TestPipelineResumedMidCallKeepsTalkTime(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						p, err = NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c", Start: at, PriorSegments: r.Segments, Resume: r.Channels})
+						p, err = New(context.Background(), Deps{}, Config{CallID: "c", Start: at, PriorSegments: r.Segments, Resume: r.Channels})
 						if err != nil {
 							t.Fatal(err)
 						}
 					}
-					for ch, x := range [][]float32{agent, caller} {
-						if _, err := p.Push(ch, x[i:i+audio.FrameSize], at); err != nil {
+					for ch, x := range [2][]float32{agent, caller} {
+						if _, err := p.Push(protocol.Channel(ch), x[i:i+audio.FrameSize], at); err != nil {
 							t.Fatal(err)
 						}
 					}
@@ -232,14 +222,14 @@ func TestPipelineResumedInSpeech(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resume := [2]store.ChannelState{{NoiseFloorDBFS: -70, Speaking: true}, {NoiseFloorDBFS: -70}}
-			p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c", Start: start, Resume: resume})
+			resume := [2]ChannelState{{NoiseFloorDBFS: -70, Speaking: true}, {NoiseFloorDBFS: -70}}
+			p, err := New(context.Background(), Deps{}, Config{CallID: "c", Start: start, Resume: resume})
 			if err != nil {
 				t.Fatal(err)
 			}
 			end := tc.firstAt + 2*time.Second
 			for at := tc.firstAt; at < end; at += audio.FrameDuration {
-				for ch := range 2 {
+				for _, ch := range protocol.BothChannels {
 					if _, err := p.Push(ch, tc.frame, at); err != nil {
 						t.Fatalf("push at %v: %v", at, err)
 					}
@@ -264,13 +254,13 @@ func TestPipelineResumedInSpeech(t *testing.T) {
 
 func TestPipelineResumedCallReportsNothingBeforeItsStart(t *testing.T) {
 	start := 40 * time.Second
-	p, err := NewPipeline(context.Background(), Deps{}, PipelineConfig{CallID: "c", Start: start})
+	p, err := New(context.Background(), Deps{}, Config{CallID: "c", Start: start})
 	if err != nil {
 		t.Fatal(err)
 	}
 	frame := make([]float32, audio.FrameSize)
 	for at := start; at < start+2*time.Second; at += audio.FrameDuration {
-		for ch := range 2 {
+		for _, ch := range protocol.BothChannels {
 			evs, err := p.Push(ch, frame, at)
 			if err != nil {
 				t.Fatal(err)
@@ -287,11 +277,17 @@ func TestPipelineResumedCallReportsNothingBeforeItsStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range evs {
-		if e.Type == "dynamics" && e.Data.(map[string]any)["event"] == "dead_air" {
+		if e.Type == "dynamics" && e.Data.(protocol.Dynamics).Event == "dead_air" {
 			t.Errorf("dead air event at the end for a resumed call's unknown past: %+v", e)
 		}
 	}
 	if len(rec.Dynamics.DeadAir) != 0 {
 		t.Errorf("dead air %v reported for a resumed call's unknown past", rec.Dynamics.DeadAir)
 	}
+}
+
+// realDeps is the real recognizer, playbook and KB (testdeps.Real).
+func realDeps(t *testing.T, decoders int) Deps {
+	d := testdeps.Real(t, decoders)
+	return Deps{Recognizers: d.Recognizers, Playbook: d.Playbook, KB: d.KB}
 }

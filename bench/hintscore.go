@@ -1,4 +1,4 @@
-package engine
+package bench
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/earshot/earshot/call"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 )
 
@@ -39,7 +41,7 @@ type HintScore struct {
 // hint is found when a hint with its id fired between hintLead before the
 // triggering utterance's start (or its due time) and HintWindow after its
 // end; a fired hint is correct when it lies in such a window.
-func ScoreHints(tr samples.Truth, rec Record) HintScore {
+func ScoreHints(tr samples.Truth, rec call.Record) HintScore {
 	s := HintScore{Call: tr.Name, Expected: len(tr.Expected.Hints)}
 	type window struct {
 		id       string
@@ -49,22 +51,22 @@ func ScoreHints(tr samples.Truth, rec Record) HintScore {
 	var wins []window
 	for _, h := range tr.Expected.Hints {
 		due := tr.Due(h)
-		from := secondsToDuration(due) - hintLead
+		from := protocol.FromSeconds(due) - hintLead
 		if h.Segment >= 0 {
-			from = secondsToDuration(tr.Segments[h.Segment].Start) - hintLead
+			from = protocol.FromSeconds(tr.Segments[h.Segment].Start) - hintLead
 		}
-		wins = append(wins, window{h.ID, from, secondsToDuration(due) + HintWindow, due})
+		wins = append(wins, window{h.ID, from, protocol.FromSeconds(due) + HintWindow, due})
 	}
 	in := func(w window, id string, t time.Duration) bool { return w.id == id && t >= w.from && t <= w.to }
 	for _, w := range wins {
-		if slices.ContainsFunc(rec.Hints, func(h HintRecord) bool { return h.Kind != "kb" && in(w, h.ID, h.T) }) {
+		if slices.ContainsFunc(rec.Hints, func(h call.Hint) bool { return h.Kind != protocol.HintKB && in(w, h.ID, h.T) }) {
 			s.Found++
 		} else {
 			s.Missed = append(s.Missed, fmt.Sprintf("%s@%.1fs", w.id, w.due))
 		}
 	}
 	for _, h := range rec.Hints {
-		if h.Kind == "kb" {
+		if h.Kind == protocol.HintKB {
 			s.KB = append(s.KB, fmt.Sprintf("%s@%.1fs", h.KB, h.T.Seconds()))
 			continue
 		}
@@ -121,5 +123,3 @@ func PrintHintScores(w io.Writer, scores []HintScore) error {
 	fmt.Fprintf(tw, "TOTAL\t\t\t\t\tprecision %.2f\trecall %.2f\t\t\n", p, r)
 	return tw.Flush()
 }
-
-func secondsToDuration(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

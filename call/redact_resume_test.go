@@ -1,4 +1,4 @@
-package engine
+package call
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/internal/testdeps"
 	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 )
@@ -56,17 +57,16 @@ func transcriptEvents(evs []protocol.Event) []transcriptEvent {
 	for _, e := range evs {
 		switch e.Type {
 		case protocol.EventTranscriptFinal:
-			u := e.Data.(utteranceOut)
+			u := e.Data.(protocol.Utterance)
 			words := make([]string, len(u.Words))
 			for i, w := range u.Words {
 				words[i] = w.Text
 			}
-			out = append(out, transcriptEvent{true, u.Speaker, secondsToDuration(u.Start), secondsToDuration(u.End),
+			out = append(out, transcriptEvent{true, u.Speaker, protocol.FromSeconds(u.Start), protocol.FromSeconds(u.End),
 				u.Text + " | " + strings.Join(words, " ")})
 		case protocol.EventTranscriptPartial:
-			m := e.Data.(map[string]any)
-			out = append(out, transcriptEvent{false, m["speaker"].(string), secondsToDuration(m["start"].(float64)),
-				secondsToDuration(m["end"].(float64)), m["text"].(string)})
+			m := e.Data.(protocol.Partial)
+			out = append(out, transcriptEvent{false, m.Speaker, protocol.FromSeconds(m.Start), protocol.FromSeconds(m.End), m.Text})
 		}
 	}
 	return out
@@ -86,7 +86,7 @@ func cardReading(t *testing.T, tr samples.Truth) [][2]time.Duration {
 			}
 		}
 		if s.Speaker == "caller" && n >= 3 {
-			turns = append(turns, [2]time.Duration{secondsToDuration(s.Start), secondsToDuration(s.End)})
+			turns = append(turns, [2]time.Duration{protocol.FromSeconds(s.Start), protocol.FromSeconds(s.End)})
 		}
 	}
 	if len(turns) != 4 {
@@ -132,7 +132,7 @@ const (
 func runCardPayment(t *testing.T, deps Deps, agent, caller []float32, cut time.Duration, st stateAt) []transcriptEvent {
 	t.Helper()
 	var out []transcriptEvent
-	p, err := NewPipeline(context.Background(), deps, PipelineConfig{CallID: "card_payment"})
+	p, err := New(context.Background(), deps, Config{CallID: "card_payment"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func runCardPayment(t *testing.T, deps Deps, agent, caller []float32, cut time.D
 				t.Fatal(err)
 			}
 			out = append(out, transcriptEvents(evs)...)
-			cfg := PipelineConfig{CallID: "card_payment", Start: at, PriorSegments: rec.Segments, Resume: rec.Channels}
+			cfg := Config{CallID: "card_payment", Start: at, PriorSegments: rec.Segments, Resume: rec.Channels}
 			switch st {
 			case beforeFinish:
 				cfg.Redaction = &state
@@ -154,12 +154,12 @@ func runCardPayment(t *testing.T, deps Deps, agent, caller []float32, cut time.D
 				state = p.RedactionState()
 				cfg.Redaction = &state
 			}
-			if p, err = NewPipeline(context.Background(), deps, cfg); err != nil {
+			if p, err = New(context.Background(), deps, cfg); err != nil {
 				t.Fatal(err)
 			}
 		}
-		for ch, x := range [][]float32{agent, caller} {
-			evs, err := p.Push(ch, x[i:i+audio.FrameSize], at)
+		for ch, x := range [2][]float32{agent, caller} {
+			evs, err := p.Push(protocol.Channel(ch), x[i:i+audio.FrameSize], at)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -189,7 +189,7 @@ func TestCardPaymentResumedMidReadingShowsNoCardDigit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, caller := loadSample(t, tr)
+	agent, caller := testdeps.Sample(t, tr)
 	deps := realDeps(t, 2)
 	turns := cardReading(t, tr)
 	tests := []struct {
@@ -230,7 +230,7 @@ func TestCardPaymentPartialsShowNoCardDigit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	agent, caller := loadSample(t, tr)
+	agent, caller := testdeps.Sample(t, tr)
 	turns := cardReading(t, tr)
 	evs := runCardPayment(t, realDeps(t, 2), agent, caller, -1, noState)
 	for _, b := range cardDigitsShown(evs, turns) {

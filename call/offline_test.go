@@ -1,4 +1,4 @@
-package engine
+package call
 
 import (
 	"context"
@@ -55,12 +55,12 @@ func TestAnalyzeSourceGivesTheRecordOfAnalyzeChannels(t *testing.T) {
 	// the last one is padded in both.
 	n := audio.PipelineRate.Samples(25*time.Second) - 123
 	agent, caller = agent[:n], caller[:n]
-	want, err := AnalyzeChannels(context.Background(), Deps{}, PipelineConfig{CallID: "c"}, agent, caller)
+	want, err := AnalyzeChannels(context.Background(), Deps{}, Config{CallID: "c"}, agent, caller)
 	if err != nil {
 		t.Fatal(err)
 	}
 	stereo := audio.Format{Rate: audio.PipelineRate, Channels: 2}
-	got, err := AnalyzeSource(context.Background(), Deps{}, PipelineConfig{CallID: "c"}, audio.NewSliceSource(stereo, interleave(agent, caller)))
+	got, err := AnalyzeSource(context.Background(), Deps{}, Config{CallID: "c"}, audio.NewSliceSource(stereo, interleave(agent, caller)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +99,7 @@ func TestAnalyzeSourceReadsAsItAnalyzes(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	src := &endless{cancel: cancel, after: audio.PipelineRate.Samples(30 * time.Second)}
-	_, err := AnalyzeSource(ctx, Deps{}, PipelineConfig{CallID: "endless"}, src)
+	_, err := AnalyzeSource(ctx, Deps{}, Config{CallID: "endless"}, src)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
@@ -113,7 +113,7 @@ func TestAnalyzeSourceOnBadOrCutSources(t *testing.T) {
 	threeSeconds := make([]float32, 2*audio.PipelineRate.Samples(3*time.Second)+2*7)
 	t.Run("a source cut short is analyzed up to the cut and the error says truncated", func(t *testing.T) {
 		cut := fmt.Errorf("x.mp3: %w: the stream ends 10 bytes into a 104-byte frame", audio.ErrTruncated)
-		rec, err := AnalyzeSource(context.Background(), Deps{}, PipelineConfig{CallID: "c"}, &cutSource{audio.NewSliceSource(stereo, threeSeconds), cut})
+		rec, err := AnalyzeSource(context.Background(), Deps{}, Config{CallID: "c"}, &cutSource{audio.NewSliceSource(stereo, threeSeconds), cut})
 		if !errors.Is(err, audio.ErrTruncated) {
 			t.Fatalf("got %v, want the source's ErrTruncated", err)
 		}
@@ -124,19 +124,19 @@ func TestAnalyzeSourceOnBadOrCutSources(t *testing.T) {
 	})
 	t.Run("any other source error fails the analysis", func(t *testing.T) {
 		bad := fmt.Errorf("x.mp3: %w: corrupt", audio.ErrNotAudio)
-		rec, err := AnalyzeSource(context.Background(), Deps{}, PipelineConfig{CallID: "c"}, &cutSource{audio.NewSliceSource(stereo, threeSeconds), bad})
+		rec, err := AnalyzeSource(context.Background(), Deps{}, Config{CallID: "c"}, &cutSource{audio.NewSliceSource(stereo, threeSeconds), bad})
 		if !errors.Is(err, audio.ErrNotAudio) || rec.Duration != 0 {
 			t.Errorf("got %v with a %v record, want ErrNotAudio and no record", err, rec.Duration)
 		}
 	})
 	t.Run("a mono source is unsupported", func(t *testing.T) {
 		mono := audio.NewSliceSource(audio.Format{Rate: audio.PipelineRate, Channels: 1}, make([]float32, 16000))
-		if _, err := AnalyzeSource(context.Background(), Deps{}, PipelineConfig{CallID: "c"}, mono); !errors.Is(err, audio.ErrUnsupported) {
+		if _, err := AnalyzeSource(context.Background(), Deps{}, Config{CallID: "c"}, mono); !errors.Is(err, audio.ErrUnsupported) {
 			t.Errorf("got %v, want ErrUnsupported", err)
 		}
 	})
 	t.Run("a source without samples is empty", func(t *testing.T) {
-		if _, err := AnalyzeSource(context.Background(), Deps{}, PipelineConfig{CallID: "c"}, audio.NewSliceSource(stereo, nil)); !errors.Is(err, audio.ErrEmpty) {
+		if _, err := AnalyzeSource(context.Background(), Deps{}, Config{CallID: "c"}, audio.NewSliceSource(stereo, nil)); !errors.Is(err, audio.ErrEmpty) {
 			t.Errorf("got %v, want ErrEmpty", err)
 		}
 	})
