@@ -15,6 +15,7 @@ import (
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/localengine"
 	"github.com/earshot/earshot/internal/replay"
+	"github.com/earshot/earshot/store"
 )
 
 // LiveConfig configures Live. Zero values mean the defaults noted.
@@ -201,7 +202,7 @@ func judgeStreams(res *LiveResult, results []replay.Result, cfg LiveConfig, srv 
 		res.FramesLost += int64(r.Stats.Dropped)
 	}
 	for _, r := range results {
-		if c, err := srv.Store().GetCall(r.Job.CallID); err == nil {
+		if c, err := srv.Store().GetCall(store.CallID(r.Job.CallID)); err == nil {
 			res.FramesLost += c.FramesLost
 		}
 	}

@@ -12,10 +12,10 @@ import (
 
 	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/engine"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/localengine"
 	"github.com/earshot/earshot/internal/replay"
+	"github.com/earshot/earshot/store"
 )
 
 // Agents are the agents the demo's call lanes stand for, in lane order;

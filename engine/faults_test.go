@@ -21,6 +21,7 @@ import (
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // liveCall is an endpoint streaming slots of audio in the background.
@@ -332,7 +333,7 @@ func TestAuthMatrix(t *testing.T) {
 		if err := st.CreateCall(storeCall(c.id, c.agent)); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.AppendHint(c.id, "h1", []byte(`{"type":"hint","id":"h1"}`)); err != nil {
+		if err := st.AppendHint(store.CallID(c.id), "h1", []byte(`{"type":"hint","id":"h1"}`)); err != nil {
 			t.Fatal(err)
 		}
 	}

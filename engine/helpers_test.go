@@ -23,10 +23,10 @@ import (
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/testdeps"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // Magic first samples that make testAnalyzer fail, to test that a failing
@@ -387,7 +387,7 @@ type urlT = url.URL
 var parseURL = url.Parse
 
 func storeCall(id, agent string) store.Call {
-	return store.Call{ID: id, AgentID: agent, StartedAt: time.Now().UTC(), Status: store.StatusEnded, Ack: -1}
+	return store.Call{ID: store.CallID(id), AgentID: store.AgentID(agent), StartedAt: time.Now().UTC(), Status: store.StatusEnded, Ack: -1}
 }
 
 // realDeps is the real recognizer, playbook and KB (testdeps.Real).

@@ -11,9 +11,9 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // ingestConn is one endpoint connection. Its session sets the ack; the
@@ -257,12 +257,12 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 		}
 		return sess, nil
 	}
-	c, err := s.store.GetCall(start.CallID)
+	c, err := s.store.GetCall(store.CallID(start.CallID))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// A new call, or a resume of one this engine never saw (its
 		// endpoint resends everything after ack -1 that it still has).
-		c = store.Call{ID: start.CallID, AgentID: start.AgentID, StartedAt: time.Now().UTC(), Status: store.StatusLive,
+		c = store.Call{ID: store.CallID(start.CallID), AgentID: store.AgentID(start.AgentID), StartedAt: time.Now().UTC(), Status: store.StatusLive,
 			Ack: -1, SampleRate: start.SampleRate, Encoding: start.Encoding, Categories: []string{}}
 		if err := s.store.CreateCall(c); err != nil {
 			return nil, err
@@ -270,10 +270,10 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 	case err != nil:
 		return nil, err
 	default:
-		if c.AgentID != start.AgentID {
+		if string(c.AgentID) != start.AgentID {
 			return nil, auth.ErrForbidden
 		}
-		resumable := c.Status == store.StatusLive || c.EndReason == string(store.EndShutdown)
+		resumable := c.Status == store.StatusLive || c.EndReason == protocol.EndShutdown
 		if !start.Resume {
 			return nil, fmt.Errorf("%w: call_id %s already used", ErrProtocol, start.CallID)
 		}
@@ -289,11 +289,11 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 			return nil, err
 		}
 		c.LastSeq = max(c.LastSeq, last)
-		delete(s.orphans, c.ID)
+		delete(s.orphans, start.CallID)
 	}
 	sess := newSession(s, c, token)
-	s.hub.OpenCall(c.ID, c.AgentID, c.LastSeq)
-	s.sessions[c.ID] = sess
+	s.hub.OpenCall(sess.id, sess.agentID, c.LastSeq)
+	s.sessions[sess.id] = sess
 	s.sessWG.Add(1)
 	go sess.run()
 	return sess, nil

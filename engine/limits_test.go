@@ -15,22 +15,22 @@ import (
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/call"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/internal/testdeps"
 	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
+	"github.com/earshot/earshot/store"
 )
 
 // stored reads a stored call and its gaps straight from the store.
 func stored(t *testing.T, e *testEnv, id string) (store.Call, []store.Gap) {
 	t.Helper()
-	c, err := e.srv.store.GetCall(id)
+	c, err := e.srv.store.GetCall(store.CallID(id))
 	if err != nil {
 		t.Fatalf("call %s: %v", id, err)
 	}
-	d, err := e.srv.store.Detail(id)
+	d, err := e.srv.store.Detail(store.CallID(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestSeqJumpEndsCallPromptly(t *testing.T) {
 			return err == nil && c.Status == store.StatusEnded
 		})
 		t.Logf("engine CPU for start, seq 0, seq 2^62: %v", testdeps.CPUTime()-before)
-		if c, _ := stored(t, e, "c-jump-far"); c.EndReason != string(store.EndError) {
+		if c, _ := stored(t, e, "c-jump-far"); c.EndReason != protocol.EndError {
 			t.Errorf("end reason %q", c.EndReason)
 		}
 	})
@@ -118,7 +118,7 @@ func TestSeqJumpEndsCallPromptly(t *testing.T) {
 			return err == nil && c.Status == store.StatusEnded
 		})
 		c, _ := stored(t, e, "c-jump-drop")
-		if c.EndReason != string(store.EndEndpointLost) || c.FramesLost != 2_999_999 {
+		if c.EndReason != protocol.EndEndpointLost || c.FramesLost != 2_999_999 {
 			t.Errorf("ended %q with %d lost", c.EndReason, c.FramesLost)
 		}
 	})
@@ -146,11 +146,11 @@ func TestCaptureTimeJumpIsAGapNotGeneratedAudio(t *testing.T) {
 		if *ended.Frames != 4 || len(gaps) != 1 {
 			t.Fatalf("ended %d frames, gaps %+v", *ended.Frames, gaps)
 		}
-		if g := gaps[0]; g.Reason != "skipped" || g.From != 0.02 || g.To != 7200 {
+		if g := gaps[0]; g.Reason != "skipped" || g.From != 20*time.Millisecond || g.To != 2*time.Hour {
 			t.Errorf("gap %+v, want skipped 0.02..7200", g)
 		}
-		if c.AudioS != 7200.02 {
-			t.Errorf("audio reached %v s", c.AudioS)
+		if c.Audio != 2*time.Hour+20*time.Millisecond {
+			t.Errorf("audio reached %v", c.Audio)
 		}
 	})
 	t.Run("beyond the longest call is a protocol violation", func(t *testing.T) {
@@ -240,7 +240,7 @@ func TestACallWithoutAudioEndsAsNoAudio(t *testing.T) {
 	}
 	waitFor(t, "the call to end", 10*time.Second, func() bool {
 		c, err := e.srv.store.GetCall("c-silent")
-		return err == nil && c.EndReason == string(store.EndNoAudio)
+		return err == nil && c.EndReason == protocol.EndNoAudio
 	})
 
 	p, _ := e.rawStart(t, "c-paused-first", false)
@@ -507,7 +507,7 @@ func TestShutdownEndsStuckCallsAtTheDeadline(t *testing.T) {
 	}
 	defer st.Close()
 	c, err := st.GetCall("c-stuck")
-	if err != nil || c.Status != store.StatusEnded || c.EndReason != string(store.EndShutdown) || c.Ack < 1 {
+	if err != nil || c.Status != store.StatusEnded || c.EndReason != protocol.EndShutdown || c.Ack < 1 {
 		t.Errorf("stuck call after shutdown: %+v, %v", c, err)
 	}
 }

@@ -11,10 +11,10 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/live"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // authTimeout is how long a live client has to send its auth message. A
@@ -215,8 +215,8 @@ func (s *Server) agentOf(callID string) string {
 	if !store.ValidID(callID) {
 		return ""
 	}
-	if c, err := s.store.GetCall(callID); err == nil {
-		return c.AgentID
+	if c, err := s.store.GetCall(store.CallID(callID)); err == nil {
+		return string(c.AgentID)
 	}
 	return ""
 }

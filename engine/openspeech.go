@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/store"
 )
 
 // Open speech is the audio of an utterance a graceful shutdown cut in two

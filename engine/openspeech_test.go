@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/call"
-	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/store"
 )
 
 // TestOpenSpeechLivesInItsOwnFilesUntilTheResume: the audio of an
@@ -26,7 +26,7 @@ func TestOpenSpeechLivesInItsOwnFilesUntilTheResume(t *testing.T) {
 	}
 	defer srv.Close()
 	speech := bytes.Repeat([]byte{1, 2}, 320)
-	chans := []store.ChannelState{{Speaking: true, OpenSpeech: speech, OpenSpeechFrom: 3.2}, {NoiseFloorDBFS: -60}}
+	chans := []store.ChannelState{{Speaking: true, OpenSpeech: speech, OpenSpeechFrom: 3200 * time.Millisecond}, {NoiseFloorDBFS: -60}}
 
 	c := store.Call{ID: "c.1", AgentID: "A1", StartedAt: time.Now(), Status: store.StatusLive, Ack: -1, Channels: chans}
 	if err := srv.Store().CreateCall(c); err != nil {
@@ -36,7 +36,7 @@ func TestOpenSpeechLivesInItsOwnFilesUntilTheResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Channels) != 2 || got.Channels[0].OpenSpeech != nil || got.Channels[0].OpenSpeechFrom != 3.2 {
+	if len(got.Channels) != 2 || got.Channels[0].OpenSpeech != nil || got.Channels[0].OpenSpeechFrom != 3200*time.Millisecond {
 		t.Errorf("stored channels %+v: want where the open speech began, never the audio", got.Channels)
 	}
 

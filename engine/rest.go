@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
+	"github.com/earshot/earshot/store"
 )
 
 // listCalls is GET /v1/calls.
@@ -16,13 +16,13 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
 	claims := auth.FromContext(r.Context())
 	q := r.URL.Query()
 	var sq store.Query
-	sq.AgentID = q.Get("agent")
+	sq.AgentID = store.AgentID(q.Get("agent"))
 	if claims.Role == auth.RoleAgent {
-		if sq.AgentID != "" && sq.AgentID != claims.Agent {
+		if sq.AgentID != "" && string(sq.AgentID) != claims.Agent {
 			auth.WriteError(w, auth.ErrForbidden)
 			return
 		}
-		sq.AgentID = claims.Agent
+		sq.AgentID = store.AgentID(claims.Agent)
 	}
 	sq.Category, sq.Status, sq.Cursor = q.Get("category"), q.Get("status"), q.Get("cursor")
 	for _, p := range []struct {
@@ -76,7 +76,7 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request) {
 // no such call, 403 for another agent's.
 func (s *Server) visibleCall(w http.ResponseWriter, r *http.Request) (store.Call, bool) {
 	id := r.PathValue("id")
-	c, err := s.store.GetCall(id)
+	c, err := s.store.GetCall(store.CallID(id))
 	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrBadID) {
 		writeError(w, http.StatusNotFound, "no such call")
 		return c, false
@@ -86,7 +86,7 @@ func (s *Server) visibleCall(w http.ResponseWriter, r *http.Request) (store.Call
 		writeError(w, http.StatusInternalServerError, "reading call failed")
 		return c, false
 	}
-	if cl := auth.FromContext(r.Context()); cl.Role == auth.RoleAgent && !cl.SeesAgent(c.AgentID) {
+	if cl := auth.FromContext(r.Context()); cl.Role == auth.RoleAgent && !cl.SeesAgent(string(c.AgentID)) {
 		auth.WriteError(w, auth.ErrForbidden)
 		return c, false
 	}
@@ -98,7 +98,7 @@ func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.visibleCall(w, r); !ok {
 		return
 	}
-	d, err := s.store.Detail(r.PathValue("id"))
+	d, err := s.store.Detail(store.CallID(r.PathValue("id")))
 	if err != nil {
 		writeError(w, http.StatusNotFound, "no such call")
 		return
@@ -123,7 +123,7 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request) {
 	if cl.Agent != "" {
 		by = cl.Agent
 	}
-	err := s.store.SetFeedback(r.PathValue("id"), r.PathValue("hint"), store.Feedback{Action: body.Action, At: time.Now().UTC(), By: by})
+	err := s.store.SetFeedback(store.CallID(r.PathValue("id")), r.PathValue("hint"), store.Feedback{Action: body.Action, At: time.Now().UTC(), By: by})
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrBadID):
 		writeError(w, http.StatusNotFound, "no such hint in this call")

@@ -3,18 +3,17 @@ package engine
 import (
 	"cmp"
 	"encoding/binary"
-	"encoding/json"
 	"slices"
+	"time"
 
 	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // The stored form of what a resumed call's pipeline continues from, and
-// back: the store keeps seconds and bytes, the pipeline durations and
-// samples. These read what an earlier process wrote to disk.
+// back: the store keeps bytes and millisecond times, the pipeline samples. These read what an earlier process wrote to disk.
 
 // storedChannels is the pipeline's channel states as the call keeps them.
 func storedChannels(in [2]call.ChannelState) []store.ChannelState {
@@ -26,7 +25,7 @@ func storedChannels(in [2]call.ChannelState) []store.ChannelState {
 			for j, v := range c.OpenSpeech {
 				binary.LittleEndian.PutUint16(b[2*j:], uint16(v))
 			}
-			out[i].OpenSpeech, out[i].OpenSpeechFrom = b, protocol.Seconds(c.OpenSpeechFrom)
+			out[i].OpenSpeech, out[i].OpenSpeechFrom = b, c.OpenSpeechFrom.Round(time.Millisecond)
 		}
 	}
 	return out
@@ -37,7 +36,7 @@ func storedChannels(in [2]call.ChannelState) []store.ChannelState {
 func pipelineChannels(in [2]store.ChannelState) (out [2]call.ChannelState) {
 	for i, c := range in {
 		out[i] = call.ChannelState{NoiseFloorDBFS: c.NoiseFloorDBFS, Speaking: c.Speaking, Adaptation: c.Adaptation,
-			OpenSpeechFrom: protocol.FromSeconds(c.OpenSpeechFrom)}
+			OpenSpeechFrom: c.OpenSpeechFrom}
 		if len(c.OpenSpeech) > 0 {
 			pcm := make([]int16, len(c.OpenSpeech)/2)
 			for j := range pcm {
@@ -57,22 +56,9 @@ func channelStates(c []store.ChannelState) (out [2]store.ChannelState) {
 	return out
 }
 
-// storedSegments reads the segments a stored call kept; nil when there are
-// none or they cannot be read.
-func storedSegments(raw []byte) []insights.SpeechSegment {
-	if len(raw) == 0 {
-		return nil
-	}
-	var in []protocol.Segment
-	if err := json.Unmarshal(raw, &in); err != nil {
-		return nil
-	}
-	return call.SegmentsFromWire(in)
-}
-
-// storedSentiment reads the sentiment scores of a call's stored utterances
-// in the order their finals were published; utterances without a readable
-// score and those in skip (to be replaced) are left out.
+// storedSentiment is the sentiment scores of a call's stored utterances
+// in the order their finals were published; utterances without a score
+// and those in skip (to be replaced) are left out.
 func storedSentiment(utts []store.Utterance, skip ...store.Utterance) []insights.TimedScore {
 	utts = slices.DeleteFunc(slices.Clone(utts), func(u store.Utterance) bool {
 		return slices.ContainsFunc(skip, func(x store.Utterance) bool { return x.Seq == u.Seq })
@@ -80,14 +66,10 @@ func storedSentiment(utts []store.Utterance, skip ...store.Utterance) []insights
 	slices.SortStableFunc(utts, func(a, b store.Utterance) int { return cmp.Compare(a.Seq, b.Seq) })
 	var out []insights.TimedScore
 	for _, u := range utts {
-		var s struct {
-			Score *float64 `json:"score"`
-		}
-		if len(u.Sentiment) == 0 || json.Unmarshal(u.Sentiment, &s) != nil || s.Score == nil {
+		if u.Sentiment == nil {
 			continue
 		}
-		out = append(out, insights.TimedScore{Speaker: insights.Speaker(u.Speaker),
-			At: protocol.FromSeconds(u.End), Score: *s.Score})
+		out = append(out, insights.TimedScore{Speaker: insights.Speaker(u.Speaker), At: u.End, Score: u.Sentiment.Score})
 	}
 	return out
 }
@@ -105,7 +87,7 @@ func openUtterances(resume [2]store.ChannelState, utts []store.Utterance) map[st
 		}
 		speaker := protocol.Channel(i).String()
 		for _, u := range utts {
-			if u.Speaker == speaker && u.Start >= r.OpenSpeechFrom-0.001 && u.Seq > out[speaker].Seq {
+			if u.Speaker == speaker && u.Start >= r.OpenSpeechFrom-time.Millisecond && u.Seq > out[speaker].Seq {
 				out[speaker] = u
 			}
 		}

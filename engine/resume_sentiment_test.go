@@ -2,30 +2,28 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
-	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // TestStoredSentimentResumesTheSummary: the scores of a call's stored
-// utterances are read back in publishing order (bad ones skipped) and a
+// utterances are read back in publishing order (those without one skipped) and a
 // resumed pipeline's summary includes them.
 func TestStoredSentimentResumesTheSummary(t *testing.T) {
-	utt := func(seq uint64, sp string, end float64, sentiment string) store.Utterance {
-		return store.Utterance{Speaker: sp, End: end, Seq: seq, Sentiment: json.RawMessage(sentiment)}
+	utt := func(seq uint64, sp string, end time.Duration, sentiment *protocol.UtteranceSentiment) store.Utterance {
+		return store.Utterance{Speaker: sp, End: end, Seq: seq, Sentiment: sentiment}
 	}
 	stored := []store.Utterance{
-		utt(9, "caller", 12, `{"score":0.5,"label":"positive"}`),
-		utt(3, "caller", 4, `{"score":-0.8,"label":"negative"}`),
-		utt(5, "agent", 6, `{"score":0.2}`),
-		utt(7, "caller", 9, `not json`),
-		utt(8, "caller", 10, ``),
-		utt(6, "caller", 8, `{"label":"neutral"}`),
+		utt(9, "caller", 12*time.Second, &protocol.UtteranceSentiment{Score: 0.5, Label: "positive"}),
+		utt(3, "caller", 4*time.Second, &protocol.UtteranceSentiment{Score: -0.8, Label: "negative"}),
+		utt(5, "agent", 6*time.Second, &protocol.UtteranceSentiment{Score: 0.2}),
+		utt(8, "caller", 10*time.Second, nil),
 	}
 	got := storedSentiment(stored)
 	want := []insights.TimedScore{
@@ -61,13 +59,13 @@ func TestStoredSentimentResumesTheSummary(t *testing.T) {
 // none.
 func TestOpenUtterancesFindTheStoppedPart(t *testing.T) {
 	stored := []store.Utterance{
-		{Speaker: "agent", Start: 1, End: 3, Seq: 4},
-		{Speaker: "caller", Start: 4, End: 6, Seq: 9},
-		{Speaker: "agent", Start: 7.2, End: 9.9, Seq: 12},
-		{Speaker: "caller", Start: 8, End: 9.9, Seq: 13},
+		{Speaker: "agent", Start: 1 * time.Second, End: 3 * time.Second, Seq: 4},
+		{Speaker: "caller", Start: 4 * time.Second, End: 6 * time.Second, Seq: 9},
+		{Speaker: "agent", Start: 7200 * time.Millisecond, End: 9900 * time.Millisecond, Seq: 12},
+		{Speaker: "caller", Start: 8 * time.Second, End: 9900 * time.Millisecond, Seq: 13},
 	}
 	open := func(from float64) store.ChannelState {
-		return store.ChannelState{Speaking: true, OpenSpeech: make([]byte, 640), OpenSpeechFrom: from}
+		return store.ChannelState{Speaking: true, OpenSpeech: make([]byte, 640), OpenSpeechFrom: protocol.FromSeconds(from)}
 	}
 	tests := []struct {
 		name   string

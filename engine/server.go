@@ -20,9 +20,10 @@ import (
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/live"
+	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // ArticleSource looks up knowledge-base articles for GET /v1/kb/{id};
@@ -212,7 +213,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	for _, c := range live {
-		s.orphans[c.ID] = time.Now().Add(cfg.ResumeWindow)
+		s.orphans[string(c.ID)] = time.Now().Add(cfg.ResumeWindow)
 	}
 	if len(live) > 0 {
 		s.log.Info("calls left live by the last run wait for resume", "calls", len(live), "window", cfg.ResumeWindow)
@@ -352,13 +353,13 @@ func (s *Server) abandonSessions() {
 	left := slices.Collect(maps.Values(s.sessions))
 	s.mu.Unlock()
 	for _, sess := range left {
-		c, err := s.store.GetCall(sess.id)
+		c, err := s.store.GetCall(store.CallID(sess.id))
 		if err != nil {
 			s.log.Error("shutdown deadline: call not found", "call_id", sess.id, "err", err)
 			continue
 		}
 		now := time.Now()
-		c.Status, c.EndReason, c.EndedAt = store.StatusEnded, string(store.EndShutdown), &now
+		c.Status, c.EndReason, c.EndedAt = store.StatusEnded, protocol.EndShutdown, &now
 		if err := s.store.PutCall(c); err != nil {
 			s.log.Error("shutdown deadline: call not saved", "call_id", sess.id, "err", err)
 		}
@@ -417,7 +418,7 @@ func (s *Server) hasSession(id string) bool {
 }
 
 func (s *Server) endOrphan(id string) {
-	c, err := s.store.GetCall(id)
+	c, err := s.store.GetCall(store.CallID(id))
 	if err != nil || c.Status != store.StatusLive {
 		return
 	}
@@ -427,12 +428,12 @@ func (s *Server) endOrphan(id string) {
 	if active {
 		return
 	}
-	end := c.StartedAt.Add(time.Duration(c.AudioS * float64(time.Second)))
-	c.Status, c.EndReason, c.EndedAt, c.DurationS = store.StatusEnded, string(store.EndEndpointLost), &end, c.AudioS
+	end := c.StartedAt.Add(c.Audio)
+	c.Status, c.EndReason, c.EndedAt, c.Duration = store.StatusEnded, protocol.EndEndpointLost, &end, c.Audio
 	if err := s.store.PutCall(c); err != nil {
 		s.log.Error("ending orphaned call", "call_id", id, "err", err)
 		return
 	}
-	s.m.callsTotal.WithLabelValues(string(store.EndEndpointLost)).Inc()
+	s.m.callsTotal.WithLabelValues(string(protocol.EndEndpointLost)).Inc()
 	s.log.Info("call not resumed after restart, ended", "call_id", id)
 }

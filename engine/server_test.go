@@ -16,9 +16,9 @@ import (
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/call"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // streamCall sends frames slots of stereo audio (all samples v) through the
@@ -237,7 +237,7 @@ func TestAbruptDisconnectsOf200Connections(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range gone {
-		if strings.HasPrefix(c.ID, "c-drop-") && c.EndReason != string(store.EndEndpointLost) && c.EndReason != string(store.EndNoAudio) {
+		if strings.HasPrefix(string(c.ID), "c-drop-") && c.EndReason != protocol.EndEndpointLost && c.EndReason != protocol.EndNoAudio {
 			t.Errorf("dropped call %s ended with %q", c.ID, c.EndReason)
 		}
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 type msgKind int
@@ -123,14 +123,14 @@ type wallSlot struct {
 
 func newSession(srv *Server, c store.Call, tokenKey string) *session {
 	s := &session{
-		srv: srv, id: c.ID, agentID: c.AgentID, tokenKey: tokenKey,
+		srv: srv, id: string(c.ID), agentID: string(c.AgentID), tokenKey: tokenKey,
 		log:  srv.log.With("call_id", c.ID, "agent_id", c.AgentID),
 		in:   make(chan sessMsg, 256),
 		done: make(chan struct{}),
 		call: c, seq: newSeqTracker(c.Ack, c.Frames, c.FramesLost, srv.maxSeqAhead()),
 		ackSent: c.Ack, wall: make([]wallSlot, wallSlots),
 		categories: slices.Clone(c.Categories), sentiment: c.Sentiment,
-		audioEnd: time.Duration(c.AudioS * float64(time.Second)),
+		audioEnd: c.Audio,
 		gaps:     gapLog{max: srv.cfg.MaxGapRecords},
 	}
 	s.writes.onError = srv.m.storeErrors.Inc
@@ -139,7 +139,7 @@ func newSession(srv *Server, c store.Call, tokenKey string) *session {
 	for ch := range s.dec {
 		s.dec[ch] = newChannelDecoder(c.SampleRate, c.Encoding)
 	}
-	if c.Frames > 0 || c.AudioS > 0 {
+	if c.Frames > 0 || c.Audio > 0 {
 		s.streaming.Store(true)
 	}
 	return s
@@ -195,20 +195,20 @@ func (s *session) run() {
 		case <-s.lostTimer.C:
 			if s.conn == nil {
 				s.log.Info("endpoint did not resume in time")
-				s.finish(store.EndEndpointLost)
+				s.finish(protocol.EndEndpointLost)
 				return
 			}
 		case <-s.noAudioTimer.C:
 			if !s.streaming.Load() {
 				s.log.Info("no audio within the limit after start: call ended", "limit", s.srv.cfg.NoAudioTimeout)
-				s.finish(store.EndNoAudio)
+				s.finish(protocol.EndNoAudio)
 				if s.conn != nil {
 					s.conn.closeWith(protocol.CloseIdle, fmt.Sprintf("call ended: no audio within %v of start", s.srv.cfg.NoAudioTimeout))
 				}
 				return
 			}
 		case <-s.srv.sessCtx.Done():
-			s.finish(store.EndShutdown)
+			s.finish(protocol.EndShutdown)
 			if s.conn != nil {
 				s.conn.closeWith(1001, "server shutting down")
 			}
@@ -224,7 +224,7 @@ func (s *session) run() {
 func (s *session) startPipeline() error {
 	s.resumedAt = s.audioEnd
 	cfg := call.Config{CallID: s.id, AgentID: s.agentID, Start: s.resumedAt,
-		PriorSegments: storedSegments(s.call.Segments)}
+		PriorSegments: call.SegmentsFromWire(s.call.Segments)}
 	if len(s.call.Redaction) > 0 {
 		cfg.Redaction = new(insights.RedactorState)
 		if err := json.Unmarshal(s.call.Redaction, cfg.Redaction); err != nil {
@@ -238,7 +238,7 @@ func (s *session) startPipeline() error {
 		if !slices.ContainsFunc(s.call.Channels, func(c store.ChannelState) bool { return len(c.OpenSpeech) > 0 }) {
 			s.srv.loadOpenSpeech(s.id, &resume)
 		}
-		if d, err := s.srv.store.Detail(s.id); err != nil {
+		if d, err := s.srv.store.Detail(store.CallID(s.id)); err != nil {
 			s.log.Warn("reading the call's utterances for its sentiment: the summary will cover the call from the restart on", "err", err)
 			// Without them an utterance carried over would be stored twice.
 			for i := range resume {
@@ -371,11 +371,11 @@ func (s *session) control(ctl protocol.Control) bool {
 	case "resume":
 		if s.paused {
 			to := time.Duration(*ctl.AtUS) * time.Microsecond
-			s.recordGap(store.Gap{FromSeq: -1, ToSeq: -1, From: s.pausedAt.Seconds(), To: to.Seconds(), Reason: "paused"}, s.pausedAt, to)
+			s.recordGap(store.Gap{FromSeq: -1, ToSeq: -1, From: s.pausedAt, To: to, Reason: "paused"})
 			s.paused = false
 		}
 	case "end":
-		err := s.finish(store.EndEnd)
+		err := s.finish(protocol.EndEnd)
 		if errors.Is(err, ErrStorage) {
 			s.storageLost(err)
 			return true
@@ -435,7 +435,7 @@ func (s *session) frame(h protocol.FrameHeader, payload []byte) error {
 		// Capture time jumped: the stretch is a gap (the pipeline skips
 		// it without generating it), merged with the gap that explains
 		// it when there is one (lost frames, a pause).
-		s.recordGap(store.Gap{FromSeq: -1, ToSeq: -1, From: s.pushedTo[ch].Seconds(), To: at.Seconds(), Reason: "skipped"}, s.pushedTo[ch], at)
+		s.recordGap(store.Gap{FromSeq: -1, ToSeq: -1, From: s.pushedTo[ch], To: at, Reason: "skipped"})
 	}
 	start := time.Now()
 	err = s.dec[ch].push(payload, at, func(f decodedFrame) error {
@@ -493,15 +493,16 @@ func (s *session) noteLost(from, to, missing int64, reason string) {
 	s.srv.m.framesLost.Add(float64(missing))
 	fromT := s.frameTime(from)
 	toT := fromT + time.Duration((to-from+2)/2)*audio.FrameDuration
-	s.recordGap(store.Gap{FromSeq: from, ToSeq: to, From: fromT.Seconds(), To: toT.Seconds(), Frames: missing, Reason: reason}, fromT, toT)
+	s.recordGap(store.Gap{FromSeq: from, ToSeq: to, From: fromT, To: toT, Frames: missing, Reason: reason})
 }
 
 // recordGap adds g to the call's gaps, merged with the last one when they
 // meet; a new record is told to the pipeline. The open record is written
 // when the next one starts or at the next checkpoint, so a flood of gap
 // messages costs one record.
-func (s *session) recordGap(g store.Gap, from, to time.Duration) {
-	g.From, g.To = protocol.Round3(g.From), protocol.Round3(g.To)
+func (s *session) recordGap(g store.Gap) {
+	from, to := g.From, g.To
+	g.From, g.To = from.Round(time.Millisecond), to.Round(time.Millisecond)
 	if s.gaps.stored > 0 && !s.gaps.merges(g) {
 		s.flushGap()
 	}
@@ -585,7 +586,7 @@ func (s *session) flushGap() {
 	}
 	g := s.gaps.last
 	s.gaps.dirty = false
-	s.writes.do(time.Now(), func() error { return s.srv.store.AppendGap(s.id, g) })
+	s.writes.do(time.Now(), func() error { return s.srv.store.AppendGap(store.CallID(s.id), g) })
 }
 
 // noteRedaction keeps the pipeline's redaction state with the call, so a
@@ -604,8 +605,8 @@ func (s *session) fillCall() {
 	s.call.Ack = s.seq.ack
 	s.call.Frames = s.seq.received
 	s.call.FramesLost = s.seq.lost
-	s.call.AudioS = protocol.Round3(s.audioEnd.Seconds())
-	s.call.DurationS = s.call.AudioS
+	s.call.Audio = s.audioEnd.Round(time.Millisecond)
+	s.call.Duration = s.call.Audio
 	s.call.Categories = s.categories
 	s.call.Sentiment = s.sentiment
 }
@@ -625,7 +626,7 @@ func (s *session) publish(evs []protocol.Event) {
 		s.call.LastSeq = d.Event.Seq
 		now := time.Now()
 		seq, js := d.Event.Seq, d.JSON
-		s.writes.do(now, func() error { return s.srv.store.AppendEvent(s.id, seq, js) })
+		s.writes.do(now, func() error { return s.srv.store.AppendEvent(store.CallID(s.id), seq, js) })
 		ref := ev.T
 		switch data := ev.Data.(type) {
 		case protocol.Utterance:
@@ -634,7 +635,7 @@ func (s *session) publish(evs []protocol.Event) {
 		case protocol.Hint:
 			s.call.Hints++
 			if data.ID != "" && protocol.ValidID(data.ID) {
-				s.writes.do(now, func() error { return s.srv.store.AppendHint(s.id, data.ID, js) })
+				s.writes.do(now, func() error { return s.srv.store.AppendHint(store.CallID(s.id), data.ID, js) })
 			}
 		case protocol.Alert:
 			s.call.Alerts++
@@ -654,26 +655,14 @@ func (s *session) publish(evs []protocol.Event) {
 // storeUtterance writes a final transcript (or, replacing an utterance an
 // earlier pipeline stopped in the middle of, puts it in that one's place).
 func (s *session) storeUtterance(u protocol.Utterance, seq uint64, replaced *store.Utterance, now time.Time) {
-	words, err := json.Marshal(u.Words)
-	if err != nil {
-		s.log.Error("utterance words", "err", err)
-		return
-	}
-	var sent json.RawMessage
-	if u.Sentiment != nil {
-		if sent, err = json.Marshal(u.Sentiment); err != nil {
-			s.log.Error("utterance sentiment", "err", err)
-			return
-		}
-	}
-	rec := store.Utterance{Speaker: u.Speaker, Start: u.Start, End: u.End, Text: u.Text, Words: words,
-		Confidence: u.Confidence, Sentiment: sent, Seq: seq}
+	rec := store.Utterance{Speaker: u.Speaker, Start: protocol.FromSeconds(u.Start), End: protocol.FromSeconds(u.End),
+		Text: u.Text, Words: u.Words, Confidence: u.Confidence, Sentiment: u.Sentiment, Seq: seq}
 	if replaced != nil {
 		old := *replaced
-		s.writes.do(now, func() error { return s.srv.store.ReplaceUtterance(s.id, old, rec) })
+		s.writes.do(now, func() error { return s.srv.store.ReplaceUtterance(store.CallID(s.id), old, rec) })
 		return
 	}
-	s.writes.do(now, func() error { return s.srv.store.AppendUtterance(s.id, rec) })
+	s.writes.do(now, func() error { return s.srv.store.AppendUtterance(store.CallID(s.id), rec) })
 }
 
 // foldSentiment keeps the latest rolling sentiment per speaker, and the
@@ -740,9 +729,7 @@ func (s *session) applyRecord(r call.Record) {
 	if b, err := json.Marshal(r.Dynamics); err == nil {
 		s.call.Dynamics = b
 	}
-	if b, err := json.Marshal(call.SegmentsWire(r.Segments)); err == nil {
-		s.call.Segments = b
-	}
+	s.call.Segments = call.SegmentsWire(r.Segments)
 	s.call.Channels = storedChannels(r.Channels)
 }
 
@@ -751,19 +738,19 @@ func (s *session) applyRecord(r call.Record) {
 // the ack are not declared lost: the endpoint still holds them and may
 // resume the call after the restart. An ErrStorage error means the call
 // could not be saved: it stays resumable from its last checkpoint.
-func (s *session) finish(reason store.EndReason) error {
+func (s *session) finish(reason protocol.EndReason) error {
 	var ferr error
 	if s.an != nil {
 		ferr = s.flushPipeline()
 	}
-	if reason == store.EndShutdown {
+	if reason == protocol.EndShutdown {
 		if err := s.srv.saveOpenSpeech(s.id, s.call.Channels); err != nil {
 			s.log.Warn("open speech not saved: a resume will decode the utterance in two parts", "err", err)
 		}
 	} else {
 		s.missingAtEnd()
 	}
-	s.dropOpenSpeech(reason == store.EndShutdown)
+	s.dropOpenSpeech(reason == protocol.EndShutdown)
 	if err := s.endCall(reason); err != nil {
 		return err
 	}
@@ -786,17 +773,17 @@ func (s *session) missingAtEnd() {
 // pipeline. It never calls the pipeline, so fail can use it on a broken
 // one. It returns an ErrStorage error when a record of the call could not
 // be written.
-func (s *session) endCall(reason store.EndReason) error {
+func (s *session) endCall(reason protocol.EndReason) error {
 	s.publish([]protocol.Event{{Type: protocol.EventCallEnded, T: s.audioEnd,
-		Data: protocol.CallEnded{Reason: string(reason), DurationS: protocol.Seconds(s.audioEnd)}}})
+		Data: protocol.CallEnded{Reason: reason, DurationS: protocol.Seconds(s.audioEnd)}}})
 	s.flushGap()
 	s.fillCall()
-	if reason != store.EndShutdown {
+	if reason != protocol.EndShutdown {
 		// Everything received counts; nothing more will be resent.
 		s.call.Frames = s.seq.received + int64(s.seq.pending())
 	}
 	now := time.Now()
-	s.call.Status, s.call.EndReason, s.call.EndedAt = store.StatusEnded, string(reason), &now
+	s.call.Status, s.call.EndReason, s.call.EndedAt = store.StatusEnded, reason, &now
 	if s.call.Categories == nil {
 		s.call.Categories = []string{}
 	}
@@ -815,7 +802,7 @@ func (s *session) endCall(reason store.EndReason) error {
 		return fmt.Errorf("%w: %w", ErrStorage, s.writes.err)
 	}
 	s.srv.m.callsTotal.WithLabelValues(string(reason)).Inc()
-	s.log.Info("call ended", "reason", reason, "frames", s.call.Frames, "lost", s.call.FramesLost, "audio_s", s.call.AudioS)
+	s.log.Info("call ended", "reason", reason, "frames", s.call.Frames, "lost", s.call.FramesLost, "audio", s.call.Audio)
 	return nil
 }
 
@@ -871,7 +858,7 @@ func (s *session) fail(err error) {
 		s.an.Close()
 		s.an = nil
 	}
-	if err := s.endCall(store.EndError); err != nil {
+	if err := s.endCall(protocol.EndError); err != nil {
 		s.srv.adoptOrphan(s.id)
 	}
 	if s.conn != nil {
@@ -923,7 +910,7 @@ func (l *gapLog) merges(g store.Gap) bool {
 }
 
 // gapSlack is how far apart in call time two gaps may be and still be one.
-const gapSlack = 0.1
+const gapSlack = 100 * time.Millisecond
 
 func (l *gapLog) meets(g store.Gap) bool {
 	if g.FromSeq >= 0 && l.last.FromSeq >= 0 {

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // BenchmarkAnUtteranceThroughSessionHubAndStore measures what one final
@@ -26,7 +26,7 @@ func BenchmarkAnUtteranceThroughSessionHubAndStore(b *testing.B) {
 	if err := st.CreateCall(c); err != nil {
 		b.Fatal(err)
 	}
-	h.srv.hub.OpenCall(c.ID, c.AgentID, 0)
+	h.srv.hub.OpenCall(string(c.ID), string(c.AgentID), 0)
 	s := newSession(h.srv, c, "bench")
 	words := make([]protocol.Word, 12)
 	for i := range words {

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/call"
-	"github.com/earshot/earshot/insights/store"
 	"github.com/earshot/earshot/protocol"
+	"github.com/earshot/earshot/store"
 )
 
 // Session fuzz inputs are a sequence of operations, each a kind byte
@@ -130,7 +130,7 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 	if err := st.CreateCall(c); err != nil {
 		tb.Fatal(err)
 	}
-	h.srv.hub.OpenCall(c.ID, c.AgentID, 0)
+	h.srv.hub.OpenCall(string(c.ID), string(c.AgentID), 0)
 	s := newSession(h.srv, c, "fuzz")
 	s.lostTimer, s.noAudioTimer = time.NewTimer(time.Hour), time.NewTimer(time.Hour)
 	s.lostTimer.Stop()
@@ -191,7 +191,7 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 		}
 	}
 	if !r.failed {
-		if err := s.finish(store.EndEnd); err != nil {
+		if err := s.finish(protocol.EndEnd); err != nil {
 			tb.Fatalf("finishing the call: %v", err)
 		}
 	}

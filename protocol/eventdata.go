@@ -14,8 +14,8 @@ type CallStarted struct {
 
 // CallEnded is the data of call.ended.
 type CallEnded struct {
-	Reason    string  `json:"reason"`
-	DurationS float64 `json:"duration_s"`
+	Reason    EndReason `json:"reason"`
+	DurationS float64   `json:"duration_s"`
 }
 
 // Partial is the data of transcript.partial: the recognizer's current
@@ -137,3 +137,16 @@ type Alert struct {
 type Error struct {
 	Message string `json:"message"`
 }
+
+// EndReason is why a call ended: the reason of call.ended and of the stored
+// call.
+type EndReason string
+
+// End reasons.
+const (
+	EndEnd          EndReason = "end"           // the endpoint ended it
+	EndShutdown     EndReason = "shutdown"      // the engine stopped; the call may resume
+	EndEndpointLost EndReason = "endpoint_lost" // the endpoint did not resume in time
+	EndNoAudio      EndReason = "no_audio"      // no audio came within the limit after start
+	EndError        EndReason = "error"         // the call's analysis failed
+)

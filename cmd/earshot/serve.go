@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/engine"
-	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/store"
 	"github.com/earshot/earshot/web"
 )
 

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/engine"
-	"github.com/earshot/earshot/insights/store"
+	"github.com/earshot/earshot/store"
 )
 
 func TestStoreCheckNamesADamagedCallAndRepairKeepsTheOthers(t *testing.T) {
@@ -22,10 +22,10 @@ func TestStoreCheckNamesADamagedCallAndRepairKeepsTheOthers(t *testing.T) {
 	}
 	for i := 1; i <= 5; i++ {
 		id := fmt.Sprintf("c-%d", i)
-		if err := s.CreateCall(store.Call{ID: id, AgentID: "A17", StartedAt: time.Now(), Status: store.StatusLive, Ack: -1}); err != nil {
+		if err := s.CreateCall(store.Call{ID: store.CallID(id), AgentID: "A17", StartedAt: time.Now(), Status: store.StatusLive, Ack: -1}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AppendUtterance(id, store.Utterance{Speaker: "caller", Start: 1, End: 2, Text: "words of " + id}); err != nil {
+		if err := s.AppendUtterance(store.CallID(id), store.Utterance{Speaker: "caller", Start: time.Second, End: 2 * time.Second, Text: "words of " + id}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -60,7 +60,7 @@ func TestStoreCheckNamesADamagedCallAndRepairKeepsTheOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer s.Close()
-		for _, id := range []string{"c-1", "c-2", "c-4", "c-5"} {
+		for _, id := range []store.CallID{"c-1", "c-2", "c-4", "c-5"} {
 			if d, err := s.Detail(id); err != nil || len(d.Utterances) != 1 {
 				t.Errorf("%s: %v, %d utterances", id, err, len(d.Utterances))
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/localengine"
 	"github.com/earshot/earshot/internal/replay"
+	"github.com/earshot/earshot/store"
 )
 
 // startEngine runs an engine that analyses the sound only, stopped at the
@@ -67,7 +68,7 @@ func TestAllStreamsEveryCallAndTheEngineStoresThem(t *testing.T) {
 		if r.Job != jobs[i] {
 			t.Errorf("result %d is for %s, want results in job order", i, r.Job.Name)
 		}
-		c, err := eng.Server.Store().GetCall(r.Job.CallID)
+		c, err := eng.Server.Store().GetCall(store.CallID(r.Job.CallID))
 		if err != nil {
 			t.Fatalf("%s not stored: %v", r.Job.CallID, err)
 		}

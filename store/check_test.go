@@ -23,7 +23,7 @@ func fiveCalls(t *testing.T) string {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 5; i++ {
-		id := fmt.Sprintf("c-%d", i)
+		id := CallID(fmt.Sprintf("c-%d", i))
 		c := call(id, "A17", time.Now().Add(-time.Hour))
 		if err := s.CreateCall(c); err != nil {
 			t.Fatal(err)
@@ -33,7 +33,7 @@ func fiveCalls(t *testing.T) string {
 				t.Fatal(err)
 			}
 		}
-		if err := s.AppendUtterance(id, Utterance{Speaker: "caller", Start: 1, End: 2, Text: "call " + id}); err != nil {
+		if err := s.AppendUtterance(id, Utterance{Speaker: "caller", Start: sec(1), End: sec(2), Text: "call " + string(id)}); err != nil {
 			t.Fatal(err)
 		}
 		c.Status = StatusEnded
@@ -141,12 +141,12 @@ func TestADamagedRecordMidFileIsFoundAndRepaired(t *testing.T) {
 				t.Fatalf("Open after repair: %v", err)
 			}
 			defer s.Close()
-			for _, id := range []string{"c-1", "c-2", "c-4", "c-5"} {
+			for _, id := range []CallID{"c-1", "c-2", "c-4", "c-5"} {
 				d, err := s.Detail(id)
 				if err != nil {
 					t.Fatalf("%s after repair: %v", id, err)
 				}
-				if d.Call.Status != StatusEnded || len(d.Events) != 3 || len(d.Utterances) != 1 || d.Utterances[0].Text != "call "+id {
+				if d.Call.Status != StatusEnded || len(d.Events) != 3 || len(d.Utterances) != 1 || d.Utterances[0].Text != "call "+string(id) {
 					t.Errorf("%s after repair: status %s, %d events, utterances %+v", id, d.Call.Status, len(d.Events), d.Utterances)
 				}
 			}

@@ -170,8 +170,8 @@ func (s *Store) Close() error {
 // the protocol (protocol.ValidID).
 func ValidID(id string) bool { return protocol.ValidID(id) }
 
-func checkID(what, id string) error {
-	if !ValidID(id) {
+func checkID[ID ~string](what string, id ID) error {
+	if !ValidID(string(id)) {
 		return fmt.Errorf("%s %q: %w", what, id, ErrBadID)
 	}
 	return nil
@@ -179,17 +179,23 @@ func checkID(what, id string) error {
 
 // Key layout. '/' never occurs in ids, so a call's prefix never matches
 // another call whose id merely starts the same way.
-func callKey(id string) string              { return "call:" + id }
-func eventPrefix(id string) string          { return "evt:" + id + "/" }
-func eventKey(id string, seq uint64) string { return fmt.Sprintf("evt:%s/%020d", id, seq) }
-func uttPrefix(id string) string            { return "utt:" + id + "/" }
-func hintPrefix(id string) string           { return "hint:" + id + "/" }
-func hintKey(id, hint string) string        { return "hint:" + id + "/" + hint }
-func fbKey(id, hint string) string          { return "fb:" + id + "/" + hint }
-func gapPrefix(id string) string            { return "gap:" + id + "/" }
-func uttKey(id string, start time.Duration, speaker string, seq uint64) string {
-	return fmt.Sprintf("utt:%s/%020d/%s/%020d", id, int64(start), speaker, seq)
+func callKey(id CallID) string              { return "call:" + string(id) }
+func eventPrefix(id CallID) string          { return "evt:" + string(id) + "/" }
+func eventKey(id CallID, seq uint64) string { return fmt.Sprintf("evt:%s/%020d", id, seq) }
+func uttPrefix(id CallID) string            { return "utt:" + string(id) + "/" }
+func hintPrefix(id CallID) string           { return "hint:" + string(id) + "/" }
+func hintKey(id CallID, hint string) string { return "hint:" + string(id) + "/" + hint }
+func fbKey(id CallID, hint string) string   { return "fb:" + string(id) + "/" + hint }
+func gapPrefix(id CallID) string            { return "gap:" + string(id) + "/" }
+func uttKey(id CallID, start time.Duration, speaker string, seq uint64) string {
+	return fmt.Sprintf("utt:%s/%020d/%s/%020d", id, keyNanos(start), speaker, seq)
 }
+
+// keyNanos is a call time as keys hold it: the nanoseconds of its value in
+// seconds, truncated, as releases that kept times as float seconds computed
+// them. Times are whole milliseconds, so the two agree, and a key written
+// by an earlier release is found again (ReplaceUtterance deletes by key).
+func keyNanos(d time.Duration) int64 { return int64(protocol.Seconds(d) * float64(time.Second)) }
 
 // opts gives every key of a call the same expiry: the call's start plus
 // the retention period.
@@ -247,7 +253,7 @@ func (s *Store) PutCall(c Call) error {
 }
 
 // GetCall returns a call's summary, or ErrNotFound.
-func (s *Store) GetCall(id string) (Call, error) {
+func (s *Store) GetCall(id CallID) (Call, error) {
 	var c Call
 	if err := checkID("call", id); err != nil {
 		return c, err
@@ -261,7 +267,7 @@ func (s *Store) GetCall(id string) (Call, error) {
 }
 
 // readCall reads a call's summary inside tx: ErrNotFound if there is none.
-func readCall(tx *buntdb.Tx, id string) (Call, error) {
+func readCall(tx *buntdb.Tx, id CallID) (Call, error) {
 	var c Call
 	return c, decodeCall(tx, id, &c)
 }
@@ -269,7 +275,7 @@ func readCall(tx *buntdb.Tx, id string) (Call, error) {
 // callStart reads only a call's start time inside tx, which every record
 // of the call expires from; cheaper than the whole summary on the append
 // path, which runs for every event.
-func callStart(tx *buntdb.Tx, id string) (time.Time, error) {
+func callStart(tx *buntdb.Tx, id CallID) (time.Time, error) {
 	var c struct {
 		StartedAt time.Time `json:"started_at"`
 	}
@@ -278,7 +284,7 @@ func callStart(tx *buntdb.Tx, id string) (time.Time, error) {
 }
 
 // decodeCall unmarshals the stored summary of call id into dst.
-func decodeCall(tx *buntdb.Tx, id string, dst any) error {
+func decodeCall(tx *buntdb.Tx, id CallID, dst any) error {
 	v, err := tx.Get(callKey(id))
 	if errors.Is(err, buntdb.ErrNotFound) {
 		return fmt.Errorf("call %s: %w", id, ErrNotFound)
@@ -293,7 +299,7 @@ func decodeCall(tx *buntdb.Tx, id string, dst any) error {
 }
 
 // appendUnder writes key=val for a stored call, expiring with it.
-func (s *Store) appendUnder(callID, key string, val []byte, onlyNew bool) error {
+func (s *Store) appendUnder(callID CallID, key string, val []byte, onlyNew bool) error {
 	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
 		started, err := callStart(tx, callID)
 		if err != nil {
@@ -311,7 +317,7 @@ func (s *Store) appendUnder(callID, key string, val []byte, onlyNew bool) error 
 
 // AppendEvent stores one published event (its flat JSON) of a stored call.
 // Storing the same seq twice keeps the last.
-func (s *Store) AppendEvent(callID string, seq uint64, event []byte) error {
+func (s *Store) AppendEvent(callID CallID, seq uint64, event []byte) error {
 	if err := checkID("call", callID); err != nil {
 		return err
 	}
@@ -322,7 +328,7 @@ func (s *Store) AppendEvent(callID string, seq uint64, event []byte) error {
 }
 
 // AppendUtterance stores one final utterance of a stored call.
-func (s *Store) AppendUtterance(callID string, u Utterance) error {
+func (s *Store) AppendUtterance(callID CallID, u Utterance) error {
 	if err := checkID("call", callID); err != nil {
 		return err
 	}
@@ -330,15 +336,14 @@ func (s *Store) AppendUtterance(callID string, u Utterance) error {
 	if err != nil {
 		return fmt.Errorf("store: utterance: %w", err)
 	}
-	start := time.Duration(u.Start * float64(time.Second))
-	return s.appendUnder(callID, uttKey(callID, start, u.Speaker, u.Seq), b, false)
+	return s.appendUnder(callID, uttKey(callID, u.Start, u.Speaker, u.Seq), b, false)
 }
 
 // ReplaceUtterance stores u in place of old, an utterance of the call
 // stored before (matched by start, speaker and seq), in one transaction:
 // an engine restarted in the middle of an utterance decodes it again whole
 // and its final replaces the part the stopping engine stored.
-func (s *Store) ReplaceUtterance(callID string, old, u Utterance) error {
+func (s *Store) ReplaceUtterance(callID CallID, old, u Utterance) error {
 	if err := checkID("call", callID); err != nil {
 		return err
 	}
@@ -346,23 +351,22 @@ func (s *Store) ReplaceUtterance(callID string, old, u Utterance) error {
 	if err != nil {
 		return fmt.Errorf("store: utterance: %w", err)
 	}
-	seconds := func(x float64) time.Duration { return time.Duration(x * float64(time.Second)) }
 	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
 		started, err := callStart(tx, callID)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Delete(uttKey(callID, seconds(old.Start), old.Speaker, old.Seq)); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+		if _, err := tx.Delete(uttKey(callID, old.Start, old.Speaker, old.Seq)); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
 			return err
 		}
-		_, _, err = tx.Set(uttKey(callID, seconds(u.Start), u.Speaker, u.Seq), string(b), s.opts(started))
+		_, _, err = tx.Set(uttKey(callID, u.Start, u.Speaker, u.Seq), string(b), s.opts(started))
 		return err
 	}))
 }
 
 // AppendHint stores a hint shown in a stored call: the first event of each
 // hint id is kept, so feedback refers to one thing.
-func (s *Store) AppendHint(callID, hintID string, event []byte) error {
+func (s *Store) AppendHint(callID CallID, hintID string, event []byte) error {
 	if err := checkID("call", callID); err != nil {
 		return err
 	}
@@ -377,7 +381,7 @@ func (s *Store) AppendHint(callID, hintID string, event []byte) error {
 }
 
 // AppendGap stores a gap of a stored call.
-func (s *Store) AppendGap(callID string, g Gap) error {
+func (s *Store) AppendGap(callID CallID, g Gap) error {
 	if err := checkID("call", callID); err != nil {
 		return err
 	}
@@ -385,13 +389,13 @@ func (s *Store) AppendGap(callID string, g Gap) error {
 	if err != nil {
 		return fmt.Errorf("store: gap: %w", err)
 	}
-	key := fmt.Sprintf("%s%020d/%020d", gapPrefix(callID), int64(g.From*1e9), g.FromSeq+1)
+	key := fmt.Sprintf("%s%020d/%020d", gapPrefix(callID), keyNanos(g.From), g.FromSeq+1)
 	return s.appendUnder(callID, key, b, false)
 }
 
 // SetFeedback records an agent's feedback on a hint shown in a call,
 // replacing earlier feedback. ErrNotFound if the call or hint is unknown.
-func (s *Store) SetFeedback(callID, hintID string, fb Feedback) error {
+func (s *Store) SetFeedback(callID CallID, hintID string, fb Feedback) error {
 	if err := checkID("call", callID); err != nil {
 		return err
 	}
@@ -438,7 +442,7 @@ func scanPrefix(tx *buntdb.Tx, prefix string, fn func(key, val string) error) er
 
 // Detail returns everything stored about a call, events in seq order and
 // utterances in start order. ErrNotFound if there is no such call.
-func (s *Store) Detail(id string) (Detail, error) {
+func (s *Store) Detail(id CallID) (Detail, error) {
 	var d Detail
 	if err := checkID("call", id); err != nil {
 		return d, err
@@ -654,7 +658,7 @@ func makePrivate(path string) error {
 // LastEventSeq returns the highest event seq stored for a call (0 if none):
 // a call resumed after a crash continues after it, even if the crash came
 // before the summary recorded it.
-func (s *Store) LastEventSeq(callID string) (uint64, error) {
+func (s *Store) LastEventSeq(callID CallID) (uint64, error) {
 	if err := checkID("call", callID); err != nil {
 		return 0, err
 	}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/tidwall/buntdb"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
@@ -26,7 +28,7 @@ func open(t *testing.T, path string, cfg Config) *Store {
 	return s
 }
 
-func call(id, agent string, start time.Time) Call {
+func call(id CallID, agent AgentID, start time.Time) Call {
 	return Call{ID: id, AgentID: agent, StartedAt: start, Status: StatusLive, Ack: -1}
 }
 
@@ -47,10 +49,10 @@ func TestCallLifecycleSurvivesReopen(t *testing.T) {
 	}
 	// Utterances arrive out of start order (the caller's final comes after
 	// the agent's later one); Detail returns them in call order.
-	if err := s.AppendUtterance("c-1", Utterance{Speaker: "caller", Start: 2.5, End: 3, Text: "second"}); err != nil {
+	if err := s.AppendUtterance("c-1", Utterance{Speaker: "caller", Start: sec(2.5), End: sec(3), Text: "second"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppendUtterance("c-1", Utterance{Speaker: "agent", Start: 0.5, End: 2, Text: "first"}); err != nil {
+	if err := s.AppendUtterance("c-1", Utterance{Speaker: "agent", Start: sec(0.5), End: sec(2), Text: "first"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AppendHint("c-1", "retention_offer", []byte(`{"type":"hint","id":"retention_offer","title":"one"}`)); err != nil {
@@ -62,7 +64,7 @@ func TestCallLifecycleSurvivesReopen(t *testing.T) {
 	if err := s.SetFeedback("c-1", "retention_offer", Feedback{Action: "accept", At: t0, By: "A17"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppendGap("c-1", Gap{FromSeq: 10, ToSeq: 19, From: 0.1, To: 0.2, Frames: 10, Reason: "buffer_overflow"}); err != nil {
+	if err := s.AppendGap("c-1", Gap{FromSeq: 10, ToSeq: 19, From: sec(0.1), To: sec(0.2), Frames: 10, Reason: "buffer_overflow"}); err != nil {
 		t.Fatal(err)
 	}
 	end := t0.Add(time.Minute)
@@ -139,7 +141,7 @@ func TestSecondProcessIsLockedOut(t *testing.T) {
 
 func TestCallsWithTheSameIDPrefixStaySeparate(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "db"), Config{})
-	for _, id := range []string{"a", "a:b", "a.1"} {
+	for _, id := range []CallID{"a", "a:b", "a.1"} {
 		if err := s.CreateCall(call(id, "A1", t0)); err != nil {
 			t.Fatal(err)
 		}
@@ -164,7 +166,7 @@ func TestListFiltersAndPaginates(t *testing.T) {
 	// caller sentiment falls from 0.9 in steps of 0.05. Calls 10 and 11
 	// start at the same instant to exercise ties in the cursor.
 	for i := 0; i < 30; i++ {
-		c := call(fmt.Sprintf("c-%02d", i), []string{"A1", "A2"}[i%2], t0.Add(time.Duration(i)*time.Minute))
+		c := call(CallID(fmt.Sprintf("c-%02d", i)), []AgentID{"A1", "A2"}[i%2], t0.Add(time.Duration(i)*time.Minute))
 		if i == 11 {
 			c.StartedAt = t0.Add(10 * time.Minute)
 		}
@@ -184,7 +186,7 @@ func TestListFiltersAndPaginates(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, c := range p.Calls {
-				ids = append(ids, c.ID)
+				ids = append(ids, string(c.ID))
 			}
 			if p.NextCursor == "" || pages > 100 {
 				return ids
@@ -226,7 +228,7 @@ func TestListFiltersAndPaginates(t *testing.T) {
 					t.Fatalf("call %s on two pages", id)
 				}
 				seen[id] = true
-				c, _ := s.GetCall(id)
+				c, _ := s.GetCall(CallID(id))
 				if i > 0 && c.StartedAt.After(prev.StartedAt) {
 					t.Errorf("%s is newer than the call before it", id)
 				}
@@ -305,7 +307,7 @@ func TestDetailJSONHasTheDocumentedFields(t *testing.T) {
 
 func TestLastEventSeq(t *testing.T) {
 	s := open(t, filepath.Join(t.TempDir(), "db"), Config{})
-	for _, id := range []string{"a", "b"} {
+	for _, id := range []CallID{"a", "b"} {
 		if err := s.CreateCall(call(id, "A1", t0)); err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +339,7 @@ func FuzzListCursor(f *testing.F) {
 	}
 	defer s.Close()
 	for i := 0; i < 5; i++ {
-		s.CreateCall(call(fmt.Sprintf("c%d", i), "A1", t0.Add(time.Duration(i)*time.Minute)))
+		s.CreateCall(call(CallID(fmt.Sprintf("c%d", i)), "A1", t0.Add(time.Duration(i)*time.Minute)))
 	}
 	f.Fuzz(func(t *testing.T, cur string) {
 		p, err := s.List(Query{Cursor: cur, Limit: 2})
@@ -356,14 +358,14 @@ func TestReplaceUtterance(t *testing.T) {
 	if err := s.CreateCall(call("c-1", "A17", t0)); err != nil {
 		t.Fatal(err)
 	}
-	part := Utterance{Speaker: "caller", Start: 10.24, End: 11.5, Text: "i would like", Seq: 40}
-	other := Utterance{Speaker: "agent", Start: 10.5, End: 11, Text: "mm", Seq: 41}
+	part := Utterance{Speaker: "caller", Start: sec(10.24), End: sec(11.5), Text: "i would like", Seq: 40}
+	other := Utterance{Speaker: "agent", Start: sec(10.5), End: sec(11), Text: "mm", Seq: 41}
 	for _, u := range []Utterance{part, other} {
 		if err := s.AppendUtterance("c-1", u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	whole := Utterance{Speaker: "caller", Start: 10.24, End: 13, Text: "i would like to cancel", Seq: 57}
+	whole := Utterance{Speaker: "caller", Start: sec(10.24), End: sec(13), Text: "i would like to cancel", Seq: 57}
 	if err := s.ReplaceUtterance("c-1", part, whole); err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +429,7 @@ func TestTheDatabaseFileIsOnlyReadableByItsOwner(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "earshot.db")
 		s := open(t, path, Config{})
 		for i := range 20 {
-			if err := s.CreateCall(call(fmt.Sprintf("c-%d", i), "A17", t0)); err != nil {
+			if err := s.CreateCall(call(CallID(fmt.Sprintf("c-%d", i)), "A17", t0)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -447,3 +449,6 @@ func TestTheDatabaseFileIsOnlyReadableByItsOwner(t *testing.T) {
 		}
 	})
 }
+
+// sec is x seconds of call time.
+func sec(x float64) time.Duration { return protocol.FromSeconds(x) }
