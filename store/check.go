@@ -165,105 +165,125 @@ type record struct {
 // records straddle its edges.
 var scanWindow = 1 << 20
 
+// window is scan's view of the file: a buffer that slides along it, so the
+// file is never held whole.
+type window struct {
+	r    io.Reader
+	buf  []byte
+	base int64 // file offset of buf[0]
+	pos  int   // next unparsed byte in buf
+	eof  bool
+}
+
+// more drops buf[:keep] and reads more, growing buf if it is full.
+func (w *window) more(keep int) error {
+	w.base += int64(keep)
+	w.buf = w.buf[:copy(w.buf, w.buf[keep:])]
+	w.pos -= keep
+	if len(w.buf) == cap(w.buf) {
+		w.buf = append(make([]byte, 0, 2*cap(w.buf)), w.buf...)
+	}
+	n, err := w.r.Read(w.buf[len(w.buf):cap(w.buf)])
+	w.buf = w.buf[:len(w.buf)+n]
+	if err == io.EOF {
+		w.eof = true
+		err = nil
+	}
+	return err
+}
+
 // scan reads a database file from r and calls onRecord for each valid
 // record with its bytes (valid only during the call). It keeps a window of
 // the file, not the file: the window grows only to hold the largest record.
 func scan(r io.Reader, onRecord func(rec record, raw []byte) error) (rep CheckReport, err error) {
-	buf := make([]byte, 0, scanWindow)
-	var base int64 // file offset of buf[0]
-	pos := 0       // next unparsed byte in buf
-	eof := false
-	// more drops buf[:keep] and reads more, growing buf if it is full.
-	more := func(keep int) error {
-		base += int64(keep)
-		buf = buf[:copy(buf, buf[keep:])]
-		pos -= keep
-		if len(buf) == cap(buf) {
-			buf = append(make([]byte, 0, 2*cap(buf)), buf...)
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			eof = true
-			err = nil
-		}
-		return err
-	}
+	w := &window{r: r, buf: make([]byte, 0, scanWindow)}
 	for {
-		if pos == len(buf) {
-			if eof {
+		if w.pos == len(w.buf) {
+			if w.eof {
 				break
 			}
-			if err := more(pos); err != nil {
+			if err := w.more(w.pos); err != nil {
 				return rep, err
 			}
 			continue
 		}
-		if buf[pos] == 0 { // buntdb skips NUL bytes
-			pos++
+		if w.buf[w.pos] == 0 { // buntdb skips NUL bytes
+			w.pos++
 			continue
 		}
-		n, parts, perr := parseRecord(buf[pos:])
-		if errors.Is(perr, errTorn) && !eof {
-			if err := more(pos); err != nil {
+		n, parts, perr := parseRecord(w.buf[w.pos:])
+		if errors.Is(perr, errTorn) && !w.eof {
+			if err := w.more(w.pos); err != nil {
 				return rep, err
 			}
 			continue
 		}
 		if perr == nil {
 			rep.Records++
-			if err := onRecord(record{base + int64(pos), base + int64(pos+n), parts}, buf[pos:pos+n]); err != nil {
+			rec := record{w.base + int64(w.pos), w.base + int64(w.pos+n), parts}
+			if err := onRecord(rec, w.buf[w.pos:w.pos+n]); err != nil {
 				return rep, err
 			}
-			pos += n
+			w.pos += n
 			continue
 		}
-		// Damage from pos: look for the next record that parses, a '*'
-		// after a newline.
-		d := Damage{Offset: base + int64(pos), Reason: perr.Error()}
-		if errors.Is(perr, errTorn) {
-			d.Reason = "a record's length runs past the end of the file although valid records follow it: " +
-				"a corrupt length, which buntdb would take for a torn last write and truncate the file there"
+		d, found, err := w.skipDamage(perr)
+		if err != nil {
+			return rep, err
 		}
-		q, found := pos+1, false
-		for {
-			for ; q < len(buf); q++ {
-				if buf[q] != '*' || buf[q-1] != '\n' {
-					continue
-				}
-				_, _, err := parseRecord(buf[q:])
-				if err == nil {
-					found = true
-					break
-				}
-				if errors.Is(err, errTorn) && !eof {
-					break // undecided until more is read
-				}
-			}
-			if found || eof && q >= len(buf) {
-				break
-			}
-			// Keep the byte before q for the newline test.
-			d.Keys = append(d.Keys, keyPattern.FindAllString(string(buf[pos:q-1]), -1)...)
-			pos = q - 1
-			if err := more(pos); err != nil {
-				return rep, err
-			}
-			q = pos + 1
-		}
-		d.Keys = uniq(append(d.Keys, keyPattern.FindAllString(string(buf[pos:q]), -1)...))
 		if !found && errors.Is(perr, errTorn) {
 			// Nothing valid after it: the last write, cut short.
-			rep.TornTail = base + int64(len(buf)) - d.Offset
-			pos = len(buf)
+			rep.TornTail = w.base + int64(len(w.buf)) - d.Offset
+			w.pos = len(w.buf)
 			break
 		}
-		d.End = base + int64(q)
 		rep.Damaged = append(rep.Damaged, d)
-		pos = q
 	}
-	rep.Size = base + int64(len(buf))
+	rep.Size = w.base + int64(len(w.buf))
 	return rep, nil
+}
+
+// skipDamage moves w.pos past the damage there, which parseRecord rejected
+// with perr, to the next record that parses: a '*' after a newline. found is
+// false if none follows before the end of the file. A candidate that runs
+// past the end of the window is undecided until more is read, so the window
+// slides on, collecting the keys of what it leaves behind.
+func (w *window) skipDamage(perr error) (d Damage, found bool, err error) {
+	d = Damage{Offset: w.base + int64(w.pos), Reason: perr.Error()}
+	if errors.Is(perr, errTorn) {
+		d.Reason = "a record's length runs past the end of the file although valid records follow it: " +
+			"a corrupt length, which buntdb would take for a torn last write and truncate the file there"
+	}
+	q := w.pos + 1
+	for {
+		for ; q < len(w.buf); q++ {
+			if w.buf[q] != '*' || w.buf[q-1] != '\n' {
+				continue
+			}
+			_, _, err := parseRecord(w.buf[q:])
+			if err == nil {
+				found = true
+				break
+			}
+			if errors.Is(err, errTorn) && !w.eof {
+				break // undecided until more is read
+			}
+		}
+		if found || w.eof && q >= len(w.buf) {
+			break
+		}
+		// Keep the byte before q for the newline test.
+		d.Keys = append(d.Keys, keyPattern.FindAllString(string(w.buf[w.pos:q-1]), -1)...)
+		w.pos = q - 1
+		if err := w.more(w.pos); err != nil {
+			return d, false, err
+		}
+		q = w.pos + 1
+	}
+	d.Keys = uniq(append(d.Keys, keyPattern.FindAllString(string(w.buf[w.pos:q]), -1)...))
+	d.End = w.base + int64(q)
+	w.pos = q
+	return d, found, nil
 }
 
 func uniq(s []string) []string {

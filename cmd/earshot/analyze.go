@@ -55,28 +55,48 @@ func runAnalyze(ctx context.Context, env *environment, args []string) error {
 	}
 	defer closeDeps()
 
-	type outcome struct {
-		rec  call.Record
-		warn string
-		err  error
-		took time.Duration
-	}
 	files := fs.Args()
-	results := make([]outcome, len(files))
-	done := make([]chan struct{}, len(files))
-	for i := range done {
-		done[i] = make(chan struct{})
+	run := startAnalyses(ctx, deps, files, *jobs)
+	// The workers use deps: wait for them before closeDeps runs.
+	defer run.wait()
+	return printAnalyses(ctx, env, *format, files, run)
+}
+
+// analysisOutcome is what analyzing one file gave.
+type analysisOutcome struct {
+	rec  call.Record
+	warn string
+	err  error
+	took time.Duration
+}
+
+// analyses are the files of one `earshot analyze` being analyzed at once.
+// A worker writes results[i] before it closes done[i], so whoever waits on
+// done[i] may read results[i].
+type analyses struct {
+	results []analysisOutcome
+	done    []chan struct{}
+	wg      sync.WaitGroup
+}
+
+// startAnalyses starts jobs workers and a feeder that hands them the files
+// in order until ctx ends. The caller owns the workers and must call wait
+// before it returns; the feeder stops with them, as it closes the work
+// channel the workers range over.
+func startAnalyses(ctx context.Context, deps call.Deps, files []string, jobs int) *analyses {
+	a := &analyses{results: make([]analysisOutcome, len(files)), done: make([]chan struct{}, len(files))}
+	for i := range a.done {
+		a.done[i] = make(chan struct{})
 	}
 	work := make(chan int)
-	var wg sync.WaitGroup
-	for range *jobs {
-		wg.Go(func() {
+	for range jobs {
+		a.wg.Go(func() {
 			for i := range work {
 				start := time.Now()
 				rec, err := analyzeFile(ctx, deps, files[i])
 				warn, err := truncationWarning(rec, err)
-				results[i] = outcome{rec, warn, err, time.Since(start)}
-				close(done[i])
+				a.results[i] = analysisOutcome{rec, warn, err, time.Since(start)}
+				close(a.done[i])
 			}
 		})
 	}
@@ -90,17 +110,25 @@ func runAnalyze(ctx context.Context, env *environment, args []string) error {
 			}
 		}
 	}()
-	defer wg.Wait()
+	return a
+}
 
-	// Print in input order as soon as each file is ready.
+// wait returns once every worker has.
+func (a *analyses) wait() { a.wg.Wait() }
+
+// printAnalyses prints the outcome of each file in input order as soon as
+// it is ready, so a long first file holds up the output but not the work.
+// A file that failed is reported on stderr and the others still print;
+// errReported then says that one did.
+func printAnalyses(ctx context.Context, env *environment, format string, files []string, a *analyses) error {
 	failed := false
 	for i, path := range files {
 		select {
-		case <-done[i]:
+		case <-a.done[i]:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		r := results[i]
+		r := a.results[i]
 		if r.err != nil {
 			fmt.Fprintf(env.stderr, "earshot analyze: %s: %v\n", path, r.err)
 			failed = true
@@ -111,7 +139,7 @@ func runAnalyze(ctx context.Context, env *environment, args []string) error {
 		}
 		env.log.Debug("analyzed", "file", path, "audio_s", r.rec.Duration.Seconds(),
 			"took_s", r.took.Seconds(), "x_realtime", r.rec.Duration.Seconds()/max(r.took.Seconds(), 1e-9))
-		if err := printAnalysis(env.stdout, *format, path, r.rec); err != nil {
+		if err := printAnalysis(env.stdout, format, path, r.rec); err != nil {
 			return err
 		}
 	}

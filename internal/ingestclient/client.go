@@ -338,9 +338,47 @@ func rejected(r *protocol.RejectedError) error {
 
 // connectOnce runs one connection; it returns nil once the call ended.
 func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
+	ws, bc, err := c.dial(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer ws.Close()
+	ws.SetReadLimit(64 << 10)
+	// The engine pings every 15 s; a ping proves it alive while no acks
+	// flow (a paused call), so it extends the read deadline.
+	ws.SetPingHandler(func(data string) error {
+		_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
+		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(5*time.Second))
+	})
+	if err := c.handshake(ws); err != nil {
+		return false, err
+	}
+
+	// The reader goroutine owns reads; this goroutine owns writes. The
+	// reader ends when the connection does; we wait for it before returning.
+	var rerr error
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		rerr = c.readLoop(ws)
+	}()
+	err = c.writeLoop(ctx, ws, bc, readDone)
+	_ = ws.Close()
+	<-readDone
+	if err == nil {
+		return true, nil
+	}
+	return true, lostConnection(rerr, err)
+}
+
+// dial opens the WebSocket to the engine and returns the batchConn under
+// it too, for the writer to send each wake-up's messages in one write. A
+// bad URL or an engine refusing the token is ErrRejected: no reconnect
+// would help.
+func (c *Client) dial(ctx context.Context) (*websocket.Conn, *batchConn, error) {
 	u, err := wsURL(c.cfg.URL)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", ErrRejected, err)
+		return nil, nil, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	var bc *batchConn
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, TLSClientConfig: c.cfg.TLS,
@@ -357,37 +395,36 @@ func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
 	ws, resp, err := d.DialContext(ctx, u, h)
 	if err != nil {
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
-			return false, rejected(&protocol.RejectedError{Status: resp.StatusCode})
+			return nil, nil, rejected(&protocol.RejectedError{Status: resp.StatusCode})
 		}
-		return false, err
+		return nil, nil, err
 	}
-	defer ws.Close()
-	ws.SetReadLimit(64 << 10)
-	// The engine pings every 15 s; a ping proves it alive while no acks
-	// flow (a paused call), so it extends the read deadline.
-	ws.SetPingHandler(func(data string) error {
-		_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
-		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(5*time.Second))
-	})
+	return ws, bc, nil
+}
+
+// handshake sends start (resuming the call after the first connection) and
+// waits for started, whose ack says where the engine's copy of the call
+// ends: the frames after it are resent, those up to it leave the ring.
+func (c *Client) handshake(ws *websocket.Conn) error {
 	c.mu.Lock()
 	resume := c.everConn
 	c.mu.Unlock()
 	start := protocol.Start(c.cfg.CallID, c.cfg.AgentID, c.cfg.SampleRate, c.cfg.Encoding, resume)
 	_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	if err := ws.WriteJSON(start); err != nil {
-		return false, err
+		return err
 	}
 	_ = ws.SetReadDeadline(time.Now().Add(30 * time.Second))
 	var started protocol.Control
 	if err := ws.ReadJSON(&started); err != nil {
 		var ce *websocket.CloseError
 		if errors.As(err, &ce) && protocol.Final(ce.Code) {
-			return false, rejected(&protocol.RejectedError{Code: ce.Code, Reason: ce.Text})
+			return rejected(&protocol.RejectedError{Code: ce.Code, Reason: ce.Text})
 		}
-		return false, err
+		return err
 	}
 	if started.Type != protocol.TypeStarted || started.Ack == nil {
-		return false, fmt.Errorf("%w: unexpected answer %q to start", ErrRejected, started.Type)
+		return fmt.Errorf("%w: unexpected answer %q to start", ErrRejected, started.Type)
 	}
 	c.mu.Lock()
 	c.everConn = true
@@ -395,29 +432,22 @@ func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
 	c.ackLocked(*started.Ack)
 	c.sentTo = *started.Ack // resend everything after the engine's ack
 	c.mu.Unlock()
+	return nil
+}
 
-	// The reader goroutine owns reads; this goroutine owns writes. The
-	// reader ends when the connection does; we wait for it before returning.
-	var rerr error
-	readDone := make(chan struct{})
-	go func() {
-		defer close(readDone)
-		rerr = c.readLoop(ws)
-	}()
-	err = c.writeLoop(ctx, ws, bc, readDone)
-	_ = ws.Close()
-	<-readDone
-	if err == nil {
-		return true, nil
-	}
+// lostConnection is Run's error for a connection the writer lost with
+// werr. The reader's error rerr says more when the engine closed it: a
+// final close code rejects the call for good (no reconnect), any other
+// close is named by its code and text.
+func lostConnection(rerr, werr error) error {
 	var ce *websocket.CloseError
 	if errors.As(rerr, &ce) {
 		if protocol.Final(ce.Code) {
-			return true, rejected(&protocol.RejectedError{Code: ce.Code, Reason: ce.Text})
+			return rejected(&protocol.RejectedError{Code: ce.Code, Reason: ce.Text})
 		}
-		err = fmt.Errorf("engine closed: %d %s", ce.Code, ce.Text)
+		return fmt.Errorf("engine closed: %d %s", ce.Code, ce.Text)
 	}
-	return true, err
+	return werr
 }
 
 func (c *Client) ackLocked(n int64) {
