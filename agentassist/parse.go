@@ -282,35 +282,8 @@ func (p *parser) rule(n *yaml.Node) (rule, error) {
 			return r, err
 		}
 	}
-	trig := f["any_of"]
-	switch {
-	case f["any_of"] != nil && f["all_of"] != nil:
-		return r, p.errf(p.keyOf[f["all_of"]], "%s: give any_of or all_of, not both", what)
-	case f["all_of"] != nil:
-		trig, r.all = f["all_of"], true
-	case trig == nil:
-		return r, p.errf(n, "%s: missing triggers (any_of or all_of)", what)
-	}
-	if w := f["within_s"]; w != nil {
-		if !r.all {
-			return r, p.errf(w, "%s: within_s only applies to all_of", what)
-		}
-		if r.within, err = p.seconds(w, what+" within_s", true); err != nil {
-			return r, err
-		}
-	}
-	if err := p.kind(trig, yaml.SequenceNode, what+" triggers", "a list of triggers"); err != nil {
+	if err := p.ruleTriggers(n, f, what, &r); err != nil {
 		return r, err
-	}
-	if len(trig.Content) == 0 {
-		return r, p.errf(trig, "%s: the trigger list is empty", what)
-	}
-	for _, tn := range trig.Content {
-		t, err := p.trigger(tn, what)
-		if err != nil {
-			return r, err
-		}
-		r.triggers = append(r.triggers, t)
 	}
 	if c := f["cooldown_s"]; c != nil {
 		if r.cooldown, err = p.seconds(c, what+" cooldown_s", false); err != nil {
@@ -322,33 +295,91 @@ func (p *parser) rule(n *yaml.Node) (rule, error) {
 			return r, err
 		}
 	}
-	var ttl time.Duration
-	if tn := f["ttl_s"]; tn != nil {
-		v, err := p.number(tn, what+" ttl_s")
-		if err != nil {
-			return r, err
-		}
-		if v <= 0 || v > MaxHintTTL.Seconds() {
-			return r, p.errf(tn, "%s ttl_s: %v seconds is out of range (above 0 to %v)", what, v, MaxHintTTL.Seconds())
-		}
-		ttl = durationFromSeconds(v)
-	}
-	an := f["actions"]
-	if err := p.kind(an, yaml.SequenceNode, what+" actions", "a list of actions"); err != nil {
+	ttl, err := p.hintTTL(f["ttl_s"], what)
+	if err != nil {
 		return r, err
 	}
+	if err := p.ruleActions(f["actions"], what, ttl, &r); err != nil {
+		return r, err
+	}
+	// Checked last because only the actions say whether the rule has a
+	// hint; a ttl_s on a rule without one would silently do nothing.
+	if tn := f["ttl_s"]; tn != nil && !slices.ContainsFunc(r.actions, func(a Action) bool { return a.Kind == KindHint }) {
+		return r, p.errf(p.keyOf[tn], "%s: ttl_s only applies to a rule with a hint action", what)
+	}
+	return r, nil
+}
+
+// ruleTriggers reads a rule's any_of or all_of list, and within_s with it:
+// the window only means something when every trigger must fire, so it is
+// checked against the list kind before the list itself.
+func (p *parser) ruleTriggers(n *yaml.Node, f map[string]*yaml.Node, what string, r *rule) error {
+	trig, all, err := p.either(n, f, "any_of", "all_of", what, "missing triggers (any_of or all_of)")
+	if err != nil {
+		return err
+	}
+	r.all = all
+	if w := f["within_s"]; w != nil {
+		if !r.all {
+			return p.errf(w, "%s: within_s only applies to all_of", what)
+		}
+		if r.within, err = p.seconds(w, what+" within_s", true); err != nil {
+			return err
+		}
+	}
+	if err := p.kind(trig, yaml.SequenceNode, what+" triggers", "a list of triggers"); err != nil {
+		return err
+	}
+	if len(trig.Content) == 0 {
+		return p.errf(trig, "%s: the trigger list is empty", what)
+	}
+	for _, tn := range trig.Content {
+		t, err := p.trigger(tn, what)
+		if err != nil {
+			return err
+		}
+		r.triggers = append(r.triggers, t)
+	}
+	return nil
+}
+
+// hintTTL reads a rule's ttl_s, 0 (the overlay's default) when it has
+// none. It is bounded by MaxHintTTL rather than the day p.seconds allows,
+// for the reasons given there.
+func (p *parser) hintTTL(tn *yaml.Node, what string) (time.Duration, error) {
+	if tn == nil {
+		return 0, nil
+	}
+	v, err := p.number(tn, what+" ttl_s")
+	if err != nil {
+		return 0, err
+	}
+	if v <= 0 || v > MaxHintTTL.Seconds() {
+		return 0, p.errf(tn, "%s ttl_s: %v seconds is out of range (above 0 to %v)", what, v, MaxHintTTL.Seconds())
+	}
+	return durationFromSeconds(v), nil
+}
+
+// ruleActions reads a rule's action list into r. Each action is stamped
+// with the rule's id, and a hint with the rule's ttl, so that an Action
+// handed out later needs no way back to its rule. The same action listed
+// twice is a slip in the file and is reported at the second one.
+func (p *parser) ruleActions(an *yaml.Node, what string, ttl time.Duration, r *rule) error {
+	if err := p.kind(an, yaml.SequenceNode, what+" actions", "a list of actions"); err != nil {
+		return err
+	}
 	if len(an.Content) == 0 {
-		return r, p.errf(an, "%s: the action list is empty", what)
+		return p.errf(an, "%s: the action list is empty", what)
 	}
 	seen := map[string]bool{}
 	for _, a := range an.Content {
 		act, err := p.action(a, what)
 		if err != nil {
-			return r, err
+			return err
 		}
 		key := string(act.Kind) + ":" + act.ID
 		if seen[key] {
-			return r, p.errf(a, "%s: %s %q listed twice", what, act.Kind, act.ID)
+			return p.errf(a, "%s: %s %q listed twice", what, act.Kind, act.ID)
 		}
 		seen[key] = true
 		act.Rule = r.id
@@ -357,10 +388,24 @@ func (p *parser) rule(n *yaml.Node) (rule, error) {
 		}
 		r.actions = append(r.actions, act)
 	}
-	if tn := f["ttl_s"]; tn != nil && !slices.ContainsFunc(r.actions, func(a Action) bool { return a.Kind == KindHint }) {
-		return r, p.errf(p.keyOf[tn], "%s: ttl_s only applies to a rule with a hint action", what)
+	return nil
+}
+
+// either returns the value of whichever of the keys a and b the mapping f
+// holds, and whether it was b. Some settings are a pair of keys, one for
+// each way (any_of or all_of, below or above), so that the key itself says
+// which way; both at once is refused at b's key, neither at n with the
+// reason missing.
+func (p *parser) either(n *yaml.Node, f map[string]*yaml.Node, a, b, what, missing string) (*yaml.Node, bool, error) {
+	switch {
+	case f[a] != nil && f[b] != nil:
+		return nil, false, p.errf(p.keyOf[f[b]], "%s: give %s or %s, not both", what, a, b)
+	case f[b] != nil:
+		return f[b], true, nil
+	case f[a] == nil:
+		return nil, false, p.errf(n, "%s: %s", what, missing)
 	}
-	return r, nil
+	return f[a], false, nil
 }
 
 // single returns the one key and value of a mapping like {phrase: {...}}.
@@ -389,123 +434,158 @@ func (p *parser) trigger(n *yaml.Node, rwhat string) (trigger, error) {
 	}
 	t := trigger{kind: TriggerKind(kind)}
 	what := fmt.Sprintf("%s %s trigger", rwhat, kind)
+	// Each kind has keys of its own, so each gets its own reader; single
+	// has already refused any other kind.
 	switch t.kind {
 	case TriggerPhrase, TriggerAbsence:
-		req := []string{"speaker"}
-		if t.kind == TriggerAbsence {
-			req = append(req, "within_s")
-		}
-		f, err := p.mapping(body, what, []string{"speaker", "any_of", "regex", "within_s"}, req)
-		if err != nil {
-			return t, err
-		}
-		if t.speaker, err = p.speaker(f["speaker"], what+" speaker"); err != nil {
-			return t, err
-		}
-		if f["any_of"] == nil && f["regex"] == nil {
-			return t, p.errf(body, "%s: give any_of (phrases) or regex", what)
-		}
-		if l := f["any_of"]; l != nil {
-			if err := p.phrases(l, what, &t); err != nil {
-				return t, err
-			}
-		}
-		if rn := f["regex"]; rn != nil {
-			src, err := p.str(rn, what+" regex")
-			if err != nil {
-				return t, err
-			}
-			re, err := regexp.Compile(src)
-			if err != nil {
-				return t, p.errf(rn, "%s: bad regex: %s", what, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
-			}
-			if re.MatchString("") {
-				return t, p.errf(rn, "%s: regex %q matches empty text, so it would fire on every utterance", what, src)
-			}
-			t.regex = re
-		}
-		if w := f["within_s"]; w != nil {
-			if t.within, err = p.seconds(w, what+" within_s", true); err != nil {
-				return t, err
-			}
-		}
+		err = p.phraseTrigger(body, what, &t)
 	case TriggerSentiment:
-		f, err := p.mapping(body, what, []string{"speaker", "below", "above", "for_utterances"}, []string{"speaker"})
-		if err != nil {
-			return t, err
-		}
-		if t.speaker, err = p.speaker(f["speaker"], what+" speaker"); err != nil {
-			return t, err
-		}
-		lv := f["below"]
-		t.below = true
-		switch {
-		case f["below"] != nil && f["above"] != nil:
-			return t, p.errf(p.keyOf[f["above"]], "%s: give below or above, not both", what)
-		case f["above"] != nil:
-			lv, t.below = f["above"], false
-		case lv == nil:
-			return t, p.errf(body, "%s: missing below or above", what)
-		}
-		if t.level, err = p.number(lv, what+" level"); err != nil {
-			return t, err
-		}
-		if t.level < -1 || t.level > 1 {
-			return t, p.errf(lv, "%s: level %v is outside the sentiment range -1..1", what, t.level)
-		}
-		t.forUtts = 1
-		if c := f["for_utterances"]; c != nil {
-			if t.forUtts, err = p.intValue(c, what+" for_utterances"); err != nil {
-				return t, err
-			}
-			if t.forUtts < 1 || t.forUtts > 1000 {
-				return t, p.errf(c, "%s: for_utterances must be 1..1000", what)
-			}
-		}
+		err = p.sentimentTrigger(body, what, &t)
 	case TriggerDynamics:
-		f, err := p.mapping(body, what, []string{"event", "speaker", "min_duration_s"}, []string{"event"})
-		if err != nil {
-			return t, err
-		}
-		ev, err := p.str(f["event"], what+" event")
-		if err != nil {
-			return t, err
-		}
-		switch insights.DynamicsEventKind(ev) {
-		case insights.DeadAir, insights.Overtalk, insights.Monologue, insights.FastSpeech:
-			t.dynEvent = insights.DynamicsEventKind(ev)
-		default:
-			return t, p.errf(f["event"], "%s: unknown event %q (dead_air, overtalk, monologue, fast_speech)", what, ev)
-		}
-		if s := f["speaker"]; s != nil {
-			if t.speaker, err = p.speaker(s, what+" speaker"); err != nil {
-				return t, err
-			}
-			if t.dynEvent == insights.DeadAir && t.speaker != "" {
-				return t, p.errf(s, "%s: dead air belongs to nobody; drop speaker or use any", what)
-			}
-		}
-		if d := f["min_duration_s"]; d != nil {
-			if t.minDur, err = p.seconds(d, what+" min_duration_s", false); err != nil {
-				return t, err
-			}
-		}
+		err = p.dynamicsTrigger(body, what, &t)
 	case TriggerDigits:
-		t.speaker = insights.Caller
-		if body.Kind == yaml.ScalarNode && body.Tag == "!!null" {
-			break // "digits:" alone means the caller
-		}
-		f, err := p.mapping(body, what, []string{"speaker"}, nil)
-		if err != nil {
-			return t, err
-		}
-		if s := f["speaker"]; s != nil {
-			if t.speaker, err = p.speaker(s, what+" speaker"); err != nil {
-				return t, err
-			}
+		err = p.digitsTrigger(body, what, &t)
+	}
+	return t, err
+}
+
+// phraseTrigger reads the body of a phrase or an absence trigger: the same
+// keys, except that an absence needs within_s, the end of the window in
+// which the phrase was not said.
+func (p *parser) phraseTrigger(body *yaml.Node, what string, t *trigger) error {
+	req := []string{"speaker"}
+	if t.kind == TriggerAbsence {
+		req = append(req, "within_s")
+	}
+	f, err := p.mapping(body, what, []string{"speaker", "any_of", "regex", "within_s"}, req)
+	if err != nil {
+		return err
+	}
+	if t.speaker, err = p.speaker(f["speaker"], what+" speaker"); err != nil {
+		return err
+	}
+	if f["any_of"] == nil && f["regex"] == nil {
+		return p.errf(body, "%s: give any_of (phrases) or regex", what)
+	}
+	if l := f["any_of"]; l != nil {
+		if err := p.phrases(l, what, t); err != nil {
+			return err
 		}
 	}
-	return t, nil
+	if rn := f["regex"]; rn != nil {
+		if t.regex, err = p.triggerRegex(rn, what); err != nil {
+			return err
+		}
+	}
+	if w := f["within_s"]; w != nil {
+		if t.within, err = p.seconds(w, what+" within_s", true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// triggerRegex compiles a trigger's regex, refusing one that matches empty
+// text: it would fire on every utterance.
+func (p *parser) triggerRegex(rn *yaml.Node, what string) (*regexp.Regexp, error) {
+	src, err := p.str(rn, what+" regex")
+	if err != nil {
+		return nil, err
+	}
+	re, err := regexp.Compile(src)
+	if err != nil {
+		return nil, p.errf(rn, "%s: bad regex: %s", what, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+	}
+	if re.MatchString("") {
+		return nil, p.errf(rn, "%s: regex %q matches empty text, so it would fire on every utterance", what, src)
+	}
+	return re, nil
+}
+
+// sentimentTrigger reads the body of a sentiment trigger. A trigger holds
+// one level in one direction, so exactly one of below and above is allowed.
+func (p *parser) sentimentTrigger(body *yaml.Node, what string, t *trigger) error {
+	f, err := p.mapping(body, what, []string{"speaker", "below", "above", "for_utterances"}, []string{"speaker"})
+	if err != nil {
+		return err
+	}
+	if t.speaker, err = p.speaker(f["speaker"], what+" speaker"); err != nil {
+		return err
+	}
+	lv, above, err := p.either(body, f, "below", "above", what, "missing below or above")
+	if err != nil {
+		return err
+	}
+	t.below = !above
+	if t.level, err = p.number(lv, what+" level"); err != nil {
+		return err
+	}
+	if t.level < -1 || t.level > 1 {
+		return p.errf(lv, "%s: level %v is outside the sentiment range -1..1", what, t.level)
+	}
+	t.forUtts = 1
+	if c := f["for_utterances"]; c != nil {
+		if t.forUtts, err = p.intValue(c, what+" for_utterances"); err != nil {
+			return err
+		}
+		if t.forUtts < 1 || t.forUtts > 1000 {
+			return p.errf(c, "%s: for_utterances must be 1..1000", what)
+		}
+	}
+	return nil
+}
+
+// dynamicsTrigger reads the body of a dynamics trigger. Dead air is
+// silence on both sides, so naming a speaker for it is refused rather
+// than left never to match.
+func (p *parser) dynamicsTrigger(body *yaml.Node, what string, t *trigger) error {
+	f, err := p.mapping(body, what, []string{"event", "speaker", "min_duration_s"}, []string{"event"})
+	if err != nil {
+		return err
+	}
+	ev, err := p.str(f["event"], what+" event")
+	if err != nil {
+		return err
+	}
+	switch insights.DynamicsEventKind(ev) {
+	case insights.DeadAir, insights.Overtalk, insights.Monologue, insights.FastSpeech:
+		t.dynEvent = insights.DynamicsEventKind(ev)
+	default:
+		return p.errf(f["event"], "%s: unknown event %q (dead_air, overtalk, monologue, fast_speech)", what, ev)
+	}
+	if s := f["speaker"]; s != nil {
+		if t.speaker, err = p.speaker(s, what+" speaker"); err != nil {
+			return err
+		}
+		if t.dynEvent == insights.DeadAir && t.speaker != "" {
+			return p.errf(s, "%s: dead air belongs to nobody; drop speaker or use any", what)
+		}
+	}
+	if d := f["min_duration_s"]; d != nil {
+		if t.minDur, err = p.seconds(d, what+" min_duration_s", false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// digitsTrigger reads the body of a digits trigger. It defaults to the
+// caller, who is the one reading a card, and may have no body at all.
+func (p *parser) digitsTrigger(body *yaml.Node, what string, t *trigger) error {
+	t.speaker = insights.Caller
+	if body.Kind == yaml.ScalarNode && body.Tag == "!!null" {
+		return nil // "digits:" alone means the caller
+	}
+	f, err := p.mapping(body, what, []string{"speaker"}, nil)
+	if err != nil {
+		return err
+	}
+	if s := f["speaker"]; s != nil {
+		if t.speaker, err = p.speaker(s, what+" speaker"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *parser) phrases(l *yaml.Node, what string, t *trigger) error {

@@ -129,96 +129,30 @@ func DecodeWAV(r io.Reader) (Source, error) {
 }
 
 func readWAVHeader(br *bufio.Reader) (*wavDecoder, error) {
-	var hdr [12]byte
-	n, err := io.ReadFull(br, hdr[:])
-	switch {
-	case isIOError(err):
+	rf64, err := readRIFFHeader(br)
+	if err != nil {
 		return nil, err
-	case n == 0 && err != nil:
-		return nil, fmt.Errorf("%w: the stream is empty", ErrEmpty)
-	case err != nil:
-		if string(hdr[:min(n, 4)]) == "RIFF"[:min(n, 4)] || string(hdr[:min(n, 4)]) == "RF64"[:min(n, 4)] {
-			return nil, fmt.Errorf("%w: RIFF header cut short after %d bytes", ErrTruncated, n)
-		}
-		return nil, fmt.Errorf("%w: %d bytes is too short for a RIFF/WAVE header", ErrNotAudio, n)
 	}
-	magic := string(hdr[0:4])
-	if (magic != "RIFF" && magic != "RF64") || string(hdr[8:12]) != "WAVE" {
-		return nil, fmt.Errorf("%w: no RIFF/WAVE signature", ErrNotAudio)
-	}
-	rf64 := magic == "RF64"
-
-	var (
-		d        *wavDecoder
-		dataSize int64 = wavUnknownSize // from ds64, for RF64
-	)
+	h := wavHeader{br: br, rf64: rf64, dataSize: wavUnknownSize}
 	for {
-		var ch [8]byte
-		if n, err := io.ReadFull(br, ch[:]); err != nil {
-			if isIOError(err) {
-				return nil, err
-			}
-			if n == 0 && d != nil {
-				return nil, fmt.Errorf("%w: no data chunk after the fmt chunk", ErrTruncated)
-			}
-			if n == 0 {
-				return nil, fmt.Errorf("%w: stream ended before the fmt chunk", ErrTruncated)
-			}
-			return nil, fmt.Errorf("%w: chunk header cut short", ErrTruncated)
+		id, size, err := h.nextChunk()
+		if err != nil {
+			return nil, err
 		}
-		id := string(ch[0:4])
-		size := int64(binary.LittleEndian.Uint32(ch[4:8]))
 		switch id {
 		case "fmt ":
-			if d != nil {
-				return nil, fmt.Errorf("%w: two fmt chunks", ErrNotAudio)
-			}
-			if size < 16 || size > wavMaxFmtSize {
-				return nil, fmt.Errorf("%w: fmt chunk of %d bytes", ErrNotAudio, size)
-			}
-			buf := make([]byte, size)
-			if _, err := io.ReadFull(br, buf); err != nil {
-				return nil, fmt.Errorf("%w: fmt chunk cut short", ErrTruncated)
-			}
-			if d, err = parseWAVFmt(buf); err != nil {
-				return nil, err
-			}
+			err = h.readFmt(size)
 		case "ds64":
-			if !rf64 || size < 24 || size > wavMaxFmtSize {
-				return nil, fmt.Errorf("%w: unexpected ds64 chunk of %d bytes", ErrNotAudio, size)
-			}
-			buf := make([]byte, size)
-			if _, err := io.ReadFull(br, buf); err != nil {
-				return nil, fmt.Errorf("%w: ds64 chunk cut short", ErrTruncated)
-			}
-			if s := binary.LittleEndian.Uint64(buf[8:16]); s > 0 && s < math.MaxInt64 {
-				dataSize = int64(s)
-			}
+			err = h.readDS64(size)
 		case "data":
-			if d == nil {
-				return nil, fmt.Errorf("%w: data chunk before the fmt chunk", ErrNotAudio)
-			}
-			switch {
-			case rf64 && size == 0xFFFFFFFF:
-				d.remain = dataSize
-			case size == 0 || size == 0xFFFFFFFF:
-				d.remain = wavUnknownSize
-			default:
-				d.remain = size
-			}
-			if size == 0 {
-				// A 0 may be a streaming writer's placeholder or a truly empty
-				// chunk; a recognisable chunk right behind it decides.
-				if next, _ := br.Peek(4); wavChunksAfterEmptyData[string(next)] {
-					return nil, fmt.Errorf("%w: the data chunk is empty", ErrEmpty)
-				}
-			}
-			d.r = br
-			return d, d.checkNotEmpty(br)
+			return h.startData(size)
 		default:
 			if _, err := io.CopyN(io.Discard, br, size); err != nil {
 				return nil, fmt.Errorf("%w: %q chunk of %d bytes cut short", ErrTruncated, id, size)
 			}
+		}
+		if err != nil {
+			return nil, err
 		}
 		if size%2 == 1 {
 			// RIFF pads odd chunks to even length, but some writers forget.
@@ -228,6 +162,123 @@ func readWAVHeader(br *bufio.Reader) (*wavDecoder, error) {
 			}
 		}
 	}
+}
+
+// readRIFFHeader reads the 12-byte RIFF/WAVE header and reports whether the
+// file is RF64. A stream that stops inside a header that began as RIFF or
+// RF64 is a truncated WAV file; anything else too short is not a WAV file.
+func readRIFFHeader(br *bufio.Reader) (rf64 bool, err error) {
+	var hdr [12]byte
+	n, err := io.ReadFull(br, hdr[:])
+	switch {
+	case isIOError(err):
+		return false, err
+	case n == 0 && err != nil:
+		return false, fmt.Errorf("%w: the stream is empty", ErrEmpty)
+	case err != nil:
+		if string(hdr[:min(n, 4)]) == "RIFF"[:min(n, 4)] || string(hdr[:min(n, 4)]) == "RF64"[:min(n, 4)] {
+			return false, fmt.Errorf("%w: RIFF header cut short after %d bytes", ErrTruncated, n)
+		}
+		return false, fmt.Errorf("%w: %d bytes is too short for a RIFF/WAVE header", ErrNotAudio, n)
+	}
+	magic := string(hdr[0:4])
+	if (magic != "RIFF" && magic != "RF64") || string(hdr[8:12]) != "WAVE" {
+		return false, fmt.Errorf("%w: no RIFF/WAVE signature", ErrNotAudio)
+	}
+	return magic == "RF64", nil
+}
+
+// wavHeader is what readWAVHeader has learnt from the chunks before the
+// data chunk. The data chunk needs all of it: the fmt chunk's decoder and,
+// in an RF64 file, the size the ds64 chunk declared for it.
+type wavHeader struct {
+	br       *bufio.Reader
+	rf64     bool
+	d        *wavDecoder // nil until the fmt chunk
+	dataSize int64       // from ds64, for RF64
+}
+
+// nextChunk reads the next chunk's ID and size. Where the stream ends says
+// what is missing, so the error names the chunk that never came.
+func (h *wavHeader) nextChunk() (id string, size int64, err error) {
+	var ch [8]byte
+	if n, err := io.ReadFull(h.br, ch[:]); err != nil {
+		if isIOError(err) {
+			return "", 0, err
+		}
+		if n == 0 && h.d != nil {
+			return "", 0, fmt.Errorf("%w: no data chunk after the fmt chunk", ErrTruncated)
+		}
+		if n == 0 {
+			return "", 0, fmt.Errorf("%w: stream ended before the fmt chunk", ErrTruncated)
+		}
+		return "", 0, fmt.Errorf("%w: chunk header cut short", ErrTruncated)
+	}
+	return string(ch[0:4]), int64(binary.LittleEndian.Uint32(ch[4:8])), nil
+}
+
+// readFmt reads and parses a fmt chunk of size bytes. The size is bounded
+// before the body is allocated, so a hostile header cannot ask for gigabytes.
+func (h *wavHeader) readFmt(size int64) error {
+	if h.d != nil {
+		return fmt.Errorf("%w: two fmt chunks", ErrNotAudio)
+	}
+	if size < 16 || size > wavMaxFmtSize {
+		return fmt.Errorf("%w: fmt chunk of %d bytes", ErrNotAudio, size)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(h.br, buf); err != nil {
+		return fmt.Errorf("%w: fmt chunk cut short", ErrTruncated)
+	}
+	var err error
+	h.d, err = parseWAVFmt(buf)
+	return err
+}
+
+// readDS64 reads an RF64 file's ds64 chunk for the 64-bit data size. A size
+// of 0, or one too large for an int64, is not taken: the data chunk is then
+// read until EOF, as for a streaming writer's placeholder, rather than the
+// file refused over a header field its samples do not need.
+func (h *wavHeader) readDS64(size int64) error {
+	if !h.rf64 || size < 24 || size > wavMaxFmtSize {
+		return fmt.Errorf("%w: unexpected ds64 chunk of %d bytes", ErrNotAudio, size)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(h.br, buf); err != nil {
+		return fmt.Errorf("%w: ds64 chunk cut short", ErrTruncated)
+	}
+	if s := binary.LittleEndian.Uint64(buf[8:16]); s > 0 && s < math.MaxInt64 {
+		h.dataSize = int64(s)
+	}
+	return nil
+}
+
+// startData sets the decoder up to read a data chunk of declared size. Sizes
+// of 0 and 0xFFFFFFFF are what streaming writers leave when they cannot seek
+// back to patch the header, so they mean "until EOF" (RF64 keeps the real
+// size in ds64 instead).
+func (h *wavHeader) startData(size int64) (*wavDecoder, error) {
+	d := h.d
+	if d == nil {
+		return nil, fmt.Errorf("%w: data chunk before the fmt chunk", ErrNotAudio)
+	}
+	switch {
+	case h.rf64 && size == 0xFFFFFFFF:
+		d.remain = h.dataSize
+	case size == 0 || size == 0xFFFFFFFF:
+		d.remain = wavUnknownSize
+	default:
+		d.remain = size
+	}
+	if size == 0 {
+		// A 0 may be a streaming writer's placeholder or a truly empty
+		// chunk; a recognisable chunk right behind it decides.
+		if next, _ := h.br.Peek(4); wavChunksAfterEmptyData[string(next)] {
+			return nil, fmt.Errorf("%w: the data chunk is empty", ErrEmpty)
+		}
+	}
+	d.r = h.br
+	return d, d.checkNotEmpty(h.br)
 }
 
 // isIOError reports whether err is a failure of the reader itself rather

@@ -326,13 +326,7 @@ func detect(st RedactorState, cfg RedactorConfig, sp Speaker, toks []string, at 
 	lastRunEnd, lastRunTotal := -1, 0
 	for i := 0; i < len(rt); {
 		if k, ok := matchKeyword(rt, i); ok {
-			if !st.Context || at > st.ContextUntil {
-				sd.CardDigits, sd.ExpiryDone = 0, false
-			}
-			st.Context, st.ContextUntil = true, max(st.ContextUntil, at+cfg.ContextWindow)
-			if k.kind != "" {
-				st.Expect, st.ExpectAt = k.kind, at
-			}
+			openContext(&st, sd, cfg, k, at)
 			i += len(k.toks)
 			head = false
 			continue
@@ -345,87 +339,149 @@ func detect(st RedactorState, cfg RedactorConfig, sp Speaker, toks []string, at 
 			i++
 			continue
 		}
-		n := len(r.digits)
-		cont := head && sd.Tail > 0 && at-sd.TailAt <= cfg.TailWindow
-		total := n
-		if cont {
-			total += sd.Tail
-		}
-		ctx := st.Context && at <= st.ContextUntil
-		if !ctx {
+		rc := describeRun(&st, sd, cfg, rt, r, head, at)
+		if !rc.ctx {
+			// Outside a payment context a card read earlier no longer
+			// leads on to its expiry and security code.
 			sd.CardDigits, sd.ExpiryDone = 0, false
 		}
-		month := r.from > 0 && months[rt[r.from-1].norm]
-		expect := st.Expect
-		if expect != "" && at-st.ExpectAt > cfg.ExpectWindow {
-			expect = ""
+		if rc.redacts(rt, r, sd.CardDigits) {
+			spans = append(spans, recordRedaction(&st, sd, cfg, rc, r, at))
 		}
-		unitAfter := r.to < len(rt) && unitWords[rt[r.to].norm]
-		var redact bool
-		switch {
-		case n >= 4:
-			redact = !(!ctx && !cont && yearLike(rt, r))
-		case total >= 4:
-			redact = true
-		case ctx && n >= 1 && month:
-			redact = true
-		case ctx && (n >= 2 || cont):
-			redact = !unitAfter
-		case ctx && sd.CardDigits > 0:
-			// The speaker is reading a card: a digit alone is one of its
-			// digits, from a group the recognizer or an engine restart cut
-			// in two ("double floors evans" | "nine out to do").
-			redact = !unitAfter
-		}
-		if redact {
-			kind := CardNumber
-			from := r.from
-			switch {
-			case month && ctx:
-				kind, from = Expiry, r.from-1
-			case r.slash && (n == 3 || n == 4 || n == 6):
-				kind = Expiry
-			case expect == Expiry && (n == 3 || n == 4 || n == 6):
-				kind = Expiry
-			case expect == SecurityCode && (n == 3 || n == 4):
-				kind = SecurityCode
-			case sd.CardDigits >= 13 && !sd.ExpiryDone && n == 4 && validMonth(r.digits):
-				kind = Expiry
-			case sd.CardDigits >= 13 && sd.ExpiryDone && (n == 3 || n == 4):
-				kind = SecurityCode
-			}
-			switch kind {
-			case CardNumber:
-				sd.CardDigits += n
-			case Expiry:
-				sd.ExpiryDone = true
-				st.Expect = ""
-			case SecurityCode:
-				st.Expect = ""
-			}
-			sd.Started = true
-			st.Context, st.ContextUntil = true, max(st.ContextUntil, at+cfg.ContextWindow)
-			spans = append(spans, span{from, r.to, kind})
-		}
-		lastRunEnd, lastRunTotal = r.to, total
+		lastRunEnd, lastRunTotal = r.to, rc.total
 		head = false
 		i = r.to
 	}
 	// Digits at the end of the utterance may go on in the next one.
 	sd.Tail, sd.TailAt = 0, at
-	if lastRunEnd >= 0 {
-		trailing := true
-		for _, t := range rt[lastRunEnd:] {
-			if !leadIns[t.norm] {
-				trailing = false
-				break
-			}
-		}
-		if trailing {
-			sd.Tail = lastRunTotal
-		}
+	if lastRunEnd >= 0 && onlyLeadIns(rt[lastRunEnd:]) {
+		sd.Tail = lastRunTotal
 	}
 	return spans, st
+}
+
+// openContext opens or extends the payment context on a payment word. A
+// context that had lapsed starts the speaker's card over, so digits read
+// for an earlier payment do not count toward this one's expiry and code.
+func openContext(st *RedactorState, sd *SpeakerDigits, cfg RedactorConfig, k keyword, at time.Duration) {
+	if !st.Context || at > st.ContextUntil {
+		sd.CardDigits, sd.ExpiryDone = 0, false
+	}
+	st.Context, st.ContextUntil = true, max(st.ContextUntil, at+cfg.ContextWindow)
+	if k.kind != "" {
+		st.Expect, st.ExpectAt = k.kind, at
+	}
+}
+
+// runContext is what the state and the words around a digit run say about
+// it. It is worked out once per run because both whether the run is
+// redacted and as what depend on the same facts.
+type runContext struct {
+	n         int           // digits in the run
+	total     int           // n plus the previous utterance's tail when the run goes on from it
+	cont      bool          // the run goes on from the digits that ended the previous utterance
+	ctx       bool          // a payment context is open
+	month     bool          // a month name comes just before the run
+	unitAfter bool          // a unit word follows: an amount or a count
+	expect    RedactionKind // the kind the last payment question asked for, while still fresh
+}
+
+// describeRun works out the runContext of run r of the utterance at call
+// time at; head is whether only lead-in words came before it.
+func describeRun(st *RedactorState, sd *SpeakerDigits, cfg RedactorConfig, rt []rtoken, r digitRun, head bool, at time.Duration) runContext {
+	rc := runContext{n: len(r.digits)}
+	rc.cont = head && sd.Tail > 0 && at-sd.TailAt <= cfg.TailWindow
+	rc.total = rc.n
+	if rc.cont {
+		rc.total += sd.Tail
+	}
+	rc.ctx = st.Context && at <= st.ContextUntil
+	rc.month = r.from > 0 && months[rt[r.from-1].norm]
+	rc.expect = st.Expect
+	if rc.expect != "" && at-st.ExpectAt > cfg.ExpectWindow {
+		rc.expect = ""
+	}
+	rc.unitAfter = r.to < len(rt) && unitWords[rt[r.to].norm]
+	return rc
+}
+
+// redacts reports whether run r is card data. A run of four digits or more
+// is, unless it reads as a year outside a payment context, and so is a
+// shorter one that makes four with the previous utterance's tail. Other
+// short runs are card data only inside a payment context: after a month
+// name always, otherwise not when a unit word makes them an amount.
+// cardDigits is how many card digits the speaker has read in this context.
+func (rc runContext) redacts(rt []rtoken, r digitRun, cardDigits int) bool {
+	switch {
+	case rc.n >= 4:
+		return !(!rc.ctx && !rc.cont && yearLike(rt, r))
+	case rc.total >= 4:
+		return true
+	case rc.ctx && rc.n >= 1 && rc.month:
+		return true
+	case rc.ctx && (rc.n >= 2 || rc.cont):
+		return !rc.unitAfter
+	case rc.ctx && cardDigits > 0:
+		// The speaker is reading a card: a digit alone is one of its
+		// digits, from a group the recognizer or an engine restart cut
+		// in two ("double floors evans" | "nine out to do").
+		return !rc.unitAfter
+	}
+	return false
+}
+
+// recordRedaction names the redacted run r and counts it into the state:
+// card digits build up toward the expiry and security code that follow
+// them, an answered question is no longer expected, and card data keeps
+// the payment context open.
+func recordRedaction(st *RedactorState, sd *SpeakerDigits, cfg RedactorConfig, rc runContext, r digitRun, at time.Duration) span {
+	kind, from := redactionKind(rc, r, *sd)
+	switch kind {
+	case CardNumber:
+		sd.CardDigits += rc.n
+	case Expiry:
+		sd.ExpiryDone = true
+		st.Expect = ""
+	case SecurityCode:
+		st.Expect = ""
+	}
+	sd.Started = true
+	st.Context, st.ContextUntil = true, max(st.ContextUntil, at+cfg.ContextWindow)
+	return span{from, r.to, kind}
+}
+
+// redactionKind names a redacted run and says where its span starts: a
+// month name just before the digits is part of the expiry date. What the
+// words say (a month, a slash, a question just asked) wins over what the
+// order of a card's fields suggests.
+func redactionKind(rc runContext, r digitRun, sd SpeakerDigits) (RedactionKind, int) {
+	n := rc.n
+	switch {
+	case rc.month && rc.ctx:
+		return Expiry, r.from - 1
+	case r.slash && (n == 3 || n == 4 || n == 6):
+		return Expiry, r.from
+	case rc.expect == Expiry && (n == 3 || n == 4 || n == 6):
+		return Expiry, r.from
+	case rc.expect == SecurityCode && (n == 3 || n == 4):
+		return SecurityCode, r.from
+	case sd.CardDigits >= 13 && !sd.ExpiryDone && n == 4 && validMonth(r.digits):
+		return Expiry, r.from
+	case sd.CardDigits >= 13 && sd.ExpiryDone && (n == 3 || n == 4):
+		return SecurityCode, r.from
+	}
+	return CardNumber, r.from
+}
+
+// onlyLeadIns reports whether every token is a lead-in word, so digits
+// before them still end the utterance and may go on in the next one.
+func onlyLeadIns(rt []rtoken) bool {
+	for _, t := range rt {
+		if !leadIns[t.norm] {
+			return false
+		}
+	}
+	return true
 }
 
 // strictSpans adds to the spans detect found in a partial every other
