@@ -183,7 +183,7 @@ func (d *daemon) onFrame(ch int, at time.Duration, level float64, pcm []byte, ev
 		d.pre[ch].put(at, pcm)
 	}
 	if c := d.cur; c != nil && !c.paused && at >= c.start {
-		if _, err := c.client.Send(ch, at-c.start, pcm); err != nil {
+		if _, err := c.client.Send(protocol.Channel(ch), at-c.start, pcm); err != nil {
 			d.log.Debug("frame not sent", "err", err)
 		} else if d.cfg.Sent != nil {
 			d.cfg.Sent(ch, at-c.start)
@@ -212,7 +212,7 @@ func (d *daemon) autoLocked(ch int, at time.Duration, ev vadNews) {
 		// The audio since the first speech is already here: send it.
 		for pch, p := range d.pre {
 			p.each(start, func(at time.Duration, pcm []byte) {
-				d.cur.client.Send(pch, at-start, pcm)
+				d.cur.client.Send(protocol.Channel(pch), at-start, pcm)
 			})
 		}
 		d.log.Info("call started: speech on both channels", "call_id", id)

@@ -3,9 +3,9 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -65,138 +65,31 @@ func (s *Server) serveIngest(w http.ResponseWriter, r *http.Request) {
 	defer ws.Close()
 	c := &ingestConn{wsConn: newWSConn(ws, s.cfg.ReadTimeout), ackWake: make(chan struct{}, 1)}
 	c.lastAck = -2
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.writeLoop(stop, s.cfg.PingInterval, c.nextAck, c.ackWake)
-	}()
-	code := s.readIngest(c, claims)
-	if code != 0 {
-		s.m.ingestClosed.WithLabelValues(strconv.Itoa(code)).Inc()
-	}
-	close(stop)
-	wg.Wait()
+	c.serve(s.cfg.PingInterval, feed{wake: c.ackWake, next: c.nextAck}, func() {
+		if code := s.readIngest(c, claims); code != 0 {
+			s.m.ingestClosed.WithLabelValues(strconv.Itoa(code)).Inc()
+		}
+	})
 }
 
 // readIngest runs the ingest protocol on c until the connection ends and
 // returns the close code the engine sent (0 if the peer went away).
 func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
-	closeWith := func(code int, reason string) int {
+	start, ok := s.readStart(c, claims)
+	if !ok {
+		return c.closedCode()
+	}
+	sess, ack, err := s.attach(start, c, tokenKey(claims))
+	if err != nil {
+		code, reason := attachRefusal(err)
 		c.closeWith(code, reason)
 		c.drain()
 		return code
 	}
-	// The read deadline would drop a connection that never sends its
-	// start without a word (1006); this tells it why.
-	noStart := time.AfterFunc(startTimeout, func() {
-		c.closeWith(protocol.CloseIdle, fmt.Sprintf("no start message within %v", startTimeout))
-	})
-	mt, msg, err := c.readMessage()
-	noStart.Stop()
-	if err != nil {
-		if c.isClosing() {
-			return c.code
-		}
-		return 0
-	}
-	if c.isClosing() {
-		c.drain()
-		return c.code
-	}
-	if mt != websocket.TextMessage {
-		return closeWith(websocket.ClosePolicyViolation, "audio before start")
-	}
-	start, err := protocol.ParseControl(msg)
-	if err != nil {
-		return closeWith(websocket.ClosePolicyViolation, err.Error())
-	}
-	if start.Type != "start" {
-		return closeWith(websocket.ClosePolicyViolation, fmt.Sprintf("%s before start", start.Type))
-	}
-	if claims.Role == auth.RoleEndpoint && start.AgentID != claims.Agent {
-		return closeWith(protocol.CloseForbidden, "forbidden")
-	}
-	sess, ack, err := s.attach(start, c, tokenKey(claims))
-	switch {
-	case errors.Is(err, errTooManyWaiting):
-		return closeWith(protocol.CloseTooSlow, err.Error())
-	case errors.Is(err, ErrCallActive):
-		return closeWith(protocol.CloseCallActive, ErrCallActive.Error())
-	case errors.Is(err, auth.ErrForbidden):
-		return closeWith(protocol.CloseForbidden, "forbidden")
-	case errors.Is(err, ErrShuttingDown):
-		return closeWith(websocket.CloseGoingAway, "server shutting down")
-	case errors.Is(err, ErrProtocol), errors.Is(err, ErrCallEnded):
-		return closeWith(websocket.ClosePolicyViolation, err.Error())
-	case err != nil:
-		return closeWith(websocket.CloseInternalServerErr, "call failed: "+err.Error())
-	}
 	c.sendJSON(protocol.Control{Type: "started", CallID: start.CallID, Ack: &ack})
 	log := s.log.With("call_id", start.CallID)
 	log.Info("endpoint streaming", "resume", start.Resume, "ack", ack)
-	payloadBytes := protocol.PayloadBytes(start.SampleRate, start.Encoding)
-	ended, paused := false, false
-	// Pongs keep the read deadline alive; this keeps a connection that
-	// sends nothing else (no audio, no control) from holding a call.
-	idle := time.AfterFunc(s.cfg.IdleTimeout, func() {
-		log.Info("ingest connection idle: closed", "limit", s.cfg.IdleTimeout)
-		c.closeWith(protocol.CloseIdle, fmt.Sprintf("idle: no audio or control message for %v", s.cfg.IdleTimeout))
-	})
-	defer idle.Stop()
-	for {
-		mt, msg, err := c.readMessage()
-		if err != nil {
-			break
-		}
-		var m sessMsg
-		switch mt {
-		case websocket.BinaryMessage:
-			if ended {
-				continue
-			}
-			h, payload, err := protocol.ParseFrame(msg, payloadBytes)
-			if err != nil {
-				c.closeWith(websocket.CloseUnsupportedData, err.Error())
-				continue
-			}
-			m = sessMsg{kind: msgFrame, hdr: h, payload: payload, conn: c}
-		case websocket.TextMessage:
-			ctl, err := protocol.ParseControl(msg)
-			if err != nil {
-				c.closeWith(websocket.ClosePolicyViolation, err.Error())
-				continue
-			}
-			if ctl.Type == "start" {
-				c.closeWith(websocket.ClosePolicyViolation, "second start")
-				continue
-			}
-			if ended {
-				continue
-			}
-			ended = ctl.Type == "end"
-			switch ctl.Type {
-			case "pause":
-				paused = true
-			case "resume":
-				paused = false
-			}
-			m = sessMsg{kind: msgControl, ctl: ctl, conn: c}
-		}
-		// A paused call may stay silent as long as a call may last.
-		if paused {
-			idle.Stop()
-		} else {
-			idle.Reset(s.cfg.IdleTimeout)
-		}
-		if !sess.send(m) {
-			// The call ended under us (failure): the session has closed c
-			// or is about to; make sure.
-			c.closeWith(websocket.CloseInternalServerErr, "call failed")
-		}
-		c.touch()
-	}
+	ended := s.streamIngest(c, sess, start, log)
 	switch {
 	case ended:
 	case c.isClosing() && violation(c.code):
@@ -209,10 +102,154 @@ func (s *Server) readIngest(c *ingestConn, claims *auth.Claims) int {
 		// was handed over in order, so the session has it.
 		sess.send(sessMsg{kind: msgDetach, conn: c})
 	}
+	return c.closedCode()
+}
+
+// closedCode is the close code the engine sent, 0 if it sent none.
+func (c *wsConn) closedCode() int {
 	if c.isClosing() {
 		return c.code
 	}
 	return 0
+}
+
+// readStart reads the connection's first message, which must be a start
+// the claims allow. On false the connection is closed (or gone).
+func (s *Server) readStart(c *ingestConn, claims *auth.Claims) (protocol.Control, bool) {
+	refuse := func(code int, reason string) (protocol.Control, bool) {
+		c.closeWith(code, reason)
+		c.drain()
+		return protocol.Control{}, false
+	}
+	// The read deadline would drop a connection that never sends its
+	// start without a word (1006); this tells it why.
+	noStart := time.AfterFunc(startTimeout, func() {
+		c.closeWith(protocol.CloseIdle, fmt.Sprintf("no start message within %v", startTimeout))
+	})
+	mt, msg, err := c.readMessage()
+	noStart.Stop()
+	if err != nil {
+		return protocol.Control{}, false
+	}
+	if c.isClosing() {
+		c.drain()
+		return protocol.Control{}, false
+	}
+	if mt != websocket.TextMessage {
+		return refuse(protocol.ClosePolicyViolation, "audio before start")
+	}
+	start, err := protocol.ParseControl(msg)
+	if err != nil {
+		return refuse(protocol.ClosePolicyViolation, err.Error())
+	}
+	if start.Type != "start" {
+		return refuse(protocol.ClosePolicyViolation, fmt.Sprintf("%s before start", start.Type))
+	}
+	if claims.Role == auth.RoleEndpoint && start.AgentID != claims.Agent {
+		return refuse(protocol.CloseForbidden, "forbidden")
+	}
+	return start, true
+}
+
+// attachRefusal is the close code and reason for a start attach refused.
+func attachRefusal(err error) (int, string) {
+	switch {
+	case errors.Is(err, errTooManyWaiting):
+		return protocol.CloseTooSlow, err.Error()
+	case errors.Is(err, ErrCallActive):
+		return protocol.CloseCallActive, ErrCallActive.Error()
+	case errors.Is(err, auth.ErrForbidden):
+		return protocol.CloseForbidden, "forbidden"
+	case errors.Is(err, ErrShuttingDown):
+		return protocol.CloseGoingAway, "server shutting down"
+	case errors.Is(err, ErrProtocol), errors.Is(err, ErrCallEnded):
+		return protocol.ClosePolicyViolation, err.Error()
+	default:
+		return protocol.CloseInternalError, "call failed: " + err.Error()
+	}
+}
+
+// ingestState is what the reader knows of a streaming call: whether the
+// endpoint ended or paused it.
+type ingestState struct {
+	payloadBytes  int
+	ended, paused bool
+}
+
+// streamIngest hands the call's frames and control messages to its
+// session in order until the connection ends; true if the endpoint ended
+// the call.
+func (s *Server) streamIngest(c *ingestConn, sess *session, start protocol.Control, log *slog.Logger) bool {
+	st := ingestState{payloadBytes: protocol.PayloadBytes(start.SampleRate, start.Encoding)}
+	// Pongs keep the read deadline alive; this keeps a connection that
+	// sends nothing else (no audio, no control) from holding a call.
+	idle := time.AfterFunc(s.cfg.IdleTimeout, func() {
+		log.Info("ingest connection idle: closed", "limit", s.cfg.IdleTimeout)
+		c.closeWith(protocol.CloseIdle, fmt.Sprintf("idle: no audio or control message for %v", s.cfg.IdleTimeout))
+	})
+	defer idle.Stop()
+	for {
+		mt, msg, err := c.readMessage()
+		if err != nil {
+			return st.ended
+		}
+		m, ok := st.message(c, mt, msg)
+		if !ok {
+			continue
+		}
+		// A paused call may stay silent as long as a call may last.
+		if st.paused {
+			idle.Stop()
+		} else {
+			idle.Reset(s.cfg.IdleTimeout)
+		}
+		if !sess.send(m) {
+			// The call ended under us (failure): the session has closed c
+			// or is about to; make sure.
+			c.closeWith(protocol.CloseInternalError, "call failed")
+		}
+		c.touch()
+	}
+}
+
+// message turns one message of a streaming call into what the session
+// gets; false when there is nothing to hand over (after the end, or a
+// broken message, for which c is being closed).
+func (st *ingestState) message(c *ingestConn, mt int, msg []byte) (sessMsg, bool) {
+	switch mt {
+	case websocket.BinaryMessage:
+		if st.ended {
+			return sessMsg{}, false
+		}
+		h, payload, err := protocol.ParseFrame(msg, st.payloadBytes)
+		if err != nil {
+			c.closeWith(protocol.CloseUnsupportedData, err.Error())
+			return sessMsg{}, false
+		}
+		return sessMsg{kind: msgFrame, hdr: h, payload: payload, conn: c}, true
+	case websocket.TextMessage:
+		ctl, err := protocol.ParseControl(msg)
+		if err != nil {
+			c.closeWith(protocol.ClosePolicyViolation, err.Error())
+			return sessMsg{}, false
+		}
+		if ctl.Type == "start" {
+			c.closeWith(protocol.ClosePolicyViolation, "second start")
+			return sessMsg{}, false
+		}
+		if st.ended {
+			return sessMsg{}, false
+		}
+		st.ended = ctl.Type == "end"
+		switch ctl.Type {
+		case "pause":
+			st.paused = true
+		case "resume":
+			st.paused = false
+		}
+		return sessMsg{kind: msgControl, ctl: ctl, conn: c}, true
+	}
+	return sessMsg{}, false
 }
 
 // attach finds or creates the session for start's call and attaches c.
@@ -306,7 +343,7 @@ var startTimeout = 10 * time.Second
 // violation reports the close codes the engine sends for a broken protocol.
 func violation(code int) bool {
 	switch code {
-	case websocket.ClosePolicyViolation, websocket.CloseUnsupportedData, websocket.CloseMessageTooBig:
+	case protocol.ClosePolicyViolation, protocol.CloseUnsupportedData, protocol.CloseMessageTooBig:
 		return true
 	}
 	return false
@@ -337,6 +374,8 @@ func (s *Server) waitingCalls(token string) int {
 	}
 	return n
 }
+
+func (s *Server) sessionStopped() { s.sessWG.Done() }
 
 func (s *Server) removeSession(sess *session) {
 	s.mu.Lock()

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sync"
+	"net/url"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -30,20 +30,9 @@ type liveHello struct {
 
 // serveLive is GET /v1/live?call=ID | agent=ID | all=1.
 func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var f live.Filter
-	n := 0
-	if v := q.Get("call"); v != "" {
-		f.CallID, n = v, n+1
-	}
-	if v := q.Get("agent"); v != "" {
-		f.AgentID, n = v, n+1
-	}
-	if q.Get("all") == "1" || q.Get("all") == "true" {
-		f.All, n = true, n+1
-	}
-	if n != 1 {
-		writeError(w, http.StatusBadRequest, "give exactly one of call=ID, agent=ID or all=1")
+	f, err := liveFilter(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	if !s.trackConn(w) {
@@ -70,7 +59,70 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 		c.closeWith(code, reason)
 		c.drain()
 	}
-	_ = ws.SetReadDeadline(time.Now().Add(authTimeout))
+	hello, claims, ok := s.liveAuth(c, claims)
+	if !ok {
+		return
+	}
+	if !s.mayWatch(claims, f) {
+		fail(protocol.CloseForbidden, "forbidden")
+		return
+	}
+	sub, err := s.hub.Subscribe(f, hello.Resume)
+	if err != nil {
+		fail(protocol.CloseGoingAway, "server shutting down")
+		return
+	}
+	defer sub.Close()
+	// "ready" goes out before the writer starts, so it precedes every event.
+	_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
+	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ready"}`)); err != nil {
+		return
+	}
+	// A subscriber that cannot take a message for slowCloseGrace is gone;
+	// shorter, and a merely slow one would lose its 4429.
+	events := feed{events: sub.C, done: sub.Done(), end: func() { s.endSubscription(c, sub) }, writeWait: slowCloseGrace}
+	c.serve(s.cfg.PingInterval, events, func() {
+		// The read loop handles pongs and the peer's close; clients have
+		// nothing more to say.
+		for {
+			if _, _, err := c.readMessage(); err != nil {
+				return
+			}
+			c.touch()
+		}
+	})
+}
+
+// liveFilter reads which calls a live client follows from its query.
+func liveFilter(q url.Values) (live.Filter, error) {
+	var f live.Filter
+	n := 0
+	if v := q.Get("call"); v != "" {
+		f.CallID, n = v, n+1
+	}
+	if v := q.Get("agent"); v != "" {
+		f.AgentID, n = v, n+1
+	}
+	if q.Get("all") == "1" || q.Get("all") == "true" {
+		f.All, n = true, n+1
+	}
+	if n != 1 {
+		return f, errors.New("give exactly one of call=ID, agent=ID or all=1")
+	}
+	return f, nil
+}
+
+// liveAuth reads a live client's first message, which must be its auth
+// message, and returns it with the claims (those of the header token when
+// there was one). On false the connection is closed.
+func (s *Server) liveAuth(c *wsConn, claims *auth.Claims) (liveHello, *auth.Claims, bool) {
+	var hello liveHello
+	fail := func(code int, reason string) (liveHello, *auth.Claims, bool) {
+		c.closeWith(code, reason)
+		c.drain()
+		return hello, nil, false
+	}
+	_ = c.ws.SetReadDeadline(time.Now().Add(authTimeout))
 	mt, msg, err := c.readMessage()
 	if err != nil {
 		var ne net.Error
@@ -87,94 +139,24 @@ func (s *Server) serveLive(w http.ResponseWriter, r *http.Request) {
 			if claims != nil {
 				// Authenticated by header; the auth message is still the
 				// protocol's first message.
-				code = websocket.ClosePolicyViolation
+				code = protocol.ClosePolicyViolation
 			}
 			c.closeWith(code, fmt.Sprintf(`no {"type":"auth",...} message within %v`, authTimeout))
 		}
-		return
+		return hello, nil, false
 	}
-	_ = ws.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
-	var hello liveHello
+	_ = c.ws.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
 	if mt != websocket.TextMessage || json.Unmarshal(msg, &hello) != nil || hello.Type != "auth" {
-		fail(websocket.ClosePolicyViolation, `first message must be {"type":"auth",...}`)
-		return
+		return fail(protocol.ClosePolicyViolation, `first message must be {"type":"auth",...}`)
 	}
 	if claims == nil {
 		cl, err := s.auth.Verify(hello.Token)
 		if err != nil {
-			fail(protocol.CloseUnauthorized, "unauthorized")
-			return
+			return fail(protocol.CloseUnauthorized, "unauthorized")
 		}
 		claims = cl
 	}
-	if !s.mayWatch(claims, f) {
-		fail(protocol.CloseForbidden, "forbidden")
-		return
-	}
-	sub, err := s.hub.Subscribe(f, hello.Resume)
-	if err != nil {
-		fail(websocket.CloseGoingAway, "server shutting down")
-		return
-	}
-	defer sub.Close()
-	// "ready" goes out before the writer starts, so it precedes every event.
-	_ = ws.SetWriteDeadline(time.Now().Add(writeWait))
-	if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"ready"}`)); err != nil {
-		return
-	}
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s.liveWriter(c, sub, stop)
-	}()
-	// The read loop handles pongs and the peer's close; clients have
-	// nothing more to say.
-	for {
-		if _, _, err := c.readMessage(); err != nil {
-			break
-		}
-		c.touch()
-	}
-	close(stop)
-	wg.Wait()
-}
-
-func (s *Server) liveWriter(c *wsConn, sub *live.Subscription, stop <-chan struct{}) {
-	t := time.NewTicker(s.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		// A dropped subscription must not write what is still queued:
-		// check Done before taking from C.
-		select {
-		case <-sub.Done():
-			s.endSubscription(c, sub)
-			return
-		default:
-		}
-		select {
-		case <-stop:
-			return
-		case <-c.closing:
-			return
-		case d := <-sub.C:
-			// A subscriber that cannot take a message for this long is
-			// gone; shorter, and a merely slow one would lose its 4429.
-			_ = c.ws.SetWriteDeadline(time.Now().Add(slowCloseGrace))
-			if err := c.ws.WriteMessage(websocket.TextMessage, d.JSON); err != nil {
-				c.closeWith(websocket.CloseInternalServerErr, "write failed")
-				return
-			}
-		case <-sub.Done():
-			s.endSubscription(c, sub)
-			return
-		case <-t.C:
-			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
-				return
-			}
-		}
-	}
+	return hello, claims, true
 }
 
 // slowCloseGrace is how long a dropped slow subscriber has to read the
@@ -185,7 +167,7 @@ func (s *Server) endSubscription(c *wsConn, sub *live.Subscription) {
 	if errors.Is(sub.Err(), live.ErrTooSlow) {
 		c.closeWithGrace(protocol.CloseTooSlow, "too slow", slowCloseGrace)
 	} else {
-		c.closeWith(websocket.CloseGoingAway, "server shutting down")
+		c.closeWith(protocol.CloseGoingAway, "server shutting down")
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/earshot/earshot/agentassist"
@@ -364,7 +363,7 @@ func (s *Server) abandonSessions() {
 			s.log.Error("shutdown deadline: call not saved", "call_id", sess.id, "err", err)
 		}
 		if conn := sess.attached.Load(); conn != nil {
-			conn.closeWith(websocket.CloseGoingAway, "server shutting down")
+			conn.closeWith(protocol.CloseGoingAway, "server shutting down")
 		}
 		s.log.Warn("shutdown deadline passed: call ended from its last checkpoint", "call_id", sess.id,
 			"ack", c.Ack, "deadline", s.cfg.ShutdownTimeout)

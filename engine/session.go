@@ -11,11 +11,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/gorilla/websocket"
-
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/live"
 	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/store"
 )
@@ -64,7 +63,7 @@ const skipGapMin = time.Second
 // session is one live call. Its goroutine (run) owns every field below
 // "owned by run"; connections talk to it only through in.
 type session struct {
-	srv      *Server
+	sessionDeps
 	id       string
 	agentID  string
 	tokenKey string // the endpoint token that started the call
@@ -121,9 +120,55 @@ type wallSlot struct {
 	at   time.Time
 }
 
+// sessionDeps is what a session needs of the server it runs in: its
+// configuration, where the call's records and events go, its metrics, the
+// shutdown signal, and the server's bookkeeping of sessions, orphaned calls
+// and open speech. Nothing else of the server is within its reach.
+type sessionDeps struct {
+	cfg      *Config
+	store    recordStore
+	hub      eventHub
+	m        *metrics
+	shutdown <-chan struct{} // closed when the engine stops: calls end "shutdown"
+	host     sessionHost
+}
+
+// recordStore is where a session writes its call.
+type recordStore interface {
+	PutCall(c store.Call) error
+	Detail(id store.CallID) (store.Detail, error)
+	AppendEvent(id store.CallID, seq uint64, event []byte) error
+	AppendUtterance(id store.CallID, u store.Utterance) error
+	ReplaceUtterance(id store.CallID, old, u store.Utterance) error
+	AppendHint(id store.CallID, hintID string, event []byte) error
+	AppendGap(id store.CallID, g store.Gap) error
+}
+
+// eventHub is where a session publishes its call's live events.
+type eventHub interface {
+	Publish(ev protocol.Event) (live.Delivery, error)
+	CloseCall(callID string)
+}
+
+// sessionHost is the server's side of a session's life: it counts and
+// forgets sessions, takes over calls a session could not end, and keeps
+// the audio of utterances in progress across a restart.
+type sessionHost interface {
+	removeSession(s *session) // before the session's done is closed
+	sessionStopped()          // the last thing its goroutine does
+	adoptOrphan(callID string)
+	saveOpenSpeech(callID string, chans []store.ChannelState) error
+	loadOpenSpeech(callID string, r *[2]store.ChannelState)
+}
+
+// sessionDeps is the part of srv its sessions may use.
+func (srv *Server) sessionDeps() sessionDeps {
+	return sessionDeps{cfg: &srv.cfg, store: srv.store, hub: srv.hub, m: srv.m, shutdown: srv.sessCtx.Done(), host: srv}
+}
+
 func newSession(srv *Server, c store.Call, tokenKey string) *session {
 	s := &session{
-		srv: srv, id: string(c.ID), agentID: string(c.AgentID), tokenKey: tokenKey,
+		sessionDeps: srv.sessionDeps(), id: string(c.ID), agentID: string(c.AgentID), tokenKey: tokenKey,
 		log:  srv.log.With("call_id", c.ID, "agent_id", c.AgentID),
 		in:   make(chan sessMsg, 256),
 		done: make(chan struct{}),
@@ -158,25 +203,25 @@ func (s *session) send(m sessMsg) bool {
 // run is the session goroutine. It ends when the call ends (end message,
 // resume window over, no audio, failure, storage lost, or server shutdown).
 func (s *session) run() {
-	defer s.srv.sessWG.Done()
+	defer s.host.sessionStopped()
 	defer close(s.done)
-	defer s.srv.removeSession(s)
+	defer s.host.removeSession(s)
 	defer func() {
 		if r := recover(); r != nil {
 			s.fail(fmt.Errorf("panic: %v", r))
 		}
 	}()
-	s.srv.m.callsActive.Inc()
-	defer s.srv.m.callsActive.Dec()
+	s.m.callsActive.Inc()
+	defer s.m.callsActive.Dec()
 
 	if s.resumedAt == 0 {
 		s.publish([]protocol.Event{{Type: protocol.EventCallStarted, Data: protocol.CallStarted{StartedAt: s.call.StartedAt.UTC()}}})
 	}
-	tick := time.NewTicker(s.srv.cfg.AckInterval / 4)
+	tick := time.NewTicker(s.cfg.AckInterval / 4)
 	defer tick.Stop()
-	s.lostTimer = time.NewTimer(s.srv.cfg.ResumeWindow)
+	s.lostTimer = time.NewTimer(s.cfg.ResumeWindow)
 	s.lostTimer.Stop()
-	s.noAudioTimer = time.NewTimer(s.srv.cfg.NoAudioTimeout)
+	s.noAudioTimer = time.NewTimer(s.cfg.NoAudioTimeout)
 	defer s.noAudioTimer.Stop()
 	if s.streaming.Load() {
 		s.noAudioTimer.Stop()
@@ -200,17 +245,17 @@ func (s *session) run() {
 			}
 		case <-s.noAudioTimer.C:
 			if !s.streaming.Load() {
-				s.log.Info("no audio within the limit after start: call ended", "limit", s.srv.cfg.NoAudioTimeout)
+				s.log.Info("no audio within the limit after start: call ended", "limit", s.cfg.NoAudioTimeout)
 				s.finish(protocol.EndNoAudio)
 				if s.conn != nil {
-					s.conn.closeWith(protocol.CloseIdle, fmt.Sprintf("call ended: no audio within %v of start", s.srv.cfg.NoAudioTimeout))
+					s.conn.closeWith(protocol.CloseIdle, fmt.Sprintf("call ended: no audio within %v of start", s.cfg.NoAudioTimeout))
 				}
 				return
 			}
-		case <-s.srv.sessCtx.Done():
+		case <-s.shutdown:
 			s.finish(protocol.EndShutdown)
 			if s.conn != nil {
-				s.conn.closeWith(1001, "server shutting down")
+				s.conn.closeWith(protocol.CloseGoingAway, "server shutting down")
 			}
 			return
 		}
@@ -236,9 +281,9 @@ func (s *session) startPipeline() error {
 	resume := channelStates(s.call.Channels)
 	if s.resumedAt > 0 {
 		if !slices.ContainsFunc(s.call.Channels, func(c store.ChannelState) bool { return len(c.OpenSpeech) > 0 }) {
-			s.srv.loadOpenSpeech(s.id, &resume)
+			s.host.loadOpenSpeech(s.id, &resume)
 		}
-		if d, err := s.srv.store.Detail(store.CallID(s.id)); err != nil {
+		if d, err := s.store.Detail(store.CallID(s.id)); err != nil {
 			s.log.Warn("reading the call's utterances for its sentiment: the summary will cover the call from the restart on", "err", err)
 			// Without them an utterance carried over would be stored twice.
 			for i := range resume {
@@ -250,7 +295,7 @@ func (s *session) startPipeline() error {
 		}
 	}
 	cfg.Resume = pipelineChannels(resume)
-	an, err := s.srv.cfg.NewAnalyzer(cfg)
+	an, err := s.cfg.NewAnalyzer(cfg)
 	if err != nil {
 		return fmt.Errorf("starting pipeline: %w", err)
 	}
@@ -315,10 +360,10 @@ func (s *session) handle(m sessMsg) bool {
 	case msgDetach:
 		if s.conn == m.conn {
 			s.setConn(nil)
-			s.lostTimer.Reset(s.srv.cfg.ResumeWindow)
+			s.lostTimer.Reset(s.cfg.ResumeWindow)
 			s.suspend()
 			s.checkpoint() // keep what arrived for a resume after a restart
-			s.log.Info("endpoint disconnected; call waits for resume", "window", s.srv.cfg.ResumeWindow, "ack", s.seq.ack)
+			s.log.Info("endpoint disconnected; call waits for resume", "window", s.cfg.ResumeWindow, "ack", s.seq.ack)
 		}
 	case msgViolation:
 		if m.conn == s.conn {
@@ -381,12 +426,12 @@ func (s *session) control(ctl protocol.Control) bool {
 			return true
 		}
 		if err != nil {
-			s.conn.closeWith(1011, closeReason("call failed: "+err.Error()))
+			s.conn.closeWith(protocol.CloseInternalError, closeReason("call failed: "+err.Error()))
 			return true
 		}
 		frames, gaps := s.call.Frames, s.gaps.stored
 		s.conn.sendJSON(protocol.Control{Type: "ended", CallID: s.id, Frames: &frames, Gaps: &gaps})
-		s.conn.closeAfterQueued(1000, "")
+		s.conn.closeAfterQueued(protocol.CloseNormal, "")
 		return true
 	}
 	return false
@@ -410,20 +455,20 @@ func (s *session) takeFrame(h protocol.FrameHeader, payload []byte) error {
 // feed the pipeline.
 func (s *session) frame(h protocol.FrameHeader, payload []byte) error {
 	seq := int64(h.Seq)
-	if h.At > s.srv.cfg.MaxCallLength {
-		return fmt.Errorf("%w: capture time %v is beyond the longest call (%v)", ErrProtocol, h.At, s.srv.cfg.MaxCallLength)
+	if h.At > s.cfg.MaxCallLength {
+		return fmt.Errorf("%w: capture time %v is beyond the longest call (%v)", ErrProtocol, h.At, s.cfg.MaxCallLength)
 	}
 	fresh, err := s.seq.receive(seq)
 	if err != nil {
 		return err
 	}
 	if !fresh {
-		s.srv.m.framesDup.Inc()
+		s.m.framesDup.Inc()
 		return nil
 	}
 	s.recent[s.recentN%recentFrames] = seqTime{seq, h.At}
 	s.recentN++
-	s.srv.m.framesIn.Inc()
+	s.m.framesIn.Inc()
 	s.noteWall(h.At + audio.FrameDuration)
 
 	ch := h.Channel
@@ -490,7 +535,7 @@ func (s *session) declaredGap(from, to int64, reason string) error {
 
 // noteLost records a gap of missing frames from..to.
 func (s *session) noteLost(from, to, missing int64, reason string) {
-	s.srv.m.framesLost.Add(float64(missing))
+	s.m.framesLost.Add(float64(missing))
 	fromT := s.frameTime(from)
 	toT := fromT + time.Duration((to-from+2)/2)*audio.FrameDuration
 	s.recordGap(store.Gap{FromSeq: from, ToSeq: to, From: fromT, To: toT, Frames: missing, Reason: reason})
@@ -542,15 +587,15 @@ func (s *session) tick(now time.Time) bool {
 	if s.an != nil && s.audioEnd > 0 {
 		s.publish(s.an.Tick(s.audioEnd))
 	}
-	if (s.seq.ack != s.ackSent || s.gaps.dirty || s.writes.failing()) && now.Sub(s.ackSentAt) >= s.srv.cfg.AckInterval {
+	if (s.seq.ack != s.ackSent || s.gaps.dirty || s.writes.failing()) && now.Sub(s.ackSentAt) >= s.cfg.AckInterval {
 		s.checkpoint()
 	}
-	if s.writes.failing() && (now.Sub(s.writes.since) >= s.srv.cfg.StorageTimeout || len(s.writes.queue) >= maxQueuedWrites) {
+	if s.writes.failing() && (now.Sub(s.writes.since) >= s.cfg.StorageTimeout || len(s.writes.queue) >= maxQueuedWrites) {
 		s.storageLost(s.writes.err)
 		return true
 	}
 	if d := now.Sub(s.procSampleAt); d >= time.Second && s.procAudio > 0 {
-		s.srv.m.rtf.Observe(s.procTime.Seconds() / s.procAudio.Seconds())
+		s.m.rtf.Observe(s.procTime.Seconds() / s.procAudio.Seconds())
 		s.procTime, s.procAudio, s.procSampleAt = 0, 0, now
 	}
 	return false
@@ -568,7 +613,7 @@ func (s *session) checkpoint() {
 	s.flushGap()
 	s.fillCall()
 	c := s.call
-	s.writes.do(s.ackSentAt, func() error { return s.srv.store.PutCall(c) })
+	s.writes.do(s.ackSentAt, func() error { return s.store.PutCall(c) })
 	if s.writes.failing() {
 		s.log.Error("checkpoint not written: acks stop until the store takes writes again", "err", s.writes.err)
 		return
@@ -586,7 +631,7 @@ func (s *session) flushGap() {
 	}
 	g := s.gaps.last
 	s.gaps.dirty = false
-	s.writes.do(time.Now(), func() error { return s.srv.store.AppendGap(store.CallID(s.id), g) })
+	s.writes.do(time.Now(), func() error { return s.store.AppendGap(store.CallID(s.id), g) })
 }
 
 // noteRedaction keeps the pipeline's redaction state with the call, so a
@@ -618,7 +663,7 @@ func (s *session) publish(evs []protocol.Event) {
 	for _, ev := range evs {
 		ev.CallID, ev.AgentID = s.id, s.agentID
 		replaced := s.replacing(&ev)
-		d, err := s.srv.hub.Publish(ev)
+		d, err := s.hub.Publish(ev)
 		if err != nil {
 			s.log.Error("publishing event", "type", ev.Type, "err", err)
 			continue
@@ -626,7 +671,7 @@ func (s *session) publish(evs []protocol.Event) {
 		s.call.LastSeq = d.Event.Seq
 		now := time.Now()
 		seq, js := d.Event.Seq, d.JSON
-		s.writes.do(now, func() error { return s.srv.store.AppendEvent(store.CallID(s.id), seq, js) })
+		s.writes.do(now, func() error { return s.store.AppendEvent(store.CallID(s.id), seq, js) })
 		ref := ev.T
 		switch data := ev.Data.(type) {
 		case protocol.Utterance:
@@ -635,7 +680,7 @@ func (s *session) publish(evs []protocol.Event) {
 		case protocol.Hint:
 			s.call.Hints++
 			if data.ID != "" && protocol.ValidID(data.ID) {
-				s.writes.do(now, func() error { return s.srv.store.AppendHint(store.CallID(s.id), data.ID, js) })
+				s.writes.do(now, func() error { return s.store.AppendHint(store.CallID(s.id), data.ID, js) })
 			}
 		case protocol.Alert:
 			s.call.Alerts++
@@ -647,7 +692,7 @@ func (s *session) publish(evs []protocol.Event) {
 			s.foldSentiment(data)
 		}
 		if w, ok := s.wallAt(ref); ok {
-			s.srv.m.eventLatency.WithLabelValues(ev.Type).Observe(time.Since(w).Seconds())
+			s.m.eventLatency.WithLabelValues(ev.Type).Observe(time.Since(w).Seconds())
 		}
 	}
 }
@@ -659,10 +704,10 @@ func (s *session) storeUtterance(u protocol.Utterance, seq uint64, replaced *sto
 		Text: u.Text, Words: u.Words, Confidence: u.Confidence, Sentiment: u.Sentiment, Seq: seq}
 	if replaced != nil {
 		old := *replaced
-		s.writes.do(now, func() error { return s.srv.store.ReplaceUtterance(store.CallID(s.id), old, rec) })
+		s.writes.do(now, func() error { return s.store.ReplaceUtterance(store.CallID(s.id), old, rec) })
 		return
 	}
-	s.writes.do(now, func() error { return s.srv.store.AppendUtterance(store.CallID(s.id), rec) })
+	s.writes.do(now, func() error { return s.store.AppendUtterance(store.CallID(s.id), rec) })
 }
 
 // foldSentiment keeps the latest rolling sentiment per speaker, and the
@@ -744,7 +789,7 @@ func (s *session) finish(reason protocol.EndReason) error {
 		ferr = s.flushPipeline()
 	}
 	if reason == protocol.EndShutdown {
-		if err := s.srv.saveOpenSpeech(s.id, s.call.Channels); err != nil {
+		if err := s.host.saveOpenSpeech(s.id, s.call.Channels); err != nil {
 			s.log.Warn("open speech not saved: a resume will decode the utterance in two parts", "err", err)
 		}
 	} else {
@@ -789,8 +834,8 @@ func (s *session) endCall(reason protocol.EndReason) error {
 	}
 	c := s.call
 	s.writes.retry(now)
-	s.writes.do(now, func() error { return s.srv.store.PutCall(c) })
-	s.srv.hub.CloseCall(s.id)
+	s.writes.do(now, func() error { return s.store.PutCall(c) })
+	s.hub.CloseCall(s.id)
 	if s.an != nil {
 		if err := s.an.Close(); err != nil {
 			s.log.Warn("closing pipeline", "err", err)
@@ -801,7 +846,7 @@ func (s *session) endCall(reason protocol.EndReason) error {
 		s.log.Error("call not saved", "reason", reason, "err", s.writes.err)
 		return fmt.Errorf("%w: %w", ErrStorage, s.writes.err)
 	}
-	s.srv.m.callsTotal.WithLabelValues(string(reason)).Inc()
+	s.m.callsTotal.WithLabelValues(string(reason)).Inc()
 	s.log.Info("call ended", "reason", reason, "frames", s.call.Frames, "lost", s.call.FramesLost, "audio", s.call.Audio)
 	return nil
 }
@@ -816,22 +861,22 @@ const AlertStorage = "storage_unavailable"
 // crash, so a resume (here once writes work again, or on a restarted
 // engine) goes on from there. Supervisors get an alert.
 func (s *session) storageLost(err error) {
-	s.srv.m.storageDrops.Inc()
+	s.m.storageDrops.Inc()
 	s.log.Error("store not writable: call dropped, resumable from its last checkpoint", "ack", s.call.Ack, "err", err)
 	ev := protocol.Event{Type: protocol.EventAlert, CallID: s.id, AgentID: s.agentID, T: s.audioEnd, TS: time.Now(),
 		Data: protocol.Alert{ID: AlertStorage, Severity: protocol.SeverityCritical,
 			Text: "The engine cannot write to its disk: this call's audio is kept by its endpoint and resent once storage works again."}}
-	if _, err := s.srv.hub.Publish(ev); err != nil {
+	if _, err := s.hub.Publish(ev); err != nil {
 		s.log.Error("publishing storage alert", "err", err)
 	}
 	if s.an != nil {
 		s.an.Close()
 		s.an = nil
 	}
-	s.srv.hub.CloseCall(s.id)
-	s.srv.adoptOrphan(s.id)
+	s.hub.CloseCall(s.id)
+	s.host.adoptOrphan(s.id)
 	if s.conn != nil {
-		s.conn.closeWith(websocket.CloseInternalServerErr, "storage unavailable")
+		s.conn.closeWith(protocol.CloseInternalError, "storage unavailable")
 		s.setConn(nil)
 	}
 }
@@ -845,11 +890,11 @@ func (s *session) fail(err error) {
 			s.log.Error("session failed while failing", "panic", r)
 		}
 	}()
-	s.srv.m.sessionPanics.Inc()
+	s.m.sessionPanics.Inc()
 	s.log.Error("call failed", "err", err)
 	if errors.Is(err, ErrProtocol) {
 		if s.conn != nil {
-			s.conn.closeWith(websocket.ClosePolicyViolation, closeReason(err.Error()))
+			s.conn.closeWith(protocol.ClosePolicyViolation, closeReason(err.Error()))
 			s.setConn(nil)
 		}
 	}
@@ -859,10 +904,10 @@ func (s *session) fail(err error) {
 		s.an = nil
 	}
 	if err := s.endCall(protocol.EndError); err != nil {
-		s.srv.adoptOrphan(s.id)
+		s.host.adoptOrphan(s.id)
 	}
 	if s.conn != nil {
-		s.conn.closeWith(websocket.CloseInternalServerErr, closeReason("call failed: "+err.Error()))
+		s.conn.closeWith(protocol.CloseInternalError, closeReason("call failed: "+err.Error()))
 	}
 }
 

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -9,6 +10,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/earshot/earshot/live"
+	"github.com/earshot/earshot/protocol"
 )
 
 // Message limits: docs/protocol.md promises 64 KiB; the library's own limit
@@ -32,7 +36,7 @@ var upgrader = websocket.Upgrader{
 
 // wsConn wraps a WebSocket with the discipline of STYLE.md rule 9: one
 // reader (the handler goroutine), one writer goroutine (run by the handler
-// via writeLoop) fed through out, control frames with WriteControl, and a
+// via serve) fed through out and a feed, control frames with WriteControl, and a
 // close that sends the reason and then lets the reader drain until the peer
 // answers, so the peer sees the reason instead of a reset.
 type wsConn struct {
@@ -133,21 +137,65 @@ func (c *wsConn) sendJSON(v any) {
 	select {
 	case c.out <- outMsg{b: b}:
 	default:
-		c.closeWith(1011, "writer stalled")
+		c.closeWith(protocol.CloseInternalError, "writer stalled")
 	}
 }
 
-// writeLoop is the connection's writer goroutine: queued messages, extra
-// (a connection-specific source such as acks or events), and pings. It
-// returns when closing or stop is closed, or a write fails.
-func (c *wsConn) writeLoop(stop <-chan struct{}, ping time.Duration, extra func() ([]byte, bool), wake <-chan struct{}) {
+// feed is what a connection's writer sends besides the messages queued
+// with sendJSON: an ingest connection's latest ack, a live subscription's
+// events.
+type feed struct {
+	// wake says next may have a message (the ack moved).
+	wake <-chan struct{}
+	next func() ([]byte, bool)
+	// events are written as they come until done is closed; then end runs
+	// (it closes the connection with the subscription's reason).
+	events <-chan live.Delivery
+	done   <-chan struct{}
+	end    func()
+	// writeWait bounds one write; default writeWait.
+	writeWait time.Duration
+}
+
+// serve runs the connection's writer goroutine while read (the handler's
+// read loop) runs, and waits for it: the writer never outlives the handler.
+func (c *wsConn) serve(ping time.Duration, f feed, read func()) {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		c.writeLoop(stop, ping, f)
+	}()
+	read()
+	close(stop)
+	wg.Wait()
+}
+
+// writeLoop is the connection's writer goroutine: queued messages, the
+// feed, and pings. It returns when closing or stop is closed, the feed is
+// done, or a write fails.
+func (c *wsConn) writeLoop(stop <-chan struct{}, ping time.Duration, f feed) {
 	t := time.NewTicker(ping)
 	defer t.Stop()
+	wait := cmp.Or(f.writeWait, writeWait)
 	write := func(b []byte) bool {
-		_ = c.ws.SetWriteDeadline(time.Now().Add(writeWait))
-		return c.ws.WriteMessage(websocket.TextMessage, b) == nil
+		_ = c.ws.SetWriteDeadline(time.Now().Add(wait))
+		if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			c.closeWith(protocol.CloseInternalError, "write failed")
+			return false
+		}
+		return true
 	}
 	for {
+		// A finished feed (a dropped subscription) must not write what is
+		// still queued: check done before taking from events.
+		select {
+		case <-f.done:
+			f.end()
+			return
+		default:
+		}
 		select {
 		case <-c.closing:
 			return
@@ -159,16 +207,19 @@ func (c *wsConn) writeLoop(stop <-chan struct{}, ping time.Duration, extra func(
 				return
 			}
 			if !write(m.b) {
-				c.closeWith(1011, "write failed")
 				return
 			}
-		case <-wake:
-			if extra != nil {
-				if b, ok := extra(); ok && !write(b) {
-					c.closeWith(1011, "write failed")
-					return
-				}
+		case <-f.wake:
+			if b, ok := f.next(); ok && !write(b) {
+				return
 			}
+		case d := <-f.events:
+			if !write(d.JSON) {
+				return
+			}
+		case <-f.done:
+			f.end()
+			return
 		case <-t.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(writeWait)); err != nil {
 				return
@@ -194,7 +245,7 @@ func (c *wsConn) readMessage() (int, []byte, error) {
 			return 0, nil, err
 		}
 		if len(b) > messageLimit {
-			c.closeWith(websocket.CloseMessageTooBig, "message too big")
+			c.closeWith(protocol.CloseMessageTooBig, "message too big")
 			continue
 		}
 		return mt, b, nil

@@ -150,12 +150,12 @@ func (c *Client) poke() {
 	}
 }
 
-// Send queues one 20 ms frame of channel (0 agent, 1 caller) captured at
+// Send queues one 20 ms frame of channel (agent or caller) captured at
 // call time at, and returns its seq. It copies payload and never blocks:
 // if the ring is full, the oldest unacknowledged frame is dropped and
 // reported as a gap.
-func (c *Client) Send(channel int, at time.Duration, payload []byte) (uint64, error) {
-	if channel < 0 || channel > 1 || len(payload) != c.payload {
+func (c *Client) Send(channel protocol.Channel, at time.Duration, payload []byte) (uint64, error) {
+	if !channel.Valid() || len(payload) != c.payload {
 		return 0, fmt.Errorf("%w: channel %d, %d bytes (want %d)", ErrBadFrame, channel, len(payload), c.payload)
 	}
 	c.mu.Lock()
@@ -166,7 +166,7 @@ func (c *Client) Send(channel int, at time.Duration, payload []byte) (uint64, er
 	seq := c.nextSeq
 	c.nextSeq++
 	msg := c.newMsgLocked()
-	protocol.PutHeader(msg, protocol.FrameHeader{Version: protocol.HeaderVersion, Channel: protocol.Channel(channel), Seq: seq, At: at})
+	protocol.PutHeader(msg, protocol.FrameHeader{Version: protocol.HeaderVersion, Channel: channel, Seq: seq, At: at})
 	copy(msg[protocol.HeaderSize:], payload)
 	if c.ring.len() >= c.cfg.RingFrames {
 		old := c.ring.pop()
@@ -601,7 +601,7 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchCon
 		}
 		select {
 		case <-ctx.Done():
-			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "endpoint stopping"), time.Now().Add(time.Second))
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(protocol.CloseGoingAway, "endpoint stopping"), time.Now().Add(time.Second))
 			return ctx.Err()
 		case <-readDone:
 			c.mu.Lock()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // fakeEngine speaks the engine's side of the ingest protocol: it acks
@@ -123,7 +125,7 @@ func TestClientDeliversEveryFrameOnceInOrderThroughAReconnect(t *testing.T) {
 				for j := range p {
 					p[j] = byte(i + j)
 				}
-				if _, err := c.Send(i%2, time.Duration(i/2)*20*time.Millisecond, p); err != nil {
+				if _, err := c.Send(protocol.Channel(i%2), time.Duration(i/2)*20*time.Millisecond, p); err != nil {
 					t.Fatal(err)
 				}
 				if i%10 == 9 {

@@ -78,7 +78,7 @@ func Stream(ctx context.Context, c *Client, agent, caller []float32, cfg StreamC
 					payload[2*i], payload[2*i+1] = byte(v), byte(uint16(v)>>8)
 				}
 			}
-			if _, err := c.Send(ch, at, payload); err != nil {
+			if _, err := c.Send(protocol.Channel(ch), at, payload); err != nil {
 				return err
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/protocol"
 )
 
 func TestStreamKeepsRealTimePaceAndFraming(t *testing.T) {
@@ -39,7 +40,7 @@ func TestSendDropsTheOldestAndReportsAGapWhenTheRingIsFull(t *testing.T) {
 	c, _ := New(Config{URL: "http://x", Token: "t", CallID: "c", AgentID: "A", RingFrames: 4})
 	p := make([]byte, c.PayloadBytes())
 	for i := 0; i < 10; i++ {
-		if _, err := c.Send(i%2, 0, p); err != nil {
+		if _, err := c.Send(protocol.Channel(i%2), 0, p); err != nil {
 			t.Fatal(err)
 		}
 	}
