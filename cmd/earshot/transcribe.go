@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/earshot/earshot/call"
 	"github.com/earshot/earshot/insights"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/stt/pocketsphinx"
 )
 
@@ -158,17 +157,16 @@ type wordOut struct {
 }
 
 func newUtteranceOut(file string, u insights.Utterance) utteranceOut {
-	o := utteranceOut{File: file, Speaker: string(u.Speaker), Start: seconds(u.Start), End: seconds(u.End),
+	o := utteranceOut{File: file, Speaker: string(u.Speaker), Start: protocol.Seconds(u.Start), End: protocol.Seconds(u.End),
 		Text: u.Text, Words: make([]wordOut, 0, len(u.Words)), Confidence: u.Confidence}
 	for _, w := range u.Words {
-		o.Words = append(o.Words, wordOut{Text: w.Text, Start: seconds(w.Start), End: seconds(w.End), Confidence: w.Confidence})
+		o.Words = append(o.Words, wordOut{Text: w.Text, Start: protocol.Seconds(w.Start), End: protocol.Seconds(w.End), Confidence: w.Confidence})
 	}
 	return o
 }
 
 // seconds renders d in seconds rounded to the millisecond, so JSON shows
 // 1.64 rather than 1.6400000000000001.
-func seconds(d time.Duration) float64 { return math.Round(d.Seconds()*1000) / 1000 }
 
 func printUtterances(w io.Writer, format string, utts []utteranceOut) error {
 	if format == "json" {
