@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
-	"strings"
 	"sync"
 	"time"
 
@@ -407,15 +406,9 @@ func encodeFrame(b []byte, frame []float32) (level float64) {
 
 // autoCallID names a call started in --auto mode.
 func autoCallID(agent string, now time.Time) string {
-	clean := strings.Map(func(r rune) rune {
-		if r < 128 && (r == '.' || r == '_' || r == ':' || r == '-' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z') {
-			return r
-		}
-		return '_'
-	}, agent)
-	id := clean + "-" + now.UTC().Format("20060102-150405.000")
-	if len(id) > 64 {
-		id = id[len(id)-64:]
+	id := protocol.IDPart(agent) + "-" + now.UTC().Format("20060102-150405.000")
+	if len(id) > protocol.MaxIDLen {
+		id = id[len(id)-protocol.MaxIDLen:]
 	}
 	return id
 }

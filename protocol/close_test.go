@@ -67,3 +67,23 @@ func TestValidIDIsTheOneIDRule(t *testing.T) {
 		}
 	}
 }
+
+func TestIDPartKeepsOnlyWhatTheRuleAllows(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"A17", "A17"},
+		{"a.b_c:d-e", "a.b_c:d-e"},
+		{"Dana Smith", "Dana_Smith"},
+		{"ünï/code", "_n__code"},
+		{"billing dispute (2).mp3", "billing_dispute__2_.mp3"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		got := IDPart(tt.in)
+		if got != tt.want {
+			t.Errorf("IDPart(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got != "" && !ValidID(got) {
+			t.Errorf("IDPart(%q) = %q is not a valid id", tt.in, got)
+		}
+	}
+}

@@ -1,5 +1,7 @@
 package protocol
 
+import "strings"
+
 // MaxIDLen is the longest call, agent, hint or rule id.
 const MaxIDLen = 64
 
@@ -11,12 +13,28 @@ func ValidID(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+		if !idChar(rune(s[i])) {
 			return false
 		}
 	}
 	return true
+}
+
+// idChar reports whether r may appear in an id.
+func idChar(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == ':' || r == '-'
+}
+
+// IDPart makes s usable inside an id: every character the id rule does not
+// allow becomes '_'. It does not bound the length: the caller, who knows
+// which end of its id matters, cuts it to MaxIDLen.
+func IDPart(s string) string {
+	return strings.Map(func(r rune) rune {
+		if idChar(r) {
+			return r
+		}
+		return '_'
+	}, s)
 }
 
 // IDRule describes ValidID for error messages.

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/earshot/earshot/internal/ingestclient"
+	"github.com/earshot/earshot/protocol"
 )
 
 // Job is one recording to stream as one call.
@@ -87,18 +87,12 @@ func All(ctx context.Context, url, token string, speed float64, concurrency int,
 	return results
 }
 
-// CallID makes a protocol-valid call id, [A-Za-z0-9._:-] and at most 64
-// characters, from a prefix, a time stamp, a file's base name and an index.
+// CallID makes a protocol-valid call id (protocol.ValidID) from a prefix,
+// a time stamp, a file's base name and an index.
 func CallID(prefix, stamp, base string, i int) string {
-	clean := strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-' {
-			return r
-		}
-		return '_'
-	}, base)
-	id := fmt.Sprintf("%s-%s-%d-%s", prefix, stamp, i, clean)
-	if len(id) > 64 {
-		id = id[:64]
+	id := fmt.Sprintf("%s-%s-%d-%s", prefix, stamp, i, protocol.IDPart(base))
+	if len(id) > protocol.MaxIDLen {
+		id = id[:protocol.MaxIDLen]
 	}
 	return id
 }
