@@ -19,7 +19,7 @@ func benchUtterances(b *testing.B) []insights.Utterance {
 	var us []insights.Utterance
 	for _, c := range loadSampleCalls(b) {
 		for _, s := range c.Segments {
-			us = append(us, insights.Utterance{Speaker: insights.Speaker(s.Speaker), Start: secs(s.Start), End: secs(s.End), Text: s.Text})
+			us = append(us, insights.Utterance{Speaker: speakerOf(s.Speaker), Start: secs(s.Start), End: secs(s.End), Text: s.Text})
 		}
 	}
 	long := strings.Repeat("well i was looking at the statement again this morning and honestly the numbers on the second page do not add up ", 2)

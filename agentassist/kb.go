@@ -282,9 +282,7 @@ const DefaultMinScore = 0.2
 // SuggesterConfig configures a per-call Suggester. The zero value is
 // usable.
 type SuggesterConfig struct {
-	// Speaker whose utterances form the query. Empty means the caller.
-	Speaker insights.Speaker
-	// Utterances is how many of that speaker's last utterances form the
+	// Utterances is how many of the caller's last utterances form the
 	// query. Zero means 3.
 	Utterances int
 	// Window drops utterances that ended this long before the newest one,
@@ -306,9 +304,6 @@ type Suggester struct {
 
 // NewSuggester starts a per-call Suggester over k.
 func (k *KB) NewSuggester(cfg SuggesterConfig) *Suggester {
-	if cfg.Speaker == "" {
-		cfg.Speaker = insights.Caller
-	}
 	if cfg.Utterances <= 0 {
 		cfg.Utterances = 3
 	}
@@ -330,7 +325,7 @@ func (s *Suggester) MarkShown(article string) { s.shown[article] = true }
 // this call yet, stamped with u.End. Utterances of the other speaker are
 // ignored. The search takes well under a millisecond on a small KB.
 func (s *Suggester) OnUtterance(u insights.Utterance) ([]Action, error) {
-	if u.Speaker != s.cfg.Speaker || strings.TrimSpace(u.Text) == "" {
+	if u.Speaker != insights.Caller || strings.TrimSpace(u.Text) == "" { // the caller's words say what the call is about
 		return nil, nil
 	}
 	s.recent = append(s.recent, u)

@@ -254,7 +254,7 @@ func (p *parser) id(n *yaml.Node, what string) (string, error) {
 func (p *parser) speaker(n *yaml.Node, what string) (insights.Speaker, error) {
 	s, err := p.str(n, what)
 	if err != nil {
-		return "", err
+		return insights.NoSpeaker, err
 	}
 	switch s {
 	case "caller":
@@ -262,9 +262,9 @@ func (p *parser) speaker(n *yaml.Node, what string) (insights.Speaker, error) {
 	case "agent":
 		return insights.Agent, nil
 	case "any":
-		return "", nil
+		return insights.NoSpeaker, nil
 	}
-	return "", p.errf(n, "%s: unknown speaker %q (caller, agent or any)", what, s)
+	return insights.NoSpeaker, p.errf(n, "%s: unknown speaker %q (caller, agent or any)", what, s)
 }
 
 func (p *parser) rule(n *yaml.Node) (rule, error) {
@@ -432,7 +432,7 @@ func (p *parser) trigger(n *yaml.Node, rwhat string) (trigger, error) {
 	if err != nil {
 		return trigger{}, err
 	}
-	t := trigger{kind: TriggerKind(kind)}
+	t := trigger{kind: TriggerKind(kind), speaker: insights.NoSpeaker}
 	what := fmt.Sprintf("%s %s trigger", rwhat, kind)
 	// Each kind has keys of its own, so each gets its own reader; single
 	// has already refused any other kind.
@@ -557,7 +557,7 @@ func (p *parser) dynamicsTrigger(body *yaml.Node, what string, t *trigger) error
 		if t.speaker, err = p.speaker(s, what+" speaker"); err != nil {
 			return err
 		}
-		if t.dynEvent == insights.DeadAir && t.speaker != "" {
+		if t.dynEvent == insights.DeadAir && t.speaker != insights.NoSpeaker {
 			return p.errf(s, "%s: dead air belongs to nobody; drop speaker or use any", what)
 		}
 	}

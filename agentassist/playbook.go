@@ -90,7 +90,7 @@ type rule struct {
 
 type trigger struct {
 	kind    TriggerKind
-	speaker insights.Speaker // "" means either side
+	speaker insights.Speaker // NoSpeaker means either side
 
 	// phrase and absence
 	phrases []int // indexes into Playbook.phrases
@@ -230,8 +230,8 @@ func durationFromSeconds(s float64) time.Duration {
 }
 
 func speakerName(s insights.Speaker) string {
-	if s == "" {
+	if s == insights.NoSpeaker {
 		return "any"
 	}
-	return string(s)
+	return s.String()
 }

@@ -90,16 +90,16 @@ func runSample(t testing.TB, pb *Playbook, kb *KB, c *sampleCall, sentiment func
 	var items []item
 	var starts []time.Duration
 	for _, s := range c.Segments {
-		u := &insights.Utterance{Speaker: insights.Speaker(s.Speaker), Start: secs(s.Start), End: secs(s.End), Text: s.Text}
+		u := &insights.Utterance{Speaker: speakerOf(s.Speaker), Start: secs(s.Start), End: secs(s.End), Text: s.Text}
 		items = append(items, item{at: u.End, utt: u})
 		starts = append(starts, u.Start)
 	}
 	for _, d := range c.Expected.DeadAir {
-		ev := &insights.DynamicsEvent{Kind: insights.DeadAir, Start: secs(d.Start), End: secs(d.Start) + 5*time.Second, Ongoing: true}
+		ev := &insights.DynamicsEvent{Kind: insights.DeadAir, Speaker: insights.NoSpeaker, Start: secs(d.Start), End: secs(d.Start) + 5*time.Second, Ongoing: true}
 		items = append(items, item{at: ev.End, ev: ev})
 	}
 	for _, o := range c.Expected.Overtalk {
-		ev := &insights.DynamicsEvent{Kind: insights.Overtalk, Speaker: insights.Speaker(o.By), Start: secs(o.Start), End: secs(o.Start) + 500*time.Millisecond, Ongoing: true}
+		ev := &insights.DynamicsEvent{Kind: insights.Overtalk, Speaker: speakerOf(o.By), Start: secs(o.Start), End: secs(o.Start) + 500*time.Millisecond, Ongoing: true}
 		items = append(items, item{at: ev.End, ev: ev})
 	}
 	sort.SliceStable(items, func(i, j int) bool { return items[i].at < items[j].at })
@@ -258,4 +258,14 @@ func describeActions(as []Action) string {
 		parts[i] = fmt.Sprintf("%s:%s@%.1fs", a.Kind, a.ID, a.At.Seconds())
 	}
 	return strings.Join(parts, " ")
+}
+
+// speakerOf reads a sample's speaker name; NoSpeaker for "" (overtalk both
+// began at once) or a name that is no side of the call.
+func speakerOf(name string) insights.Speaker {
+	sp, err := insights.ParseSpeaker(name)
+	if err != nil {
+		return insights.NoSpeaker
+	}
+	return sp
 }

@@ -92,7 +92,7 @@ func speakerSlot(sp insights.Speaker) int {
 }
 
 func (t *trigger) speakerOK(sp insights.Speaker) bool {
-	return t.speaker == "" || t.speaker == sp
+	return t.speaker == insights.NoSpeaker || t.speaker == sp
 }
 
 // OnUtterance evaluates one final utterance, its sentiment, and whether the

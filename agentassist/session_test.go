@@ -208,7 +208,7 @@ rules:
 			{ev(insights.Overtalk, insights.Agent, 10000, 10500, true), "hint:overtalk@10500"},
 			{ev(insights.Overtalk, insights.Agent, 20000, 20600, true), "hint:overtalk@20600"},
 		}},
-		{"dead air fires for either side", []step{{ev(insights.DeadAir, "", 30000, 35000, true), "hint:dead_air@35000"}}},
+		{"dead air fires for either side", []step{{ev(insights.DeadAir, insights.NoSpeaker, 30000, 35000, true), "hint:dead_air@35000"}}},
 		{"a monologue fires nothing here", []step{{ev(insights.Monologue, insights.Agent, 0, 60000, true), ""}}},
 	}
 	for _, tc := range tests {

@@ -57,7 +57,7 @@ type channel struct {
 
 func newChannel(ch protocol.Channel, vad audio.VADConfig) *channel {
 	return &channel{
-		speaker:   insights.Speaker(ch.String()),
+		speaker:   ch,
 		extractor: audio.NewFeatureExtractor(vad.Features),
 		vad:       audio.NewVAD(vad),
 		pcm:       make([]int16, audio.FrameSize),

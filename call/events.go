@@ -39,7 +39,7 @@ func (p *Pipeline) dynamicsEvents(evs []insights.DynamicsEvent, now time.Duratio
 			continue // silence a resumed call knows nothing about
 		}
 		p.emit(protocol.EventDynamics, now, protocol.Dynamics{
-			Event: string(e.Kind), Speaker: string(e.Speaker),
+			Event: string(e.Kind), Speaker: insights.SpeakerName(e.Speaker),
 			Start: protocol.Seconds(e.Start), End: protocol.Seconds(e.End),
 			Ongoing: e.Ongoing, Value: e.Value,
 		})
@@ -58,7 +58,7 @@ func (p *Pipeline) results(c *channel, res []stt.Result, now time.Duration) {
 			}
 			c.partial = text
 			p.emit(protocol.EventTranscriptPartial, now, protocol.Partial{
-				Speaker: string(c.speaker), Start: protocol.Seconds(r.Start), End: protocol.Seconds(r.End), Text: text,
+				Speaker: c.speaker, Start: protocol.Seconds(r.Start), End: protocol.Seconds(r.End), Text: text,
 			})
 			continue
 		}
@@ -80,7 +80,7 @@ func (p *Pipeline) final(c *channel, r stt.Result, now time.Duration) {
 	p.utterances = append(p.utterances, Utterance{Utterance: u, Sentiment: sent})
 	p.emit(protocol.EventTranscriptFinal, now, wireUtterance(u, sent))
 	p.emit(protocol.EventSentiment, now, protocol.Sentiment{
-		Speaker: string(c.speaker), Score: protocol.Round3(sent.Score), Label: string(sent.Label),
+		Speaker: c.speaker, Score: protocol.Round3(sent.Score), Label: string(sent.Label),
 		Rolling: protocol.Round3(p.scorer.Rolling(c.speaker)), Trend: p.scorer.Summary(now).Trend,
 	})
 	if p.playbook != nil {

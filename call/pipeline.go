@@ -207,7 +207,7 @@ func (p *Pipeline) takeRecognizers(ctx context.Context) (untranscribed []string,
 		if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
 			p.log.Warn("no recognizer free: the channel is analysed without a transcript",
 				"speaker", c.speaker, "waited", p.cfg.RecognizerWait)
-			untranscribed = append(untranscribed, string(c.speaker))
+			untranscribed = append(untranscribed, c.speaker.String())
 			continue
 		}
 		if err != nil {

@@ -54,7 +54,7 @@ func TestPipelineResumedMidUtteranceDecodesItWhole(t *testing.T) {
 					continue
 				}
 				ch := 0
-				if u.Speaker == "caller" {
+				if u.Speaker == protocol.ChannelCaller {
 					ch = 1
 				}
 				f := final{protocol.FromSeconds(u.Start), u.Text}

@@ -51,7 +51,7 @@ func TestPipelineDynamicsMatchGroundTruth(t *testing.T) {
 			}
 			d := rec.Dynamics
 			for _, sp := range []insights.Speaker{insights.Agent, insights.Caller} {
-				want := truthTalk(tr, string(sp))
+				want := truthTalk(tr, sp.String())
 				got := d.Talk.Of(sp).Seconds()
 				rel := (got - want) / want
 				t.Logf("%s talk %.2f s, truth %.2f s (%+.1f %%)", sp, got, want, 100*rel)
@@ -77,7 +77,7 @@ func TestPipelineDynamicsMatchGroundTruth(t *testing.T) {
 			}
 			for _, w := range tr.Expected.Overtalk {
 				found := slices.ContainsFunc(d.Overtalk, func(o insights.OvertalkSpan) bool {
-					return string(o.By) == w.By && o.Start.Seconds() < w.End && o.End.Seconds() > w.Start
+					return insights.SpeakerName(o.By) == w.By && o.Start.Seconds() < w.End && o.End.Seconds() > w.Start
 				})
 				if !found {
 					t.Errorf("overtalk %.2f–%.2f s by %s not found in %v", w.Start, w.End, w.By, d.Overtalk)

@@ -110,21 +110,20 @@ type ChannelState struct {
 func SegmentsWire(segs []insights.SpeechSegment) []protocol.Segment {
 	out := make([]protocol.Segment, len(segs))
 	for i, s := range segs {
-		out[i] = protocol.Segment{Speaker: string(s.Speaker), Start: protocol.Seconds(s.Start), End: protocol.Seconds(s.End)}
+		out[i] = protocol.Segment{Speaker: s.Speaker, Start: protocol.Seconds(s.Start), End: protocol.Seconds(s.End)}
 	}
 	return out
 }
 
-// SegmentsFromWire is the inverse of SegmentsWire; segments of an unknown
-// speaker are left out.
+// SegmentsFromWire is the inverse of SegmentsWire; segments of no side of
+// the call are left out.
 func SegmentsFromWire(in []protocol.Segment) []insights.SpeechSegment {
 	out := make([]insights.SpeechSegment, 0, len(in))
 	for _, s := range in {
-		sp, err := insights.ParseSpeaker(s.Speaker)
-		if err != nil {
+		if !s.Speaker.Valid() {
 			continue
 		}
-		out = append(out, insights.SpeechSegment{Speaker: sp, Start: protocol.FromSeconds(s.Start), End: protocol.FromSeconds(s.End)})
+		out = append(out, insights.SpeechSegment{Speaker: s.Speaker, Start: protocol.FromSeconds(s.Start), End: protocol.FromSeconds(s.End)})
 	}
 	return out
 }
@@ -145,7 +144,7 @@ func wireUtterance(u insights.Utterance, s insights.Sentiment) protocol.Utteranc
 			Confidence: protocol.Round3(w.Confidence)}
 	}
 	return protocol.Utterance{
-		Speaker: string(u.Speaker), Start: protocol.Seconds(u.Start), End: protocol.Seconds(u.End),
+		Speaker: u.Speaker, Start: protocol.Seconds(u.Start), End: protocol.Seconds(u.End),
 		Text: u.Text, Words: words, Confidence: protocol.Round3(u.Confidence), Sentiment: wireSentiment(s),
 	}
 }

@@ -62,11 +62,11 @@ func transcriptEvents(evs []protocol.Event) []transcriptEvent {
 			for i, w := range u.Words {
 				words[i] = w.Text
 			}
-			out = append(out, transcriptEvent{true, u.Speaker, protocol.FromSeconds(u.Start), protocol.FromSeconds(u.End),
+			out = append(out, transcriptEvent{true, u.Speaker.String(), protocol.FromSeconds(u.Start), protocol.FromSeconds(u.End),
 				u.Text + " | " + strings.Join(words, " ")})
 		case protocol.EventTranscriptPartial:
 			m := e.Data.(protocol.Partial)
-			out = append(out, transcriptEvent{false, m.Speaker, protocol.FromSeconds(m.Start), protocol.FromSeconds(m.End), m.Text})
+			out = append(out, transcriptEvent{false, m.Speaker.String(), protocol.FromSeconds(m.Start), protocol.FromSeconds(m.End), m.Text})
 		}
 	}
 	return out

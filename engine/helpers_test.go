@@ -73,16 +73,16 @@ func (a *testAnalyzer) Push(ch protocol.Channel, frame []float32, at time.Durati
 	var evs []protocol.Event
 	if a.bigEvent > 0 {
 		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptPartial, T: end,
-			Data: protocol.Partial{Speaker: "agent", Start: 0, End: end.Seconds(), Text: strings.Repeat("x", a.bigEvent)}})
+			Data: protocol.Partial{Speaker: protocol.ChannelAgent, Start: 0, End: end.Seconds(), Text: strings.Repeat("x", a.bigEvent)}})
 	}
 	n := a.frames[0]
 	if n%25 == 0 {
 		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptFinal, T: end, Data: protocol.Utterance{
-			Speaker: "agent", Start: (end - 500*time.Millisecond).Seconds(), End: end.Seconds(),
+			Speaker: protocol.ChannelAgent, Start: (end - 500*time.Millisecond).Seconds(), End: end.Seconds(),
 			Text: fmt.Sprintf("utterance %d", n/25), Words: []protocol.Word{}, Confidence: 0.9,
 			Sentiment: &protocol.UtteranceSentiment{Score: 0.1, Label: "neutral"}}})
 		evs = append(evs, protocol.Event{Type: protocol.EventSentiment, T: end, Data: protocol.Sentiment{
-			Speaker: "caller", Score: -0.2, Label: "negative", Rolling: -0.25, Trend: -0.2}})
+			Speaker: protocol.ChannelCaller, Score: -0.2, Label: "negative", Rolling: -0.25, Trend: -0.2}})
 	}
 	if n%100 == 0 {
 		evs = append(evs, protocol.Event{Type: protocol.EventHint, T: end, Data: protocol.Hint{

@@ -69,7 +69,7 @@ func storedSentiment(utts []store.Utterance, skip ...store.Utterance) []insights
 		if u.Sentiment == nil {
 			continue
 		}
-		out = append(out, insights.TimedScore{Speaker: insights.Speaker(u.Speaker), At: u.End, Score: u.Sentiment.Score})
+		out = append(out, insights.TimedScore{Speaker: u.Speaker, At: u.End, Score: u.Sentiment.Score})
 	}
 	return out
 }
@@ -79,13 +79,13 @@ func storedSentiment(utts []store.Utterance, skip ...store.Utterance) []insights
 // of the part decoded before the stop: the last utterance of that speaker
 // starting where the open speech does or later. A part with no words was
 // never stored, and has nothing to replace.
-func openUtterances(resume [2]store.ChannelState, utts []store.Utterance) map[string]store.Utterance {
-	out := map[string]store.Utterance{}
+func openUtterances(resume [2]store.ChannelState, utts []store.Utterance) map[protocol.Channel]store.Utterance {
+	out := map[protocol.Channel]store.Utterance{}
 	for i, r := range resume {
 		if len(r.OpenSpeech) == 0 {
 			continue
 		}
-		speaker := protocol.Channel(i).String()
+		speaker := protocol.Channel(i)
 		for _, u := range utts {
 			if u.Speaker == speaker && u.Start >= r.OpenSpeechFrom-time.Millisecond && u.Seq > out[speaker].Seq {
 				out[speaker] = u

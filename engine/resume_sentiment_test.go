@@ -16,14 +16,14 @@ import (
 // utterances are read back in publishing order (those without one skipped) and a
 // resumed pipeline's summary includes them.
 func TestStoredSentimentResumesTheSummary(t *testing.T) {
-	utt := func(seq uint64, sp string, end time.Duration, sentiment *protocol.UtteranceSentiment) store.Utterance {
+	utt := func(seq uint64, sp protocol.Channel, end time.Duration, sentiment *protocol.UtteranceSentiment) store.Utterance {
 		return store.Utterance{Speaker: sp, End: end, Seq: seq, Sentiment: sentiment}
 	}
 	stored := []store.Utterance{
-		utt(9, "caller", 12*time.Second, &protocol.UtteranceSentiment{Score: 0.5, Label: "positive"}),
-		utt(3, "caller", 4*time.Second, &protocol.UtteranceSentiment{Score: -0.8, Label: "negative"}),
-		utt(5, "agent", 6*time.Second, &protocol.UtteranceSentiment{Score: 0.2}),
-		utt(8, "caller", 10*time.Second, nil),
+		utt(9, protocol.ChannelCaller, 12*time.Second, &protocol.UtteranceSentiment{Score: 0.5, Label: "positive"}),
+		utt(3, protocol.ChannelCaller, 4*time.Second, &protocol.UtteranceSentiment{Score: -0.8, Label: "negative"}),
+		utt(5, protocol.ChannelAgent, 6*time.Second, &protocol.UtteranceSentiment{Score: 0.2}),
+		utt(8, protocol.ChannelCaller, 10*time.Second, nil),
 	}
 	got := storedSentiment(stored)
 	want := []insights.TimedScore{
@@ -59,10 +59,10 @@ func TestStoredSentimentResumesTheSummary(t *testing.T) {
 // none.
 func TestOpenUtterancesFindTheStoppedPart(t *testing.T) {
 	stored := []store.Utterance{
-		{Speaker: "agent", Start: 1 * time.Second, End: 3 * time.Second, Seq: 4},
-		{Speaker: "caller", Start: 4 * time.Second, End: 6 * time.Second, Seq: 9},
-		{Speaker: "agent", Start: 7200 * time.Millisecond, End: 9900 * time.Millisecond, Seq: 12},
-		{Speaker: "caller", Start: 8 * time.Second, End: 9900 * time.Millisecond, Seq: 13},
+		{Speaker: protocol.ChannelAgent, Start: 1 * time.Second, End: 3 * time.Second, Seq: 4},
+		{Speaker: protocol.ChannelCaller, Start: 4 * time.Second, End: 6 * time.Second, Seq: 9},
+		{Speaker: protocol.ChannelAgent, Start: 7200 * time.Millisecond, End: 9900 * time.Millisecond, Seq: 12},
+		{Speaker: protocol.ChannelCaller, Start: 8 * time.Second, End: 9900 * time.Millisecond, Seq: 13},
 	}
 	open := func(from float64) store.ChannelState {
 		return store.ChannelState{Speaking: true, OpenSpeech: make([]byte, 640), OpenSpeechFrom: protocol.FromSeconds(from)}
@@ -81,7 +81,7 @@ func TestOpenUtterancesFindTheStoppedPart(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := map[string]uint64{}
 			for sp, u := range openUtterances(tt.resume, stored) {
-				got[sp] = u.Seq
+				got[sp.String()] = u.Seq
 			}
 			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
 				t.Errorf("replaces %v, want %v", got, tt.want)

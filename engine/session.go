@@ -107,7 +107,7 @@ type session struct {
 	// replaces holds, per speaker, the stored final of an utterance the
 	// last pipeline stopped in the middle of; the resumed pipeline decodes
 	// it whole, and its first final of that speaker takes its place.
-	replaces map[string]store.Utterance
+	replaces map[protocol.Channel]store.Utterance
 }
 
 type seqTime struct {
@@ -714,10 +714,10 @@ func (s *session) storeUtterance(u protocol.Utterance, seq uint64, replaced *sto
 // caller's trend, in the live call's summary.
 func (s *session) foldSentiment(f protocol.Sentiment) {
 	switch f.Speaker {
-	case protocol.ChannelCaller.String():
+	case protocol.ChannelCaller:
 		s.sentiment.Caller = protocol.Round3(f.Rolling)
 		s.sentiment.Trend = insights.TrendWord(f.Trend)
-	case protocol.ChannelAgent.String():
+	case protocol.ChannelAgent:
 		s.sentiment.Agent = protocol.Round3(f.Rolling)
 	}
 }

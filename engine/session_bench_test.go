@@ -38,9 +38,9 @@ func BenchmarkAnUtteranceThroughSessionHubAndStore(b *testing.B) {
 	for i := range b.N {
 		at := time.Duration(i+1) * 4 * time.Second
 		evs := []protocol.Event{
-			{Type: protocol.EventTranscriptFinal, T: at, Data: protocol.Utterance{Speaker: "caller", Start: at.Seconds() - 3.6,
+			{Type: protocol.EventTranscriptFinal, T: at, Data: protocol.Utterance{Speaker: protocol.ChannelCaller, Start: at.Seconds() - 3.6,
 				End: at.Seconds(), Text: "i would like to pay my bill now please thank you very much", Words: words, Confidence: 0.9, Sentiment: &sent}},
-			{Type: protocol.EventSentiment, T: at, Data: protocol.Sentiment{Speaker: "caller", Score: 0.2, Label: "neutral", Rolling: 0.1, Trend: 0.05}},
+			{Type: protocol.EventSentiment, T: at, Data: protocol.Sentiment{Speaker: protocol.ChannelCaller, Score: 0.2, Label: "neutral", Rolling: 0.1, Trend: 0.05}},
 		}
 		s.publish(evs)
 	}

@@ -76,8 +76,8 @@ type Span struct {
 func (s Span) Len() time.Duration { return s.End - s.Start }
 
 // OvertalkSpan is a stretch where both sides talked. By is the side that
-// started talking while the other was already talking; it is empty when
-// both started at the same instant.
+// started talking while the other was already talking; it is NoSpeaker
+// when both started at the same instant.
 type OvertalkSpan struct {
 	Start, End time.Duration
 	By         Speaker
@@ -151,7 +151,7 @@ func AnalyzeDynamics(segs []SpeechSegment, duration time.Duration, cfg DynamicsC
 	cfg = cfg.withDefaults()
 	var raw BySpeaker[[]Span]
 	for _, s := range segs {
-		if !s.Speaker.valid() || s.End <= s.Start {
+		if !s.Speaker.Valid() || s.End <= s.Start {
 			continue
 		}
 		st := max(s.Start, 0)
@@ -288,7 +288,9 @@ type floorSweep struct {
 	events            []DynamicsEvent
 }
 
-func newFloorSweep(cfg DynamicsConfig) *floorSweep { return &floorSweep{cfg: cfg} }
+func newFloorSweep(cfg DynamicsConfig) *floorSweep {
+	return &floorSweep{cfg: cfg, overlapBy: NoSpeaker, floor: NoSpeaker}
+}
 
 // take returns and clears the events gathered so far.
 func (f *floorSweep) take() []DynamicsEvent {
@@ -333,17 +335,17 @@ func (f *floorSweep) apply(t time.Duration, group []boundary) {
 		case f.segStart.Caller > f.segStart.Agent:
 			f.overlapBy = Caller
 		default:
-			f.overlapBy = ""
+			f.overlapBy = NoSpeaker
 		}
 	}
-	var solo Speaker
+	solo := NoSpeaker
 	switch {
 	case f.on.Agent && !f.on.Caller:
 		solo = Agent
 	case f.on.Caller && !f.on.Agent:
 		solo = Caller
 	}
-	if solo == "" {
+	if solo == NoSpeaker {
 		return
 	}
 	// Talk by one side alone ends the other side's monologue run; talk
@@ -352,7 +354,7 @@ func (f *floorSweep) apply(t time.Duration, group []boundary) {
 		f.closeRun(solo.Other())
 	}
 	if solo != f.floor {
-		if f.floor != "" {
+		if f.floor != NoSpeaker {
 			f.turns++
 			if f.floor == Caller && solo == Agent {
 				f.gaps = append(f.gaps, max(0, f.segStart.Agent-f.lastEnd.Caller))
@@ -368,7 +370,7 @@ func (f *floorSweep) endOverlap(t time.Duration) {
 		return
 	}
 	f.overtalk = append(f.overtalk, OvertalkSpan{f.overlapStart, t, f.overlapBy})
-	if f.overlapBy != "" {
+	if f.overlapBy != NoSpeaker {
 		*f.interruptions.Ptr(f.overlapBy) += 1
 	}
 	f.events = append(f.events, DynamicsEvent{Kind: Overtalk, Speaker: f.overlapBy, Start: f.overlapStart, End: t})

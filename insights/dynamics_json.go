@@ -2,6 +2,7 @@ package insights
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"time"
 
@@ -43,7 +44,7 @@ type spanReport struct {
 type overtalkItem struct {
 	Start float64 `json:"start"`
 	End   float64 `json:"end"`
-	By    Speaker `json:"by"`
+	By    string  `json:"by"` // "" when both sides began at once
 }
 
 func round(x, scale float64) float64 { return math.Round(x*scale) / scale }
@@ -74,7 +75,7 @@ func (d Dynamics) MarshalJSON() ([]byte, error) {
 		r.DeadAir = append(r.DeadAir, spanReport{protocol.Seconds(s.Start), protocol.Seconds(s.End)})
 	}
 	for _, s := range d.Overtalk {
-		r.Overtalk = append(r.Overtalk, overtalkItem{protocol.Seconds(s.Start), protocol.Seconds(s.End), s.By})
+		r.Overtalk = append(r.Overtalk, overtalkItem{protocol.Seconds(s.Start), protocol.Seconds(s.End), SpeakerName(s.By)})
 	}
 	for _, g := range d.ResponseGaps {
 		r.ResponseGapsS = append(r.ResponseGapsS, protocol.Seconds(g))
@@ -103,7 +104,14 @@ func (d *Dynamics) UnmarshalJSON(b []byte) error {
 		d.DeadAir = append(d.DeadAir, Span{protocol.FromSeconds(s.Start), protocol.FromSeconds(s.End)})
 	}
 	for _, s := range r.Overtalk {
-		d.Overtalk = append(d.Overtalk, OvertalkSpan{protocol.FromSeconds(s.Start), protocol.FromSeconds(s.End), s.By})
+		by := NoSpeaker
+		if s.By != "" {
+			var err error
+			if by, err = ParseSpeaker(s.By); err != nil {
+				return fmt.Errorf("dynamics: overtalk: %w", err)
+			}
+		}
+		d.Overtalk = append(d.Overtalk, OvertalkSpan{protocol.FromSeconds(s.Start), protocol.FromSeconds(s.End), by})
 	}
 	for _, g := range r.ResponseGapsS {
 		gd := protocol.FromSeconds(g)

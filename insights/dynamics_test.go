@@ -90,7 +90,7 @@ func TestAnalyzeDynamics(t *testing.T) {
 			name: "a simultaneous start is overtalk by nobody",
 			segs: []SpeechSegment{seg(A, 1, 3), seg(C, 1, 2)}, duration: 3,
 			check: func(t *testing.T, d Dynamics) {
-				wantOvertalk(t, d.Overtalk, []OvertalkSpan{{sec(1), sec(2), ""}})
+				wantOvertalk(t, d.Overtalk, []OvertalkSpan{{sec(1), sec(2), NoSpeaker}})
 				wantInts(t, "interruptions", d.Interruptions, 0, 0)
 				if d.Turns != 0 {
 					t.Errorf("turns = %d, want 0", d.Turns)
@@ -519,7 +519,7 @@ func TestTrackerReportsOngoingEventsOnTime(t *testing.T) {
 	if _, err := tr.SpeechStart(Agent, sec(12), sec(12)); err == nil {
 		t.Error("a second start for a speaking agent was accepted")
 	}
-	if _, err := tr.SpeechEnd("supervisor", sec(12), sec(12)); err == nil {
+	if _, err := tr.SpeechEnd(Speaker(7), sec(12), sec(12)); err == nil {
 		t.Error("an unknown speaker was accepted")
 	}
 }

@@ -102,7 +102,7 @@ func (st RedactorState) Validate() error {
 	for _, sp := range []Speaker{Agent, Caller} {
 		d := st.Speakers.Of(sp)
 		if d.Tail < 0 || d.CardDigits < 0 {
-			return bad(string(sp)+" digit count", fmt.Sprintf("%d/%d", d.Tail, d.CardDigits))
+			return bad(sp.String()+" digit count", fmt.Sprintf("%d/%d", d.Tail, d.CardDigits))
 		}
 	}
 	return nil

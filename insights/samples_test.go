@@ -91,7 +91,7 @@ func TestDynamicsOfSampleCallTruth(t *testing.T) {
 		t.Run(call.Name, func(t *testing.T) {
 			var segs []SpeechSegment
 			for _, s := range call.Segments {
-				segs = append(segs, SpeechSegment{Speaker(s.Speaker), secs(s.Start), secs(s.End)})
+				segs = append(segs, SpeechSegment{mustSpeaker(t, s.Speaker), secs(s.Start), secs(s.End)})
 			}
 			d := AnalyzeDynamics(segs, secs(call.Duration), DynamicsConfig{})
 			if len(d.DeadAir) != len(call.Expected.DeadAir) {
@@ -110,7 +110,7 @@ func TestDynamicsOfSampleCallTruth(t *testing.T) {
 			}
 			for i, w := range call.Expected.Overtalk {
 				g := d.Overtalk[i]
-				if string(g.By) != w.By || absDur(g.Start-secs(w.Start)) > 20*time.Millisecond || absDur(g.End-secs(w.End)) > 20*time.Millisecond {
+				if SpeakerName(g.By) != w.By || absDur(g.Start-secs(w.Start)) > 20*time.Millisecond || absDur(g.End-secs(w.End)) > 20*time.Millisecond {
 					t.Errorf("overtalk %d = %v, want %+v", i, g, w)
 				}
 			}
@@ -126,4 +126,14 @@ func absDur(d time.Duration) time.Duration {
 		return -d
 	}
 	return d
+}
+
+// mustSpeaker reads a sample's speaker name.
+func mustSpeaker(t *testing.T, name string) Speaker {
+	t.Helper()
+	sp, err := ParseSpeaker(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp
 }

@@ -280,7 +280,7 @@ func NewSentimentScorer(cfg SentimentConfig) *SentimentScorer {
 func (s *SentimentScorer) Score(u Utterance, p Prosody) Sentiment {
 	text := TextSentiment(u.Text)
 	sp := u.Speaker
-	if !sp.valid() {
+	if !sp.Valid() {
 		sp = Caller
 	}
 	b := s.baseline.Ptr(sp)
@@ -360,7 +360,7 @@ func clamp(x, lo, hi float64) float64 {
 // prosody of earlier utterances is not kept. Call it before Score.
 func (s *SentimentScorer) Continue(prior []TimedScore) {
 	for _, sc := range prior {
-		if sc.Speaker.valid() {
+		if sc.Speaker.Valid() {
 			s.add(sc)
 		}
 	}

@@ -5,15 +5,14 @@ import "fmt"
 // ParseSpeaker returns the Speaker named s ("agent" or "caller"). Any other
 // name gives an error wrapping ErrUnknownSpeaker.
 func ParseSpeaker(s string) (Speaker, error) {
-	switch Speaker(s) {
-	case Agent, Caller:
-		return Speaker(s), nil
+	switch s {
+	case "agent":
+		return Agent, nil
+	case "caller":
+		return Caller, nil
 	}
-	return "", fmt.Errorf("insights: speaker %q: %w", s, ErrUnknownSpeaker)
+	return NoSpeaker, fmt.Errorf("insights: speaker %q: %w", s, ErrUnknownSpeaker)
 }
-
-// valid reports whether sp is one of the two sides of a call.
-func (s Speaker) valid() bool { return s == Agent || s == Caller }
 
 // BySpeaker holds one value per side of the call.
 type BySpeaker[T any] struct {

@@ -76,7 +76,7 @@ func NewDynamicsTracker(cfg DynamicsConfig) *DynamicsTracker {
 // ErrUnknownSpeaker or ErrSpeechState (sp is already speaking) and then
 // changes nothing.
 func (t *DynamicsTracker) SpeechStart(sp Speaker, start, at time.Duration) ([]DynamicsEvent, error) {
-	if !sp.valid() {
+	if !sp.Valid() {
 		return nil, fmt.Errorf("insights: speech start of %q: %w", sp, ErrUnknownSpeaker)
 	}
 	if t.finished {
@@ -97,7 +97,7 @@ func (t *DynamicsTracker) SpeechStart(sp Speaker, start, at time.Duration) ([]Dy
 // returns an error wrapping ErrUnknownSpeaker or ErrSpeechState (sp is not
 // speaking) and then changes nothing.
 func (t *DynamicsTracker) SpeechEnd(sp Speaker, end, at time.Duration) ([]DynamicsEvent, error) {
-	if !sp.valid() {
+	if !sp.Valid() {
 		return nil, fmt.Errorf("insights: speech end of %q: %w", sp, ErrUnknownSpeaker)
 	}
 	if t.finished {
@@ -167,7 +167,7 @@ func (t *DynamicsTracker) settle(h time.Duration) {
 	}
 	if !t.rawOn.Agent && !t.rawOn.Caller && !t.deadReported && h-t.silenceStart >= t.cfg.DeadAir {
 		t.deadReported = true
-		t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Start: t.silenceStart, End: h, Ongoing: true})
+		t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Speaker: NoSpeaker, Start: t.silenceStart, End: h, Ongoing: true})
 	}
 	t.sweep(h - t.cfg.Bridge)
 }
@@ -178,7 +178,7 @@ func (t *DynamicsTracker) rawEvent(e rawEvent) {
 		if !t.rawOn.Agent && !t.rawOn.Caller {
 			if e.t-t.silenceStart >= t.cfg.DeadAir {
 				t.deadAir = append(t.deadAir, Span{t.silenceStart, e.t})
-				t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Start: t.silenceStart, End: e.t})
+				t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Speaker: NoSpeaker, Start: t.silenceStart, End: e.t})
 			}
 		}
 		*t.rawOn.Ptr(sp), *t.rawStart.Ptr(sp) = true, e.t
@@ -276,7 +276,7 @@ func (t *DynamicsTracker) Finish(duration time.Duration) []DynamicsEvent {
 	t.floor.finish(duration)
 	if !t.rawOn.Agent && !t.rawOn.Caller && duration-t.silenceStart >= t.cfg.DeadAir {
 		t.deadAir = append(t.deadAir, Span{t.silenceStart, duration})
-		t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Start: t.silenceStart, End: duration})
+		t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Speaker: NoSpeaker, Start: t.silenceStart, End: duration})
 	}
 	t.done = duration
 	t.lastFloor = duration
@@ -290,7 +290,7 @@ func (t *DynamicsTracker) Finish(duration time.Duration) []DynamicsEvent {
 // it is reported again only after the rate has dropped below. Utterances
 // must come in order of their end per speaker.
 func (t *DynamicsTracker) AddUtterance(u Utterance) []DynamicsEvent {
-	if !u.Speaker.valid() {
+	if !u.Speaker.Valid() {
 		return nil
 	}
 	r := utteranceRate(u)
@@ -348,7 +348,7 @@ func (t *DynamicsTracker) Snapshot() Dynamics {
 func (e DynamicsEvent) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s", e.Kind)
-	if e.Speaker != "" {
+	if e.Speaker != NoSpeaker {
 		fmt.Fprintf(&b, " by %s", e.Speaker)
 	}
 	fmt.Fprintf(&b, " %.2f-%.2f", e.Start.Seconds(), e.End.Seconds())

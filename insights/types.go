@@ -3,24 +3,35 @@ package insights
 import (
 	"time"
 
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/stt"
 )
 
-// Speaker names one side of a call.
-type Speaker string
+// Speaker is one side of a call: the protocol's Channel, by the name the
+// analysis gives it (one type for a side of the call everywhere).
+type Speaker = protocol.Channel
 
-// The two sides of every call: the left channel is the agent, the right the caller.
+// The two sides of every call: the left channel is the agent, the right
+// the caller.
 const (
-	Agent  Speaker = "agent"
-	Caller Speaker = "caller"
+	Agent  = protocol.ChannelAgent
+	Caller = protocol.ChannelCaller
 )
 
-// Other returns the opposite side.
-func (s Speaker) Other() Speaker {
-	if s == Agent {
-		return Caller
+// NoSpeaker stands for neither side: who caused dead air, the side of an
+// overtalk both began at once, a rule that listens to either side. It is
+// no channel (Valid is false); SpeakerName gives it as "". A Speaker's
+// zero value is the agent, so whatever may mean neither is set to it
+// explicitly.
+const NoSpeaker Speaker = 0xff
+
+// SpeakerName is sp's name in JSON and logs: "agent", "caller", or "" for
+// NoSpeaker.
+func SpeakerName(sp Speaker) string {
+	if !sp.Valid() {
+		return ""
 	}
-	return Agent
+	return sp.String()
 }
 
 // SpeechSegment is a stretch of speech by one speaker, in offsets from the
@@ -74,7 +85,7 @@ const (
 // Ongoing set, and again with the final End when they stop.
 type DynamicsEvent struct {
 	Kind       DynamicsEventKind
-	Speaker    Speaker // who caused it; empty for dead air
+	Speaker    Speaker // who caused it; NoSpeaker for dead air
 	Start, End time.Duration
 	Ongoing    bool
 	Value      float64 // words per minute for FastSpeech; unused otherwise

@@ -79,7 +79,7 @@ func (d *Dynamics) AddWPM(utts []Utterance) {
 	var words BySpeaker[int]
 	var span BySpeaker[time.Duration]
 	for _, u := range utts {
-		if !u.Speaker.valid() {
+		if !u.Speaker.Valid() {
 			continue
 		}
 		r := utteranceRate(u)

@@ -29,3 +29,32 @@ func (c Channel) String() string {
 
 // Valid reports whether c is one of the two channels.
 func (c Channel) Valid() bool { return c <= ChannelCaller }
+
+// Other is the opposite side.
+func (c Channel) Other() Channel {
+	if c == ChannelAgent {
+		return ChannelCaller
+	}
+	return ChannelAgent
+}
+
+// MarshalText writes the channel's name, so JSON has "agent" and "caller".
+func (c Channel) MarshalText() ([]byte, error) {
+	if !c.Valid() {
+		return nil, fmt.Errorf("%w: %v is not a channel", ErrProtocol, c)
+	}
+	return []byte(c.String()), nil
+}
+
+// UnmarshalText reads what MarshalText writes.
+func (c *Channel) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "agent":
+		*c = ChannelAgent
+	case "caller":
+		*c = ChannelCaller
+	default:
+		return fmt.Errorf("%w: speaker %q: want agent or caller", ErrProtocol, b)
+	}
+	return nil
+}

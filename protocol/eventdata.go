@@ -21,7 +21,7 @@ type CallEnded struct {
 // Partial is the data of transcript.partial: the recognizer's current
 // guess at the utterance in progress, already redacted.
 type Partial struct {
-	Speaker string  `json:"speaker"`
+	Speaker Channel `json:"speaker"`
 	Start   float64 `json:"start"`
 	End     float64 `json:"end"`
 	Text    string  `json:"text"`
@@ -30,7 +30,7 @@ type Partial struct {
 // Segment is a stretch of one speaker's speech, as a stored call and
 // `earshot analyze` list them.
 type Segment struct {
-	Speaker string  `json:"speaker"`
+	Speaker Channel `json:"speaker"`
 	Start   float64 `json:"start"`
 	End     float64 `json:"end"`
 }
@@ -54,7 +54,7 @@ type UtteranceSentiment struct {
 // Utterance is the data of transcript.final: one utterance, redacted, with
 // its words and sentiment. It is also the utterance record the engine stores.
 type Utterance struct {
-	Speaker    string              `json:"speaker"`
+	Speaker    Channel             `json:"speaker"`
 	Start      float64             `json:"start"`
 	End        float64             `json:"end"`
 	Text       string              `json:"text"`
@@ -71,7 +71,7 @@ type Utterance struct {
 // label, the speaker's rolling sentiment, and the caller's change over the
 // call so far (the trend).
 type Sentiment struct {
-	Speaker string  `json:"speaker"`
+	Speaker Channel `json:"speaker"`
 	Score   float64 `json:"score"`
 	Label   string  `json:"label"`
 	Rolling float64 `json:"rolling"`
@@ -81,7 +81,9 @@ type Sentiment struct {
 // Dynamics is the data of a dynamics event about one moment of the
 // conversation (dead air, overtalk, an interruption, a monologue…).
 type Dynamics struct {
-	Event   string  `json:"event"`
+	Event string `json:"event"`
+	// Speaker is "agent", "caller", or "" for a moment that is nobody's
+	// (dead air): the one speaker field that may name neither side.
 	Speaker string  `json:"speaker"`
 	Start   float64 `json:"start"`
 	End     float64 `json:"end"`

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // fiveCalls writes five calls with events and utterances to a new store
@@ -33,7 +35,7 @@ func fiveCalls(t *testing.T) string {
 				t.Fatal(err)
 			}
 		}
-		if err := s.AppendUtterance(id, Utterance{Speaker: "caller", Start: sec(1), End: sec(2), Text: "call " + string(id)}); err != nil {
+		if err := s.AppendUtterance(id, Utterance{Speaker: protocol.ChannelCaller, Start: sec(1), End: sec(2), Text: "call " + string(id)}); err != nil {
 			t.Fatal(err)
 		}
 		c.Status = StatusEnded

@@ -187,7 +187,7 @@ func hintPrefix(id CallID) string           { return "hint:" + string(id) + "/" 
 func hintKey(id CallID, hint string) string { return "hint:" + string(id) + "/" + hint }
 func fbKey(id CallID, hint string) string   { return "fb:" + string(id) + "/" + hint }
 func gapPrefix(id CallID) string            { return "gap:" + string(id) + "/" }
-func uttKey(id CallID, start time.Duration, speaker string, seq uint64) string {
+func uttKey(id CallID, start time.Duration, speaker protocol.Channel, seq uint64) string {
 	return fmt.Sprintf("utt:%s/%020d/%s/%020d", id, keyNanos(start), speaker, seq)
 }
 

@@ -49,10 +49,10 @@ func TestCallLifecycleSurvivesReopen(t *testing.T) {
 	}
 	// Utterances arrive out of start order (the caller's final comes after
 	// the agent's later one); Detail returns them in call order.
-	if err := s.AppendUtterance("c-1", Utterance{Speaker: "caller", Start: sec(2.5), End: sec(3), Text: "second"}); err != nil {
+	if err := s.AppendUtterance("c-1", Utterance{Speaker: protocol.ChannelCaller, Start: sec(2.5), End: sec(3), Text: "second"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.AppendUtterance("c-1", Utterance{Speaker: "agent", Start: sec(0.5), End: sec(2), Text: "first"}); err != nil {
+	if err := s.AppendUtterance("c-1", Utterance{Speaker: protocol.ChannelAgent, Start: sec(0.5), End: sec(2), Text: "first"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.AppendHint("c-1", "retention_offer", []byte(`{"type":"hint","id":"retention_offer","title":"one"}`)); err != nil {
@@ -358,14 +358,14 @@ func TestReplaceUtterance(t *testing.T) {
 	if err := s.CreateCall(call("c-1", "A17", t0)); err != nil {
 		t.Fatal(err)
 	}
-	part := Utterance{Speaker: "caller", Start: sec(10.24), End: sec(11.5), Text: "i would like", Seq: 40}
-	other := Utterance{Speaker: "agent", Start: sec(10.5), End: sec(11), Text: "mm", Seq: 41}
+	part := Utterance{Speaker: protocol.ChannelCaller, Start: sec(10.24), End: sec(11.5), Text: "i would like", Seq: 40}
+	other := Utterance{Speaker: protocol.ChannelAgent, Start: sec(10.5), End: sec(11), Text: "mm", Seq: 41}
 	for _, u := range []Utterance{part, other} {
 		if err := s.AppendUtterance("c-1", u); err != nil {
 			t.Fatal(err)
 		}
 	}
-	whole := Utterance{Speaker: "caller", Start: sec(10.24), End: sec(13), Text: "i would like to cancel", Seq: 57}
+	whole := Utterance{Speaker: protocol.ChannelCaller, Start: sec(10.24), End: sec(13), Text: "i would like to cancel", Seq: 57}
 	if err := s.ReplaceUtterance("c-1", part, whole); err != nil {
 		t.Fatal(err)
 	}

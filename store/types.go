@@ -147,7 +147,7 @@ func (c *ChannelState) UnmarshalJSON(b []byte) error {
 // is the transcript.final event's data (protocol.Utterance, times in
 // seconds) and its seq.
 type Utterance struct {
-	Speaker    string                       `json:"speaker"`
+	Speaker    protocol.Channel             `json:"speaker"`
 	Start      time.Duration                `json:"-"` // start, seconds
 	End        time.Duration                `json:"-"` // end, seconds
 	Text       string                       `json:"text"`

@@ -199,7 +199,7 @@ func (e *testEngine) storedTranscript(id string, speaker insights.Speaker) strin
 	}
 	var words []string
 	for _, u := range det.Utterances {
-		if u.Speaker == string(speaker) {
+		if u.Speaker == speaker {
 			words = append(words, u.Text)
 		}
 	}
@@ -255,7 +255,7 @@ func compareTranscripts(t *testing.T, eng *testEngine, id string, tr samples.Tru
 	t.Helper()
 	var live, off eval.Counts
 	for _, sp := range []insights.Speaker{insights.Agent, insights.Caller} {
-		ref, got := clipReference(tr, string(sp), until), eng.storedTranscript(id, sp)
+		ref, got := clipReference(tr, sp.String(), until), eng.storedTranscript(id, sp)
 		l, o := eval.Score(ref, got), eval.Score(ref, offline[sp])
 		live, off = live.Add(l), off.Add(o)
 		t.Logf("%s WER against the truth: stored %.3f, the same audio offline %.3f\n stored:  %s\n offline: %s", sp, l.WER(), o.WER(), got, offline[sp])
@@ -432,7 +432,7 @@ func checkSentimentCoversCall(t *testing.T, det store.Detail) {
 			t.Fatalf("utterance %q has no sentiment", u.Text)
 		}
 		i := 0
-		if u.Speaker == string(insights.Caller) {
+		if u.Speaker == insights.Caller {
 			i = 1
 		}
 		sum[i] += s.Score
@@ -455,7 +455,7 @@ func checkSentimentCoversCall(t *testing.T, det store.Detail) {
 // utterances of a speaker overlap by more than the gate's padding.
 func checkNoUtteranceTwice(t *testing.T, det store.Detail) {
 	t.Helper()
-	last := map[string]store.Utterance{}
+	last := map[protocol.Channel]store.Utterance{}
 	for _, u := range det.Utterances { // in start order
 		if p, ok := last[u.Speaker]; ok && p.End-u.Start > 400*time.Millisecond {
 			t.Errorf("%s utterances overlap: %v-%v %q and %v-%v %q", u.Speaker, p.Start, p.End, p.Text, u.Start, u.End, u.Text)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/engine"
+	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/store"
 )
 
@@ -25,7 +26,7 @@ func TestStoreCheckNamesADamagedCallAndRepairKeepsTheOthers(t *testing.T) {
 		if err := s.CreateCall(store.Call{ID: store.CallID(id), AgentID: "A17", StartedAt: time.Now(), Status: store.StatusLive, Ack: -1}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.AppendUtterance(store.CallID(id), store.Utterance{Speaker: "caller", Start: time.Second, End: 2 * time.Second, Text: "words of " + id}); err != nil {
+		if err := s.AppendUtterance(store.CallID(id), store.Utterance{Speaker: protocol.ChannelCaller, Start: time.Second, End: 2 * time.Second, Text: "words of " + id}); err != nil {
 			t.Fatal(err)
 		}
 	}

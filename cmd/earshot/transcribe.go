@@ -157,7 +157,7 @@ type wordOut struct {
 }
 
 func newUtteranceOut(file string, u insights.Utterance) utteranceOut {
-	o := utteranceOut{File: file, Speaker: string(u.Speaker), Start: protocol.Seconds(u.Start), End: protocol.Seconds(u.End),
+	o := utteranceOut{File: file, Speaker: u.Speaker.String(), Start: protocol.Seconds(u.Start), End: protocol.Seconds(u.End),
 		Text: u.Text, Words: make([]wordOut, 0, len(u.Words)), Confidence: u.Confidence}
 	for _, w := range u.Words {
 		o.Words = append(o.Words, wordOut{Text: w.Text, Start: protocol.Seconds(w.Start), End: protocol.Seconds(w.End), Confidence: w.Confidence})
