@@ -13,7 +13,8 @@ import (
 )
 
 // The stored form of what a resumed call's pipeline continues from, and
-// back: the store keeps bytes and millisecond times, the pipeline samples. These read what an earlier process wrote to disk.
+// back: the store keeps bytes and millisecond times, the pipeline samples.
+// These read what an earlier process wrote to disk.
 
 // storedChannels is the pipeline's channel states as the call keeps them.
 func storedChannels(in [2]call.ChannelState) []store.ChannelState {

@@ -25,10 +25,7 @@ func TestRedactSampleCallTruth(t *testing.T) {
 			var bySpeaker = map[string][]string{}
 			var kinds []string
 			for _, s := range call.Segments {
-				sp, err := ParseSpeaker(s.Speaker)
-				if err != nil {
-					t.Fatal(err)
-				}
+				sp := mustSpeaker(t, s.Speaker)
 				start := time.Duration(s.Start * float64(time.Second))
 				end := time.Duration(s.End * float64(time.Second))
 				fields := strings.Fields(s.Text)
