@@ -198,11 +198,14 @@ func uttKey(id CallID, start time.Duration, speaker protocol.Channel, seq uint64
 func keyNanos(d time.Duration) int64 { return int64(protocol.Seconds(d) * float64(time.Second)) }
 
 // opts gives every key of a call the same expiry: the call's start plus
-// the retention period.
+// the retention period. buntdb takes a TTL from its own clock, so the TTL is
+// worked out afresh for each write; a record written after its call has
+// expired gets the smallest positive TTL rather than a floor that would let
+// it outlive the call.
 func (s *Store) opts(startedAt time.Time) *buntdb.SetOptions {
 	ttl := startedAt.Add(s.retention).Sub(s.now())
-	if ttl < time.Second {
-		ttl = time.Second
+	if ttl < time.Millisecond {
+		ttl = time.Millisecond
 	}
 	return &buntdb.SetOptions{Expires: true, TTL: ttl}
 }

@@ -242,36 +242,71 @@ func TestListFiltersAndPaginates(t *testing.T) {
 }
 
 func TestRetentionExpiresEveryKeyOfACall(t *testing.T) {
-	now := t0
-	clock := func() time.Time { return now }
+	// The store's clock runs with the real one, as in production: buntdb
+	// expires keys by the real clock, so a frozen clock would give keys
+	// written later a later expiry.
+	realStart := time.Now()
+	clock := func() time.Time { return t0.Add(time.Since(realStart)) }
 	s := open(t, filepath.Join(t.TempDir(), "db"), Config{Retention: 2 * time.Second, Now: clock})
-	// The call started 1 s before "now", so its keys expire 1 s from now:
-	// buntdb expires by the real clock.
+	// The call started 1 s before "now", so its keys expire about 1 s from now.
 	if err := s.CreateCall(call("old", "A1", t0.Add(-time.Second))); err != nil {
 		t.Fatal(err)
 	}
+	// A record written later (on a busy machine, much later) must not
+	// outlive its call.
+	time.Sleep(300 * time.Millisecond) // the delay under test, not synchronization
 	if err := s.AppendEvent("old", 1, []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitFor(t, 10*time.Second, "the call to expire", func() bool {
 		_, err := s.GetCall("old")
-		if errors.Is(err, ErrNotFound) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("call did not expire")
-		}
-		time.Sleep(50 * time.Millisecond) // polling with a deadline, not synchronizing
-	}
-	// The event expired with its call.
-	if err := s.db.View(func(tx *buntdb.Tx) error {
-		return tx.AscendKeys("evt:*", func(k, _ string) bool {
-			t.Errorf("key %s outlived its call", k)
-			return true
+		return errors.Is(err, ErrNotFound)
+	})
+	// Its event expires with it: not readable 100 ms later (a floor of 1 s
+	// on the TTL once let it live on for most of a second).
+	waitFor(t, 100*time.Millisecond, "the call's event to expire with it", func() bool {
+		return len(readableKeys(t, s, "evt:*")) == 0
+	})
+	// And buntdb's sweep (once a second) removes every key from the file.
+	waitFor(t, 5*time.Second, "the sweep to remove the call's keys", func() bool {
+		n := 0
+		_ = s.db.View(func(tx *buntdb.Tx) error {
+			return tx.AscendKeys("*", func(string, string) bool { n++; return true })
 		})
+		return n == 0
+	})
+}
+
+// readableKeys lists the keys matching pattern that a read still returns
+// (AscendKeys also lists expired keys that the sweep has not removed yet).
+func readableKeys(t *testing.T, s *Store, pattern string) []string {
+	t.Helper()
+	var keys, readable []string
+	if err := s.db.View(func(tx *buntdb.Tx) error {
+		if err := tx.AscendKeys(pattern, func(k, _ string) bool { keys = append(keys, k); return true }); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if _, err := tx.Get(k); err == nil {
+				readable = append(readable, k)
+			}
+		}
+		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+	return readable
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline
 	}
 }
 
