@@ -14,6 +14,8 @@ packages=(
   pulseaudio pulseaudio-utils
   # browser tests
   chromium
+  # an external, older NATS for the cluster tests
+  nats-server
 )
 
 missing=()

@@ -1,0 +1,138 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// startServer starts the embedded nats-server and waits until it takes
+// connections. A single node listens on nothing (clients come in process);
+// a cluster node listens for routes, and for clients on a random loopback
+// port unless Config.ClientListen says otherwise, because nats-server
+// does not cluster with DontListen (its issue #5174).
+func (n *Node) startServer(ctx context.Context) (*server.Server, error) {
+	dir := filepath.Join(n.cfg.DataDir, "nats")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	// MkdirAll keeps the mode of a directory that exists: JetStream's files
+	// hold transcripts, so the mode is set either way.
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	opts := &server.Options{
+		ServerName:   n.cfg.Node,
+		JetStream:    true,
+		StoreDir:     dir,
+		SyncInterval: syncInterval,
+		NoSigs:       true, // signals belong to the command
+		DontListen:   true,
+	}
+	if n.cfg.ClusterListen != "" {
+		host, port, err := splitHostPort(n.cfg.ClusterListen)
+		if err != nil {
+			return nil, err
+		}
+		opts.Cluster = server.ClusterOpts{Name: n.cfg.ClusterName, Host: host, Port: port}
+		for _, p := range n.cfg.ClusterPeers {
+			opts.Routes = append(opts.Routes, &url.URL{Scheme: "nats-route", Host: p})
+		}
+		opts.DontListen = false
+		opts.Host, opts.Port = "127.0.0.1", server.RANDOM_PORT
+		// The loopback client port is an internal detail: do not tell
+		// clients of other nodes to use it.
+		opts.Cluster.NoAdvertise = n.cfg.ClientListen == ""
+	}
+	if n.cfg.ClientListen != "" {
+		host, port, err := splitHostPort(n.cfg.ClientListen)
+		if err != nil {
+			return nil, err
+		}
+		opts.DontListen = false
+		opts.Host, opts.Port = host, port
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: embedded nats-server: %v", ErrBadConfig, err)
+	}
+	n.serverLg = newServerLog(n.log.With("component", "nats-server"))
+	// Trace stays off: it logs every protocol message, payloads
+	// (transcripts) included.
+	ns.SetLoggerV2(n.serverLg, n.serverLg.debug, false, false)
+	ns.Start()
+	wait := time.Until(deadline(ctx))
+	if !ns.ReadyForConnections(wait) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, fmt.Errorf("%w: the embedded nats-server was not ready within %s: %s", ErrUnreachable, wait.Round(time.Millisecond), n.serverLg.lastError())
+	}
+	return ns, nil
+}
+
+// deadline is ctx's deadline, or now when it has none (Start always sets one).
+func deadline(ctx context.Context) time.Time {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return time.Now()
+	}
+	return d
+}
+
+// serverLog bridges nats-server's Logger to slog: notices are Info,
+// warnings Warn, errors and fatal errors Error (the node, not the server,
+// decides what is fatal), debug and trace Debug. It keeps the last error
+// so that a server that fails to start can say why.
+type serverLog struct {
+	log   *slog.Logger
+	debug bool
+
+	mu   sync.Mutex
+	last string
+}
+
+func newServerLog(log *slog.Logger) *serverLog {
+	return &serverLog{log: log, debug: log.Enabled(context.Background(), slog.LevelDebug)}
+}
+
+func (l *serverLog) emit(level slog.Level, format string, v []any) {
+	if !l.log.Enabled(context.Background(), level) {
+		return
+	}
+	l.log.Log(context.Background(), level, fmt.Sprintf(format, v...))
+}
+
+func (l *serverLog) keep(format string, v []any) {
+	l.mu.Lock()
+	l.last = fmt.Sprintf(format, v...)
+	l.mu.Unlock()
+}
+
+func (l *serverLog) lastError() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == "" {
+		return "no error logged"
+	}
+	return l.last
+}
+
+func (l *serverLog) Noticef(format string, v ...any) { l.emit(slog.LevelInfo, format, v) }
+func (l *serverLog) Warnf(format string, v ...any)   { l.emit(slog.LevelWarn, format, v) }
+func (l *serverLog) Errorf(format string, v ...any) {
+	l.keep(format, v)
+	l.emit(slog.LevelError, format, v)
+}
+func (l *serverLog) Fatalf(format string, v ...any) {
+	l.keep(format, v)
+	l.emit(slog.LevelError, format, v)
+}
+func (l *serverLog) Debugf(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
+func (l *serverLog) Tracef(format string, v ...any) { l.emit(slog.LevelDebug, format, v) }
