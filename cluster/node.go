@@ -450,3 +450,23 @@ func (n *Node) shutdown() error {
 	}
 	return err
 }
+
+// Connect opens another client connection to the same NATS (in process
+// when embedded), for a user that should not share the node's connection
+// — its own slow-consumer limits, or a test standing in for another node.
+// The caller closes it.
+func (n *Node) Connect(name string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name("earshot " + n.cfg.Node + " " + name), nats.Timeout(connectTimeout), nats.MaxReconnects(-1)}
+	if n.ns != nil {
+		nc, err := nats.Connect("", append(opts, nats.InProcessServer(n.ns))...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: in-process connection: %v", ErrUnreachable, err)
+		}
+		return nc, nil
+	}
+	nc, err := nats.Connect(strings.Join(n.cfg.NATSURLs, ","), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnreachable, redactedURLs(n.cfg.NATSURLs), err)
+	}
+	return nc, nil
+}

@@ -30,6 +30,15 @@ type HubConfig struct {
 	// changes (a metrics gauge). It is called with the hub's lock held and
 	// must not call back into the hub.
 	OnSubscribers func(n int)
+	// OnPublish, if set, is given every event published on this node, in
+	// seq order per call (a Relay's Forward, so other nodes' subscribers
+	// see it). It is called with the hub's lock held, must not block and
+	// must not call back into the hub.
+	OnPublish func(d Delivery)
+	// RemoteIdle is how long a call another node publishes may go without
+	// an event before the hub forgets it (its node died without ending
+	// it); default 15 min.
+	RemoteIdle time.Duration
 }
 
 // Delivery is one published event as a subscriber receives it: the event
@@ -79,6 +88,8 @@ type hubCall struct {
 	seq     uint64
 	ring    []Delivery // circular, len ≤ RingSize
 	head    int        // index of the oldest entry when full
+	remote  bool       // published by another node and relayed here
+	last    time.Time  // when a remote call's last event arrived
 }
 
 func (c *hubCall) push(d Delivery, size int) {
@@ -117,17 +128,25 @@ func NewHub(cfg HubConfig) *Hub {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.RemoteIdle <= 0 {
+		cfg.RemoteIdle = 15 * time.Minute
+	}
 	return &Hub{cfg: cfg, calls: map[string]*hubCall{}, subs: map[*Subscription]struct{}{}}
 }
 
 // OpenCall makes callID live: events may be published for it and
 // subscribers by agent or all see it. Its seq continues after lastSeq (0 for
 // a new call; the stored last seq for a call resumed after a restart).
-// Opening a live call again keeps its seq and ring.
+// Opening a live call again keeps its seq and ring; so does opening one
+// that another node published until now (a call that failed over here),
+// and its seq continues after the larger of the two.
 func (h *Hub) OpenCall(callID, agentID string, lastSeq uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if _, ok := h.calls[callID]; ok {
+	if c, ok := h.calls[callID]; ok {
+		if c.remote {
+			c.remote, c.seq = false, max(c.seq, lastSeq)
+		}
 		return
 	}
 	h.calls[callID] = &hubCall{agentID: agentID, seq: lastSeq}
@@ -180,9 +199,19 @@ func (h *Hub) Publish(ev protocol.Event) (Delivery, error) {
 	}
 	c.seq = ev.Seq
 	d := Delivery{Event: ev, JSON: b}
+	h.fanOutLocked(c, d)
+	if h.cfg.OnPublish != nil {
+		h.cfg.OnPublish(d)
+	}
+	return d, nil
+}
+
+// fanOutLocked keeps d in the call's ring and offers it to every matching
+// subscriber without waiting.
+func (h *Hub) fanOutLocked(c *hubCall, d Delivery) {
 	c.push(d, h.cfg.RingSize)
 	for s := range h.subs {
-		if !s.filter.match(ev.CallID, c.agentID) {
+		if !s.filter.match(d.Event.CallID, c.agentID) {
 			continue
 		}
 		select {
@@ -191,10 +220,55 @@ func (h *Hub) Publish(ev protocol.Event) (Delivery, error) {
 			// Full: the subscriber missed this event, so its stream is no
 			// longer complete. Drop it; it may resume from its last seq.
 			h.dropLocked(s, ErrTooSlow)
-			h.cfg.Logger.Info("hub: dropped slow subscriber", "call_id", ev.CallID, "queue", cap(s.ch))
+			h.cfg.Logger.Info("hub: dropped slow subscriber", "call_id", d.Event.CallID, "queue", cap(s.ch))
 		}
 	}
-	return d, nil
+}
+
+// Deliver takes an event another node published (its seq assigned there)
+// and serves it to this node's subscribers as if published here: it is kept
+// for resume and offered to every matching subscriber. A call this node has
+// not seen becomes live with its first relayed event; call.ended forgets it.
+// An event at or below the call's last seq is a duplicate and is dropped,
+// and so is one for a call this node itself publishes (it owns the seqs).
+// It never blocks. Errors: ErrHubClosed.
+func (h *Hub) Deliver(d Delivery) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return ErrHubClosed
+	}
+	now := h.cfg.Now()
+	ev := d.Event
+	c, ok := h.calls[ev.CallID]
+	if !ok {
+		h.forgetIdleRemoteLocked(now)
+		c = &hubCall{agentID: ev.AgentID, remote: true}
+		h.calls[ev.CallID] = c
+	}
+	if !c.remote || ev.Seq <= c.seq {
+		return nil
+	}
+	c.seq, c.last = ev.Seq, now
+	if c.agentID == "" {
+		c.agentID = ev.AgentID
+	}
+	h.fanOutLocked(c, d)
+	if ev.Type == protocol.EventCallEnded {
+		delete(h.calls, ev.CallID)
+	}
+	return nil
+}
+
+// forgetIdleRemoteLocked drops relayed calls that have been silent for
+// RemoteIdle: their node stopped without ending them, and their rings
+// would otherwise stay forever.
+func (h *Hub) forgetIdleRemoteLocked(now time.Time) {
+	for id, c := range h.calls {
+		if c.remote && now.Sub(c.last) > h.cfg.RemoteIdle {
+			delete(h.calls, id)
+		}
+	}
 }
 
 // Subscription is one subscriber's stream. Read deliveries from C until Done

@@ -244,3 +244,68 @@ func BenchmarkPublish100Subscribers(b *testing.B) {
 		b.Fatalf("%d subscribers left", h.Subscribers())
 	}
 }
+
+func TestDeliverServesAnotherNodesCallWithItsSeqs(t *testing.T) {
+	now := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
+	h := NewHub(HubConfig{Now: func() time.Time { return now }, RemoteIdle: time.Minute})
+	wall, _ := h.Subscribe(Filter{All: true}, nil)
+	relayed := func(call string, seq uint64, typ string) Delivery {
+		return Delivery{Event: protocol.Event{Type: typ, CallID: call, AgentID: "A1", Seq: seq}, JSON: []byte(fmt.Sprintf(`{"seq":%d}`, seq))}
+	}
+	for _, tc := range []struct {
+		name    string
+		d       Delivery
+		wantSeq uint64 // 0: not delivered
+	}{
+		{"the first event of an unknown call makes it live", relayed("r1", 1, protocol.EventCallStarted), 1},
+		{"a later event is delivered", relayed("r1", 3, protocol.EventHint), 3},
+		{"a duplicate is dropped", relayed("r1", 3, protocol.EventHint), 0},
+		{"an older event is dropped", relayed("r1", 2, protocol.EventHint), 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := h.Deliver(tc.d); err != nil {
+				t.Fatal(err)
+			}
+			if tc.wantSeq == 0 {
+				noMore(t, wall)
+				return
+			}
+			if d := recv(t, wall); d.Event.Seq != tc.wantSeq {
+				t.Errorf("seq %d, want %d", d.Event.Seq, tc.wantSeq)
+			}
+		})
+	}
+	t.Run("a call this node publishes is not taken over by relayed events", func(t *testing.T) {
+		h.OpenCall("mine", "A1", 0)
+		_ = h.Deliver(relayed("mine", 7, protocol.EventHint))
+		noMore(t, wall)
+	})
+	t.Run("a call that fails over here continues after the last relayed seq", func(t *testing.T) {
+		h.OpenCall("r1", "A1", 2) // the stored last seq lags what subscribers saw
+		d, err := h.Publish(protocol.Event{Type: protocol.EventHint, CallID: "r1"})
+		if err != nil || d.Event.Seq != 4 {
+			t.Fatalf("seq %d (%v), want 4", d.Event.Seq, err)
+		}
+		recv(t, wall)
+	})
+	t.Run("a relayed call silent past RemoteIdle is forgotten", func(t *testing.T) {
+		_ = h.Deliver(relayed("r2", 1, protocol.EventCallStarted))
+		recv(t, wall)
+		now = now.Add(2 * time.Minute)
+		_ = h.Deliver(relayed("r3", 1, protocol.EventCallStarted))
+		recv(t, wall)
+		if _, ok := h.Live("r2"); ok {
+			t.Error("r2 still live after its node went silent")
+		}
+		if _, ok := h.Live("r1"); !ok {
+			t.Error("r1, now published here, was forgotten")
+		}
+	})
+	t.Run("call.ended forgets a relayed call", func(t *testing.T) {
+		_ = h.Deliver(relayed("r3", 2, protocol.EventCallEnded))
+		recv(t, wall)
+		if _, ok := h.Live("r3"); ok {
+			t.Error("r3 still live after call.ended")
+		}
+	})
+}

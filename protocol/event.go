@@ -66,3 +66,40 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	out[len(out)-1] = ','
 	return append(out, data[1:]...), nil
 }
+
+// MaxEventBytes bounds the wire form of one event that another node relays:
+// the largest the engine makes (a long final transcript with its words) is
+// a few kilobytes.
+const MaxEventBytes = 64 << 10
+
+// ParseEvent reads the common fields of an event's wire form, as another
+// node of the cluster published it. Data stays nil: a relaying node passes
+// the bytes on unchanged and never needs the fields behind the envelope.
+// Errors wrap ErrBadEvent and say which field was wrong.
+func ParseEvent(b []byte) (Event, error) {
+	if len(b) > MaxEventBytes {
+		return Event{}, fmt.Errorf("%w: %d bytes, the limit is %d", ErrBadEvent, len(b), MaxEventBytes)
+	}
+	var env envelope
+	if err := json.Unmarshal(b, &env); err != nil {
+		return Event{}, fmt.Errorf("%w: %v", ErrBadEvent, err)
+	}
+	switch {
+	case env.Type == "" || len(env.Type) > 32:
+		return Event{}, fmt.Errorf("%w: type %.32q", ErrBadEvent, env.Type)
+	case !ValidID(env.CallID):
+		return Event{}, fmt.Errorf("%w: call_id %.70q is not %s", ErrBadEvent, env.CallID, IDRule)
+	case env.AgentID != "" && !ValidID(env.AgentID):
+		return Event{}, fmt.Errorf("%w: agent_id %.70q is not %s", ErrBadEvent, env.AgentID, IDRule)
+	case env.Seq == 0:
+		return Event{}, fmt.Errorf("%w: seq 0 (events are numbered from 1)", ErrBadEvent)
+	case env.T < 0 || env.T > MaxCaptureTime.Seconds():
+		return Event{}, fmt.Errorf("%w: t %v out of range", ErrBadEvent, env.T)
+	}
+	ts, err := time.Parse(time.RFC3339Nano, env.TS)
+	if err != nil {
+		return Event{}, fmt.Errorf("%w: ts: %v", ErrBadEvent, err)
+	}
+	return Event{Type: env.Type, CallID: env.CallID, AgentID: env.AgentID, Seq: env.Seq,
+		T: FromSeconds(env.T), TS: ts}, nil
+}

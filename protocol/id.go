@@ -39,3 +39,8 @@ func IDPart(s string) string {
 
 // IDRule describes ValidID for error messages.
 const IDRule = "1-64 characters of [A-Za-z0-9._:-]"
+
+// SubjectToken makes an id one token of a NATS subject: ids may hold '.',
+// which separates tokens, and nothing else a subject forbids. '.' becomes
+// '~', which no id holds, so the mapping is one to one.
+func SubjectToken(id string) string { return strings.ReplaceAll(id, ".", "~") }

@@ -113,12 +113,12 @@ func TestImportsFollowTheDrawnLayers(t *testing.T) {
 }
 
 // TestTheCallPipelineLinksNoServer: the packages analyze and transcribe
-// reach the pipeline through link no WebSocket, buntdb, Prometheus or
+// reach the pipeline through link no WebSocket, buntdb, Prometheus, NATS or
 // engine code.
 func TestTheCallPipelineLinksNoServer(t *testing.T) {
 	deps := imports(t, "-deps", "-f", "{{.ImportPath}}:", "./call")
 	for pkg := range deps {
-		for _, banned := range []string{"github.com/gorilla/websocket", "github.com/tidwall/buntdb", "github.com/prometheus/", "engine", "store", "live"} {
+		for _, banned := range []string{"github.com/gorilla/websocket", "github.com/tidwall/buntdb", "github.com/prometheus/", "github.com/nats-io/", "engine", "store", "live", "cluster"} {
 			if pkg == banned || strings.HasPrefix(pkg, banned+"/") || strings.HasSuffix(banned, "/") && strings.HasPrefix(pkg, banned) {
 				t.Errorf("call links %s", pkg)
 			}
