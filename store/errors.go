@@ -22,4 +22,16 @@ var (
 	// truncate the file there); Check says where and whose, Repair keeps
 	// every other record (docs/storage.md).
 	ErrCorrupt = errors.New("database file is damaged")
+	// ErrJournalUnavailable means a Journal's write did not reach JetStream:
+	// the publish failed or its ack did not come within the publish
+	// timeout. Nothing was applied to the local store, so nothing may be
+	// acknowledged on the strength of it; the write may be retried (a
+	// record JetStream did take without the ack arriving is then in the
+	// stream twice, which is harmless: records are idempotent).
+	ErrJournalUnavailable = errors.New("journal (JetStream) unavailable")
 )
+
+// errBadRecord means a message of the calls stream is not a record the
+// projection can apply (an unknown kind, a key outside its call, a missing
+// header, a payload that is not JSON). The projection logs and skips it.
+var errBadRecord = errors.New("not a call record")

@@ -198,12 +198,17 @@ func uttKey(id CallID, start time.Duration, speaker protocol.Channel, seq uint64
 func keyNanos(d time.Duration) int64 { return int64(protocol.Seconds(d) * float64(time.Second)) }
 
 // opts gives every key of a call the same expiry: the call's start plus
-// the retention period. buntdb takes a TTL from its own clock, so the TTL is
-// worked out afresh for each write; a record written after its call has
-// expired gets the smallest positive TTL rather than a floor that would let
-// it outlive the call.
+// the retention period.
 func (s *Store) opts(startedAt time.Time) *buntdb.SetOptions {
-	ttl := startedAt.Add(s.retention).Sub(s.now())
+	return s.until(startedAt.Add(s.retention))
+}
+
+// until makes a key expire at t. buntdb takes a TTL from its own clock, so
+// the TTL is worked out afresh for each write; a record written after its
+// call has expired gets the smallest positive TTL rather than a floor that
+// would let it outlive the call.
+func (s *Store) until(t time.Time) *buntdb.SetOptions {
+	ttl := t.Sub(s.now())
 	if ttl < time.Millisecond {
 		ttl = time.Millisecond
 	}
@@ -218,42 +223,10 @@ func wrapDB(err error) error {
 }
 
 // CreateCall stores a new call. It fails with ErrExists if the id is taken.
-func (s *Store) CreateCall(c Call) error {
-	if err := checkID("call", c.ID); err != nil {
-		return err
-	}
-	c.StartNS = c.StartedAt.UnixNano()
-	b, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("store: call %s: %w", c.ID, err)
-	}
-	err = s.db.Update(func(tx *buntdb.Tx) error {
-		if _, err := tx.Get(callKey(c.ID)); err == nil {
-			return fmt.Errorf("call %s: %w", c.ID, ErrExists)
-		} else if !errors.Is(err, buntdb.ErrNotFound) {
-			return err
-		}
-		_, _, err := tx.Set(callKey(c.ID), string(b), s.opts(c.StartedAt))
-		return err
-	})
-	return wrapDB(err)
-}
+func (s *Store) CreateCall(c Call) error { return s.write(callEntry(c, true)) }
 
 // PutCall writes c over the stored summary (checkpoints and the final save).
-func (s *Store) PutCall(c Call) error {
-	if err := checkID("call", c.ID); err != nil {
-		return err
-	}
-	c.StartNS = c.StartedAt.UnixNano()
-	b, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("store: call %s: %w", c.ID, err)
-	}
-	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
-		_, _, err := tx.Set(callKey(c.ID), string(b), s.opts(c.StartedAt))
-		return err
-	}))
-}
+func (s *Store) PutCall(c Call) error { return s.write(callEntry(c, false)) }
 
 // GetCall returns a call's summary, or ErrNotFound.
 func (s *Store) GetCall(id CallID) (Call, error) {
@@ -301,45 +274,15 @@ func decodeCall(tx *buntdb.Tx, id CallID, dst any) error {
 	return nil
 }
 
-// appendUnder writes key=val for a stored call, expiring with it.
-func (s *Store) appendUnder(callID CallID, key string, val []byte, onlyNew bool) error {
-	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
-		started, err := callStart(tx, callID)
-		if err != nil {
-			return err
-		}
-		if onlyNew {
-			if _, err := tx.Get(key); err == nil {
-				return nil
-			}
-		}
-		_, _, err = tx.Set(key, string(val), s.opts(started))
-		return err
-	}))
-}
-
 // AppendEvent stores one published event (its flat JSON) of a stored call.
 // Storing the same seq twice keeps the last.
 func (s *Store) AppendEvent(callID CallID, seq uint64, event []byte) error {
-	if err := checkID("call", callID); err != nil {
-		return err
-	}
-	if !json.Valid(event) {
-		return fmt.Errorf("store: event %d of call %s is not JSON", seq, callID)
-	}
-	return s.appendUnder(callID, eventKey(callID, seq), event, false)
+	return s.write(eventEntry(callID, seq, event))
 }
 
 // AppendUtterance stores one final utterance of a stored call.
 func (s *Store) AppendUtterance(callID CallID, u Utterance) error {
-	if err := checkID("call", callID); err != nil {
-		return err
-	}
-	b, err := json.Marshal(u)
-	if err != nil {
-		return fmt.Errorf("store: utterance: %w", err)
-	}
-	return s.appendUnder(callID, uttKey(callID, u.Start, u.Speaker, u.Seq), b, false)
+	return s.write(utteranceEntry(callID, u))
 }
 
 // ReplaceUtterance stores u in place of old, an utterance of the call
@@ -347,81 +290,24 @@ func (s *Store) AppendUtterance(callID CallID, u Utterance) error {
 // an engine restarted in the middle of an utterance decodes it again whole
 // and its final replaces the part the stopping engine stored.
 func (s *Store) ReplaceUtterance(callID CallID, old, u Utterance) error {
-	if err := checkID("call", callID); err != nil {
-		return err
-	}
-	b, err := json.Marshal(u)
-	if err != nil {
-		return fmt.Errorf("store: utterance: %w", err)
-	}
-	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
-		started, err := callStart(tx, callID)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Delete(uttKey(callID, old.Start, old.Speaker, old.Seq)); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
-			return err
-		}
-		_, _, err = tx.Set(uttKey(callID, u.Start, u.Speaker, u.Seq), string(b), s.opts(started))
-		return err
-	}))
+	return s.write(replaceEntry(callID, old, u))
 }
 
 // AppendHint stores a hint shown in a stored call: the first event of each
 // hint id is kept, so feedback refers to one thing.
 func (s *Store) AppendHint(callID CallID, hintID string, event []byte) error {
-	if err := checkID("call", callID); err != nil {
-		return err
-	}
-	if err := checkID("hint", hintID); err != nil {
-		return err
-	}
-	b, err := json.Marshal(Hint{ID: hintID, Event: event})
-	if err != nil {
-		return fmt.Errorf("store: hint: %w", err)
-	}
-	return s.appendUnder(callID, hintKey(callID, hintID), b, true)
+	return s.write(hintEntry(callID, hintID, event))
 }
 
 // AppendGap stores a gap of a stored call.
 func (s *Store) AppendGap(callID CallID, g Gap) error {
-	if err := checkID("call", callID); err != nil {
-		return err
-	}
-	b, err := json.Marshal(g)
-	if err != nil {
-		return fmt.Errorf("store: gap: %w", err)
-	}
-	key := fmt.Sprintf("%s%020d/%020d", gapPrefix(callID), keyNanos(g.From), g.FromSeq+1)
-	return s.appendUnder(callID, key, b, false)
+	return s.write(gapEntry(callID, g))
 }
 
 // SetFeedback records an agent's feedback on a hint shown in a call,
 // replacing earlier feedback. ErrNotFound if the call or hint is unknown.
 func (s *Store) SetFeedback(callID CallID, hintID string, fb Feedback) error {
-	if err := checkID("call", callID); err != nil {
-		return err
-	}
-	if err := checkID("hint", hintID); err != nil {
-		return err
-	}
-	b, err := json.Marshal(fb)
-	if err != nil {
-		return fmt.Errorf("store: feedback: %w", err)
-	}
-	return wrapDB(s.db.Update(func(tx *buntdb.Tx) error {
-		started, err := callStart(tx, callID)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Get(hintKey(callID, hintID)); errors.Is(err, buntdb.ErrNotFound) {
-			return fmt.Errorf("hint %s of call %s: %w", hintID, callID, ErrNotFound)
-		} else if err != nil {
-			return err
-		}
-		_, _, err = tx.Set(fbKey(callID, hintID), string(b), s.opts(started))
-		return err
-	}))
+	return s.write(feedbackEntry(callID, hintID, fb))
 }
 
 // scanPrefix calls fn for every key with prefix, in key order, inside tx.
