@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"github.com/earshot/earshot/cluster"
 	"io"
 	"log/slog"
 	"os"
@@ -97,7 +98,9 @@ func Live(ctx context.Context, cfg LiveConfig) (LiveResult, error) {
 	engCtx, stopEngine := context.WithCancel(context.Background())
 	defer stopEngine()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ecfg := engine.Config{DataDir: dir, NewAnalyzer: engine.PipelineAnalyzers(engCtx, cfg.Deps), Logger: quiet}
+	// The engine as `earshot serve` runs it: one node with its embedded NATS.
+	ecfg := engine.Config{DataDir: dir, NewAnalyzer: engine.PipelineAnalyzers(engCtx, cfg.Deps), Logger: quiet,
+		Cluster: &cluster.Config{}}
 	if cfg.Deps.KB != nil {
 		ecfg.Articles = cfg.Deps.KB
 	}

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"fmt"
+	"github.com/earshot/earshot/cluster"
 	"io"
 	"log/slog"
 	"net/http"
@@ -88,6 +89,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Logger:      cfg.Logger,
 		Web:         cfg.Web,
 		Articles:    cfg.Deps.KB,
+		Cluster:     &cluster.Config{}, // one node, embedded NATS, no port: as `earshot serve`
 	}, cfg.Addr)
 	if err != nil {
 		return err

@@ -129,6 +129,15 @@ type envOpt func(*Config)
 // startEngine runs an engine on addr ("" for a free port) over dir.
 func startEngine(t *testing.T, dir, addr string, opts ...envOpt) *testEnv {
 	t.Helper()
+	srv, err := New(testConfig(dir, opts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveTestEngine(t, srv, dir, addr)
+}
+
+// testConfig is the configuration of a test engine over dir.
+func testConfig(dir string, opts ...envOpt) Config {
 	cfg := Config{
 		DataDir:      dir,
 		NewAnalyzer:  func(call.Config) (Analyzer, error) { return &testAnalyzer{}, nil },
@@ -143,10 +152,14 @@ func startEngine(t *testing.T, dir, addr string, opts ...envOpt) *testEnv {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	srv, err := New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	return cfg
+}
+
+// serveTestEngine runs srv on addr ("" for a free port) and issues a token
+// of every role.
+func serveTestEngine(t *testing.T, srv *Server, dir, addr string) *testEnv {
+	t.Helper()
+	var err error
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}

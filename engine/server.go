@@ -15,10 +15,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/cluster"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/live"
 	"github.com/earshot/earshot/protocol"
@@ -47,6 +49,17 @@ type Config struct {
 	Web http.Handler
 
 	Logger *slog.Logger
+
+	// Cluster, when set, makes this engine a node of a cluster on NATS
+	// JetStream (embedded in the process unless Cluster.NATSURLs is set;
+	// Cluster.DataDir defaults to DataDir): live events of every node's
+	// calls reach this node's subscribers. `earshot serve` always sets it;
+	// nil runs without NATS (tests of one engine's own behaviour).
+	Cluster *cluster.Config
+	// SecretFile, when set, is the token secret shared by every node of a
+	// cluster (auth.LoadSecretFile: it must exist, mode 0600); otherwise
+	// the secret is DataDir/token.secret, made at first start.
+	SecretFile string
 
 	// Protocol timings, shortened by tests.
 	ResumeWindow time.Duration // how long a dropped call waits for a resume; default 120 s
@@ -161,6 +174,10 @@ type Server struct {
 	auth  *auth.Authority
 	hub   *live.Hub
 	m     *metrics
+	node  *cluster.Node // nil without Config.Cluster
+	relay *live.Relay   // with node: live events to and from the other nodes
+	// relayConn is the relay's own NATS connection.
+	relayConn *nats.Conn
 
 	mu       sync.Mutex
 	sessions map[string]*session  // live calls
@@ -188,7 +205,7 @@ func New(cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	secret, err := auth.LoadOrCreateSecret(cfg.DataDir)
+	secret, err := loadSecret(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -201,14 +218,27 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, store: st, auth: auth.NewAuthority(secret, nil), m: m,
 		sessions: map[string]*session{}, orphans: map[string]time.Time{}, started: time.Now(),
 	}
-	s.hub = live.NewHub(live.HubConfig{QueueSize: cfg.QueueSize, Logger: cfg.Logger,
-		OnSubscribers: func(n int) { m.subscribers.Set(float64(n)) }})
+	hc := live.HubConfig{QueueSize: cfg.QueueSize, Logger: cfg.Logger,
+		OnSubscribers: func(n int) { m.subscribers.Set(float64(n)) }}
+	if cfg.Cluster != nil {
+		if err := s.joinCluster(&hc); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	s.hub = live.NewHub(hc)
+	if s.node != nil {
+		if err := s.newRelay(); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	s.sessCtx, s.sessCancel = context.WithCancel(context.Background())
 	// Calls a crash left live get the resume window from now; the janitor
 	// ends those nobody resumes.
 	live, err := st.Calls(store.StatusLive)
 	if err != nil {
-		st.Close()
+		s.Close()
 		return nil, err
 	}
 	for _, c := range live {
@@ -218,6 +248,13 @@ func New(cfg Config) (*Server, error) {
 		s.log.Info("calls left live by the last run wait for resume", "calls", len(live), "window", cfg.ResumeWindow)
 	}
 	return s, nil
+}
+
+func loadSecret(cfg Config) ([]byte, error) {
+	if cfg.SecretFile != "" {
+		return auth.LoadSecretFile(cfg.SecretFile)
+	}
+	return auth.LoadOrCreateSecret(cfg.DataDir)
 }
 
 // Authority returns the token authority (for `earshot token` and tests).
@@ -230,9 +267,8 @@ func (s *Server) Store() *store.Store { return s.store }
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	a := s.auth
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	mux.HandleFunc("GET /healthz", s.health)
+	mux.Handle("GET /v1/cluster", a.Middleware(auth.Roles(auth.RoleSupervisor, auth.RoleAdmin), http.HandlerFunc(s.getCluster)))
 	mux.Handle("GET /metrics", a.Middleware(auth.Roles(auth.RoleSupervisor, auth.RoleAdmin),
 		promhttp.HandlerFor(s.m.reg, promhttp.HandlerOpts{})))
 	mux.HandleFunc("GET /v1/ingest", s.serveIngest)
@@ -286,6 +322,13 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		defer bg.Done()
 		s.janitor(janitorCtx)
 	}()
+	if s.relay != nil {
+		bg.Add(1)
+		go func() {
+			defer bg.Done()
+			s.runRelay(janitorCtx)
+		}()
+	}
 	s.log.Info("engine listening", "addr", ln.Addr().String(), "tls", s.cfg.TLSCert != "", "data", s.cfg.DataDir)
 
 	var err error
@@ -320,6 +363,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	<-serveErr
 	if cerr := s.store.Close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	if cerr := s.leaveCluster(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	s.log.Info("engine stopped")
@@ -370,11 +416,15 @@ func (s *Server) abandonSessions() {
 	}
 }
 
-// Close releases the store of a server that never ran.
+// Close releases the store and the cluster node of a server that never ran.
 func (s *Server) Close() error {
-	s.sessCancel()
-	s.hub.Close()
-	return s.store.Close()
+	if s.sessCancel != nil {
+		s.sessCancel()
+	}
+	if s.hub != nil {
+		s.hub.Close()
+	}
+	return errors.Join(s.store.Close(), s.leaveCluster())
 }
 
 // janitor ends calls a crash left live once their resume window passes.

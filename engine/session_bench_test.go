@@ -21,7 +21,7 @@ func BenchmarkAnUtteranceThroughSessionHubAndStore(b *testing.B) {
 	}
 	defer st.Close()
 	h.srv.store = st
-	c := store.Call{ID: "bench", AgentID: "A1", StartedAt: time.Unix(1e9, 0).UTC(), Status: store.StatusLive,
+	c := store.Call{ID: "bench", AgentID: "A1", StartedAt: time.Now().UTC().Truncate(time.Second), Status: store.StatusLive,
 		Ack: -1, SampleRate: 16000, Encoding: protocol.EncodingPCM16, Categories: []string{}}
 	if err := st.CreateCall(c); err != nil {
 		b.Fatal(err)

@@ -125,7 +125,7 @@ func (h *sessionHarness) run(tb testing.TB, n int, input []byte) fuzzRun {
 	defer st.Close()
 	h.srv.store = st
 	h.pipelines = nil
-	c := store.Call{ID: "fuzz", AgentID: "A1", StartedAt: time.Unix(1e9, 0).UTC(), Status: store.StatusLive,
+	c := store.Call{ID: "fuzz", AgentID: "A1", StartedAt: time.Now().UTC().Truncate(time.Second), Status: store.StatusLive,
 		Ack: -1, SampleRate: 16000, Encoding: protocol.EncodingPCM16, Categories: []string{}}
 	if err := st.CreateCall(c); err != nil {
 		tb.Fatal(err)

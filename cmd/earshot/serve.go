@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/earshot/earshot/cluster"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/store"
 	"github.com/earshot/earshot/web"
@@ -56,6 +58,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	maxWaiting := fs.Int("max-waiting-calls", 16, "calls one endpoint token may have started without streaming yet (they hold no recognizers); more starts get 4429")
 	storageTimeout := fs.Duration("storage-timeout", 10*time.Second, "how long a call's records may fail to be written (a full disk) before its endpoint is closed with 1011 to resend later; acks stop at the first failure")
 	maxGapRecords := fs.Int("max-gap-records", 1000, "gap records kept per call; past it gaps extend the last record")
+	cf := addClusterFlags(fs)
 	af := addAssistFlags(fs)
 	sf := addSTTFlags(fs)
 	if err := parseFlags(fs, args); err != nil {
@@ -86,6 +89,11 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		fmt.Fprintln(env.stderr, "earshot serve: --max-waiting-calls and --max-gap-records must be at least 1")
 		return errUsage
 	}
+	cc, err := cf.config()
+	if err != nil {
+		fmt.Fprintln(env.stderr, "earshot serve:", err)
+		return errUsage
+	}
 	env.log.Info("loading recognizers, playbook and knowledge base", "decoders", 2**maxCalls)
 	deps, closeDeps, err := loadDeps(env, af, sf, !*noSTT, 2**maxCalls)
 	if err != nil {
@@ -97,6 +105,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		NewAnalyzer: engine.PipelineAnalyzers(ctx, deps),
 		Logger:      env.log,
 		Web:         web.Handler(),
+		Cluster:     cc,
+		SecretFile:  *cf.secretFile,
 
 		ShutdownTimeout: *shutdownTimeout, MaxCallLength: *maxCallLength, NoAudioTimeout: *noAudioTimeout,
 		IdleTimeout: *idleTimeout, MaxWaitingCalls: *maxWaiting, StorageTimeout: *storageTimeout, MaxGapRecords: *maxGapRecords,
@@ -127,4 +137,50 @@ func serveEngine(ctx context.Context, cfg engine.Config, addr string, ready func
 		err = nil
 	}
 	return err
+}
+
+// clusterFlags are serve's NATS flags: none means one node with an
+// embedded NATS that opens no port.
+type clusterFlags struct {
+	node, listen, peers, natsURLs, clientListen *string
+	secretFile                                  *string
+	replicas                                    *int
+}
+
+func addClusterFlags(fs *flag.FlagSet) clusterFlags {
+	return clusterFlags{
+		node:         fs.String("node", envDefault("EARSHOT_NODE", ""), "this node's name in a cluster (default: the host name; env EARSHOT_NODE)"),
+		listen:       fs.String("cluster-listen", "", "HOST:PORT where the embedded NATS takes routes from the other nodes; with --cluster-peers makes this engine one node of a cluster (see docs/cluster.md)"),
+		peers:        fs.String("cluster-peers", "", "comma-separated HOST:PORT cluster addresses of the other nodes; 3 or more nodes keep 3 copies of every record, 2 nodes start with a warning"),
+		natsURLs:     fs.String("nats", envDefault("EARSHOT_NATS", ""), "comma-separated URLs of an existing NATS cluster (2.11 or newer, JetStream on) to use instead of the embedded one (env EARSHOT_NATS)"),
+		clientListen: fs.String("nats-listen", "", "HOST:PORT where the embedded NATS also takes outside NATS clients (default: none)"),
+		secretFile:   fs.String("secret-file", envDefault("EARSHOT_SECRET_FILE", ""), "token secret shared by every node of a cluster (mode 0600; default: DATA/token.secret, made at first start; env EARSHOT_SECRET_FILE)"),
+		replicas:     fs.Int("replicas", 0, "copies JetStream keeps of each record (default: 1 for one node, 2 for two, 3 for three or more)"),
+	}
+}
+
+// config turns the flags into the engine's cluster configuration.
+func (f clusterFlags) config() (*cluster.Config, error) {
+	cc := &cluster.Config{Node: *f.node, ClusterListen: *f.listen, ClientListen: *f.clientListen, Replicas: *f.replicas,
+		ClusterPeers: splitList(*f.peers), NATSURLs: splitList(*f.natsURLs)}
+	switch {
+	case len(cc.NATSURLs) > 0 && (cc.ClusterListen != "" || len(cc.ClusterPeers) > 0 || cc.ClientListen != ""):
+		return nil, errors.New("--nats connects to an existing NATS: it goes with none of --cluster-listen, --cluster-peers, --nats-listen")
+	case len(cc.ClusterPeers) > 0 && cc.ClusterListen == "":
+		return nil, errors.New("--cluster-peers needs --cluster-listen (this node's own cluster address)")
+	case *f.replicas < 0:
+		return nil, errors.New("--replicas must be 0 (automatic) or more")
+	}
+	return cc, nil
+}
+
+// splitList splits a comma-separated flag, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -110,6 +110,27 @@ func LoadOrCreateSecret(dir string) ([]byte, error) {
 	return raw, nil
 }
 
+// LoadSecretFile reads the shared secret of a cluster from path (every node
+// and `earshot token create` name the same file, so a token made for one
+// node is good on all). The file must exist — a cluster must not have each
+// node invent its own — and be readable by its owner only (mode 0600):
+// another mode is refused, not fixed, because the file was copied there
+// by an administrator who should know.
+func LoadSecretFile(path string) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --secret-file: %v (create it with: head -c 32 /dev/urandom | xxd -p -c 64 > FILE; chmod 600 FILE)", ErrSecret, err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %v: a secret file must be readable by its owner only (chmod 600 %s)", ErrSecret, path, st.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSecret, err)
+	}
+	return decodeSecret(path, b)
+}
+
 // writeSecret writes text to path atomically: a temporary file in the same
 // directory (so the link cannot cross filesystems), fsynced before it gets
 // its name, the directory fsynced after. It returns an error wrapping

@@ -278,3 +278,37 @@ func TestANewDataDirectoryIsPrivate(t *testing.T) {
 		t.Errorf("data directory mode %v, want 0700", st.Mode().Perm())
 	}
 }
+
+func TestASharedSecretFileMustExistAndBePrivate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	os.WriteFile(good, []byte(strings.Repeat("ab", 32)+"\n"), 0o600)
+	open := filepath.Join(dir, "open")
+	os.WriteFile(open, []byte(strings.Repeat("ab", 32)+"\n"), 0o644)
+	short := filepath.Join(dir, "short")
+	os.WriteFile(short, []byte("abcd\n"), 0o600)
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"a private file is read", good, ""},
+		{"a missing file names the flag and how to make one", filepath.Join(dir, "none"), "--secret-file"},
+		{"a file others can read is refused, not fixed", open, "chmod 600"},
+		{"a short secret is refused", short, "cut short"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			secret, err := LoadSecretFile(tc.path)
+			if tc.want == "" {
+				if err != nil || len(secret) != 32 {
+					t.Fatalf("got %d bytes, %v", len(secret), err)
+				}
+				return
+			}
+			if !errors.Is(err, ErrSecret) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want ErrSecret saying %q", err, tc.want)
+			}
+		})
+	}
+	if st, _ := os.Stat(open); st.Mode().Perm() != 0o644 {
+		t.Error("the open file's mode was changed")
+	}
+}

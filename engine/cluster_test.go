@@ -1,0 +1,125 @@
+package engine
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/earshot/earshot/cluster"
+)
+
+// freeAddr returns a loopback address no one listens on (yet).
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startCluster runs n engines in this process as the nodes of one NATS
+// cluster (routes on loopback) with one shared token secret. Their New
+// runs at once: each waits for a quorum of the others.
+func startCluster(t *testing.T, n int, opts ...envOpt) []*testEnv {
+	t.Helper()
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte(hex.EncodeToString([]byte(strings.Repeat("k", 32)))+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	routes := make([]string, n)
+	for i := range routes {
+		routes[i] = freeAddr(t)
+	}
+	dirs := make([]string, n)
+	srvs := make([]*Server, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		dirs[i] = t.TempDir()
+		peers := append(append([]string{}, routes[:i]...), routes[i+1:]...)
+		cfg := testConfig(dirs[i], append(opts, func(c *Config) {
+			c.SecretFile = secret
+			c.Cluster = &cluster.Config{Node: fmt.Sprintf("n%d", i+1), ClusterListen: routes[i], ClusterPeers: peers,
+				ReadyTimeout: 30 * time.Second, Logger: c.Logger}
+		})...)
+		wg.Add(1)
+		go func() { defer wg.Done(); srvs[i], errs[i] = New(cfg) }()
+	}
+	wg.Wait()
+	envs := make([]*testEnv, n)
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("node %d: %v", i+1, errs[i])
+		}
+	}
+	for i := range n {
+		envs[i] = serveTestEngine(t, srvs[i], dirs[i], "")
+	}
+	return envs
+}
+
+func TestAWallOnOneNodeSeesCallsIngestedOnTheOthers(t *testing.T) {
+	nodes := startCluster(t, 3)
+	wall := dialLive(t, nodes[1], "all=1", nodes[1].tokens["supervisor"], nil, nil)
+	defer wall.Close()
+	// Tokens are good on every node: they share the secret.
+	overlay := dialLive(t, nodes[1], "agent=A1", nodes[0].tokens["agent"], nil, nil)
+	defer overlay.Close()
+	c1 := startLiveCall(t, nodes[0].base(), nodes[0].tokens["endpoint"], "c-on-1", 200, 2*time.Millisecond)
+	c3 := startLiveCall(t, nodes[2].base(), nodes[2].tokens["endpoint"], "c-on-3", 200, 2*time.Millisecond)
+	ends := []<-chan error{c1.endInBackground(), c3.endInBackground()}
+
+	// Each call's events arrive in order, from call.started to call.ended.
+	last := map[string]uint64{}
+	ended := map[string]bool{}
+	wall.SetReadDeadline(time.Now().Add(60 * time.Second))
+	for len(ended) < 2 {
+		var ev wireEvent
+		if err := wall.ReadJSON(&ev); err != nil {
+			t.Fatalf("wall on node 2: %v (seen %v)", err, last)
+		}
+		if ev.Seq != last[ev.CallID]+1 {
+			t.Fatalf("%s: seq %d after %d", ev.CallID, ev.Seq, last[ev.CallID])
+		}
+		if ev.Seq == 1 && ev.Type != "call.started" {
+			t.Errorf("%s begins with %s", ev.CallID, ev.Type)
+		}
+		last[ev.CallID] = ev.Seq
+		if ev.Type == "call.ended" {
+			ended[ev.CallID] = true
+		}
+	}
+	for _, ch := range ends {
+		if err := <-ch; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !ended["c-on-1"] || !ended["c-on-3"] {
+		t.Errorf("the wall saw the end of %v, want both calls", ended)
+	}
+	// The agent's overlay on node 2 follows the agent's calls (both are A1's).
+	overlay.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var first wireEvent
+	if err := overlay.ReadJSON(&first); err != nil || first.Type != "call.started" {
+		t.Fatalf("overlay: %+v %v", first, err)
+	}
+	var health map[string]any
+	if code := nodes[1].getJSON("/healthz", "", &health); code != 200 || health["status"] != "ok" || health["node"] != "n2" {
+		t.Errorf("/healthz %d %v", code, health)
+	}
+	var st cluster.Status
+	if code := nodes[1].getJSON("/v1/cluster", nodes[1].tokens["supervisor"], &st); code != 200 || len(st.Peers) != 3 || st.Replicas != 3 {
+		t.Errorf("/v1/cluster %d %+v", code, st)
+	}
+	if code := nodes[1].getJSON("/v1/cluster", nodes[1].tokens["agent"], nil); code != 403 {
+		t.Errorf("/v1/cluster for an agent: %d, want 403", code)
+	}
+}
