@@ -16,6 +16,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/tidwall/buntdb"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // DefaultJournalStream is the JetStream stream of calls' records: the
@@ -48,10 +50,10 @@ const (
 	watermarkPfx  = "pseq:"           // pseq:<call id>: the highest sequence applied for the call
 )
 
-// subjectToken is a call id as a subject token. Ids may hold '.', NATS's
-// token separator, and '%' is not an id character, so "%2E" in its place
-// keeps every call one token and earshot.call.<token>.> one call's filter.
-func subjectToken(id CallID) string { return strings.ReplaceAll(string(id), ".", "%2E") }
+// subjectToken is a call id as a subject token (protocol.SubjectToken, the
+// one rule for ids in subjects): every call one token, and
+// earshot.call.<token>.> one call's filter.
+func subjectToken(id CallID) string { return protocol.SubjectToken(string(id)) }
 
 // recordSubject is the subject of a record of kind for call id.
 func recordSubject(id CallID, kind string) string {
@@ -60,7 +62,7 @@ func recordSubject(id CallID, kind string) string {
 
 // CallSubjects returns the subject filter of every record of call id in
 // the calls stream (earshot.call.<id>.>, with any '.' of the id written
-// "%2E"): what a consumer of one call filters on, or a purge of it.
+// '~'): what a consumer of one call filters on, or a purge of it.
 func CallSubjects(id CallID) string { return subjectPrefix + subjectToken(id) + ".>" }
 
 // JournalConfig configures NewJournal. The zero value is ready to use.
