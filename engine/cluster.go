@@ -8,6 +8,7 @@ import (
 
 	"github.com/earshot/earshot/cluster"
 	"github.com/earshot/earshot/live"
+	"github.com/earshot/earshot/store"
 )
 
 // clusterStatusTimeout bounds the JetStream requests behind /healthz and
@@ -106,4 +107,75 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// callStore is what the server and its sessions read and write calls
+// through: the buntdb store alone, or in a cluster the journal, which
+// writes to JetStream before the local projection.
+type callStore interface {
+	recordStore
+	CreateCall(c store.Call) error
+	GetCall(id store.CallID) (store.Call, error)
+	LastEventSeq(id store.CallID) (uint64, error)
+	List(q store.Query) (store.Page, error)
+	Calls(status string) ([]store.Call, error)
+	SetFeedback(id store.CallID, hintID string, fb store.Feedback) error
+	Close() error
+}
+
+// catchUpTimeout bounds how long a node starting with an empty or stale
+// projection waits to have applied the calls stream before it serves.
+const catchUpTimeout = 10 * time.Minute
+
+// openJournal puts JetStream in front of the store: it imports a data
+// directory from before the cluster, starts the projection (its goroutine
+// stopped by stopProjection) and waits until it has caught up, so the
+// calls this node lists and resumes are the cluster's.
+func (s *Server) openJournal() error {
+	j, err := store.NewJournal(s.db, s.node.JetStream(), store.JournalConfig{Node: s.node.Name()})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
+	defer cancel()
+	n, err := j.ImportLocal(ctx)
+	if err != nil {
+		return fmt.Errorf("importing this data directory's calls into JetStream: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("calls of this data directory imported into JetStream", "records", n)
+	}
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := j.Run(runCtx); err != nil {
+			s.log.Error("projection of the cluster's calls stopped", "err", err)
+		}
+	}()
+	s.stopProj = func() { stop(); <-done }
+	s.journal, s.store = j, j
+	start := time.Now()
+	if err := j.WaitCaughtUp(ctx); err != nil {
+		return fmt.Errorf("catching up with the cluster's calls: %w", err)
+	}
+	s.log.Info("projection caught up with the cluster", "applied_seq", j.AppliedSeq(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// stopProjection stops the journal's projection and waits for it; the
+// store may be closed after.
+func (s *Server) stopProjection() {
+	if s.stopProj != nil {
+		s.stopProj()
+		s.stopProj = nil
+	}
+}
+
+// nodeName is this node's name in the cluster, "" without one.
+func (s *Server) nodeName() string {
+	if s.node == nil {
+		return ""
+	}
+	return s.node.Name()
 }

@@ -111,6 +111,21 @@ func TestAWallOnOneNodeSeesCallsIngestedOnTheOthers(t *testing.T) {
 	if err := overlay.ReadJSON(&first); err != nil || first.Type != "call.started" {
 		t.Fatalf("overlay: %+v %v", first, err)
 	}
+	// Every node serves both calls, whole, from its projection of the
+	// cluster's records.
+	for i, n := range nodes {
+		for _, id := range []string{"c-on-1", "c-on-3"} {
+			var d callDetail
+			waitFor(t, fmt.Sprintf("node %d to have call %s ended", i+1, id), 10*time.Second, func() bool {
+				return n.getJSON("/v1/calls/"+id, n.tokens["admin"], &d) == 200 && d.Status == "ended"
+			})
+			if d.Frames != 400 || d.FramesLost != 0 || len(d.Utterances) != 8 || len(d.Hints) != 2 {
+				t.Errorf("node %d, call %s: %d frames, %d lost, %d utterances, %d hints; want 400, 0, 8, 2",
+					i+1, id, d.Frames, d.FramesLost, len(d.Utterances), len(d.Hints))
+			}
+			eventTypes(t, d.Events)
+		}
+	}
 	var health map[string]any
 	if code := nodes[1].getJSON("/healthz", "", &health); code != 200 || health["status"] != "ok" || health["node"] != "n2" {
 		t.Errorf("/healthz %d %v", code, health)

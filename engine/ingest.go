@@ -300,7 +300,7 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 		// A new call, or a resume of one this engine never saw (its
 		// endpoint resends everything after ack -1 that it still has).
 		c = store.Call{ID: store.CallID(start.CallID), AgentID: store.AgentID(start.AgentID), StartedAt: time.Now().UTC(), Status: store.StatusLive,
-			Ack: -1, SampleRate: start.SampleRate, Encoding: start.Encoding, Categories: []string{}}
+			Ack: -1, SampleRate: start.SampleRate, Encoding: start.Encoding, Categories: []string{}, Node: s.nodeName()}
 		if err := s.store.CreateCall(c); err != nil {
 			return nil, err
 		}
@@ -320,7 +320,9 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 		if c.SampleRate != start.SampleRate || c.Encoding != start.Encoding {
 			return nil, fmt.Errorf("%w: resume must keep sample_rate and encoding", ErrProtocol)
 		}
-		c.Status, c.EndReason, c.EndedAt = store.StatusLive, "", nil
+		// The call runs here now, also when another node ran it before
+		// (its endpoint lost that node and came here to resume).
+		c.Status, c.EndReason, c.EndedAt, c.Node = store.StatusLive, "", nil, s.nodeName()
 		last, err := s.store.LastEventSeq(c.ID)
 		if err != nil {
 			return nil, err

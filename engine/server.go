@@ -170,7 +170,8 @@ func (s *Server) adoptOrphan(id string) {
 type Server struct {
 	cfg   Config
 	log   *slog.Logger
-	store *store.Store
+	store callStore    // the journal in a cluster, else db itself
+	db    *store.Store // the local buntdb file (the journal's projection)
 	auth  *auth.Authority
 	hub   *live.Hub
 	m     *metrics
@@ -178,6 +179,9 @@ type Server struct {
 	relay *live.Relay   // with node: live events to and from the other nodes
 	// relayConn is the relay's own NATS connection.
 	relayConn *nats.Conn
+	journal   *store.Journal // with node: every write goes to JetStream first
+	// stopProj stops the journal's projection (started by New) and waits.
+	stopProj func()
 
 	mu       sync.Mutex
 	sessions map[string]*session  // live calls
@@ -215,7 +219,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	m := newMetrics()
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, store: st, auth: auth.NewAuthority(secret, nil), m: m,
+		cfg: cfg, log: cfg.Logger, store: st, db: st, auth: auth.NewAuthority(secret, nil), m: m,
 		sessions: map[string]*session{}, orphans: map[string]time.Time{}, started: time.Now(),
 	}
 	hc := live.HubConfig{QueueSize: cfg.QueueSize, Logger: cfg.Logger,
@@ -227,27 +231,44 @@ func New(cfg Config) (*Server, error) {
 		}
 	}
 	s.hub = live.NewHub(hc)
+	s.sessCtx, s.sessCancel = context.WithCancel(context.Background())
 	if s.node != nil {
 		if err := s.newRelay(); err != nil {
 			s.Close()
 			return nil, err
 		}
+		if err := s.openJournal(); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
-	s.sessCtx, s.sessCancel = context.WithCancel(context.Background())
-	// Calls a crash left live get the resume window from now; the janitor
-	// ends those nobody resumes.
-	live, err := st.Calls(store.StatusLive)
-	if err != nil {
+	if err := s.adoptLeftLive(); err != nil {
 		s.Close()
 		return nil, err
 	}
-	for _, c := range live {
-		s.orphans[string(c.ID)] = time.Now().Add(cfg.ResumeWindow)
-	}
-	if len(live) > 0 {
-		s.log.Info("calls left live by the last run wait for resume", "calls", len(live), "window", cfg.ResumeWindow)
-	}
 	return s, nil
+}
+
+// adoptLeftLive gives the calls a crash of this node left live the resume
+// window from now; the janitor ends those nobody resumes. Another node's
+// live calls are that node's to end.
+func (s *Server) adoptLeftLive() error {
+	live, err := s.store.Calls(store.StatusLive)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, c := range live {
+		if c.Node != "" && c.Node != s.nodeName() {
+			continue
+		}
+		s.orphans[string(c.ID)] = time.Now().Add(s.cfg.ResumeWindow)
+		n++
+	}
+	if n > 0 {
+		s.log.Info("calls left live by the last run wait for resume", "calls", n, "window", s.cfg.ResumeWindow)
+	}
+	return nil
 }
 
 func loadSecret(cfg Config) ([]byte, error) {
@@ -260,8 +281,9 @@ func loadSecret(cfg Config) ([]byte, error) {
 // Authority returns the token authority (for `earshot token` and tests).
 func (s *Server) Authority() *auth.Authority { return s.auth }
 
-// Store returns the call store. It is closed when Run returns.
-func (s *Server) Store() *store.Store { return s.store }
+// Store returns the local call store (in a cluster, the projection of the
+// cluster's records), for reading. It is closed when Run returns.
+func (s *Server) Store() *store.Store { return s.db }
 
 // Handler returns the HTTP handler with every route.
 func (s *Server) Handler() http.Handler {
@@ -362,6 +384,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 		bg.Wait()
 	}
 	<-serveErr
+	s.stopProjection()
 	if cerr := s.store.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
@@ -424,6 +447,7 @@ func (s *Server) Close() error {
 	if s.hub != nil {
 		s.hub.Close()
 	}
+	s.stopProjection()
 	return errors.Join(s.store.Close(), s.leaveCluster())
 }
 

@@ -68,6 +68,11 @@ type Call struct {
 	Dynamics json.RawMessage    `json:"dynamics,omitempty"`
 	Segments []protocol.Segment `json:"segments,omitempty"`
 
+	// Node is the cluster node that runs the call's pipeline ("" on a
+	// single engine and in releases before the cluster): only it ends the
+	// call when its endpoint does not come back.
+	Node string `json:"node,omitempty"`
+
 	// StartNS indexes calls by start time (nanoseconds since the Unix epoch).
 	StartNS int64 `json:"start_unix_ns"`
 }
