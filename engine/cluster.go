@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/earshot/earshot/cluster"
@@ -146,15 +147,28 @@ func (s *Server) openJournal() error {
 		s.log.Info("calls of this data directory imported into JetStream", "records", n)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan struct{})
+	s.owners = newOwners(s.node.Owners(), s.node.Name(), s.log)
+	var wg sync.WaitGroup
+	wg.Add(2)
 	go func() {
-		defer close(done)
+		defer wg.Done()
 		if err := j.Run(runCtx); err != nil {
 			s.log.Error("projection of the cluster's calls stopped", "err", err)
 		}
 	}()
-	s.stopProj = func() { stop(); <-done }
+	go func() {
+		defer wg.Done()
+		if err := s.owners.run(runCtx); err != nil {
+			s.log.Error("call owners not followed: a call taken over elsewhere is not stopped here", "err", err)
+		}
+	}()
+	s.stopProj = func() { stop(); wg.Wait() }
 	s.journal, s.store = j, j
+	select {
+	case <-s.owners.ready:
+	case <-ctx.Done():
+		return fmt.Errorf("reading the call owners: %w", ctx.Err())
+	}
 	start := time.Now()
 	if err := j.WaitCaughtUp(ctx); err != nil {
 		return fmt.Errorf("catching up with the cluster's calls: %w", err)
@@ -163,8 +177,8 @@ func (s *Server) openJournal() error {
 	return nil
 }
 
-// stopProjection stops the journal's projection and waits for it; the
-// store may be closed after.
+// stopProjection stops the journal's projection and the owners' watch
+// and waits for them; the store may be closed after.
 func (s *Server) stopProjection() {
 	if s.stopProj != nil {
 		s.stopProj()
@@ -178,4 +192,34 @@ func (s *Server) nodeName() string {
 		return ""
 	}
 	return s.node.Name()
+}
+
+// ownerTimeout bounds a claim or release of a call's ownership.
+const ownerTimeout = 5 * time.Second
+
+// claimCall makes this node the owner of a call about to run here (no-op
+// without a cluster). An error means it must not run here.
+func (s *Server) claimCall(callID string) error {
+	if s.owners == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ownerTimeout)
+	defer cancel()
+	return s.owners.claim(ctx, callID)
+}
+
+func (s *Server) ownedElsewhere(callID string) (string, bool) {
+	if s.owners == nil {
+		return "", false
+	}
+	return s.owners.ownedElsewhere(callID)
+}
+
+func (s *Server) releaseCall(callID string) {
+	if s.owners == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), ownerTimeout)
+	defer cancel()
+	s.owners.release(ctx, callID)
 }

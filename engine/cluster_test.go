@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/cluster"
+	"github.com/earshot/earshot/protocol"
 )
 
 // freeAddr returns a loopback address no one listens on (yet).
@@ -136,5 +137,56 @@ func TestAWallOnOneNodeSeesCallsIngestedOnTheOthers(t *testing.T) {
 	}
 	if code := nodes[1].getJSON("/v1/cluster", nodes[1].tokens["agent"], nil); code != 403 {
 		t.Errorf("/v1/cluster for an agent: %d, want 403", code)
+	}
+}
+
+// readAcks reads an ingest connection's messages until an ack of at least
+// seq arrives.
+func readAcks(t *testing.T, r *rawCall, seq int64) {
+	t.Helper()
+	r.ws.SetReadDeadline(time.Now().Add(20 * time.Second))
+	for {
+		var m protocol.Control
+		if err := r.ws.ReadJSON(&m); err != nil {
+			t.Fatalf("waiting for ack %d: %v", seq, err)
+		}
+		if m.Type == "ack" && m.Seq != nil && *m.Seq >= seq {
+			return
+		}
+	}
+}
+
+func TestACallResumedOnAnotherNodeStopsOnTheFirstAndLosesNothing(t *testing.T) {
+	nodes := startCluster(t, 3)
+	r1, _ := nodes[0].rawStart(t, "c:move.1", false)
+	for seq := uint64(0); seq < 200; seq++ {
+		r1.send(seqFrame(seq, 100))
+	}
+	readAcks(t, r1, 199)
+	// The endpoint lost node 1 (as far as it knows) and resumes on node 2,
+	// which reads the replicated checkpoint and takes the call over.
+	r2, ack := nodes[1].rawStart(t, "c:move.1", true)
+	if ack != 199 {
+		t.Errorf("node 2 resumed at ack %d, want 199 (the checkpoint node 1 acked)", ack)
+	}
+	// Node 1 sees the new owner and stops its pipeline without writing.
+	if code, reason := closeOf(r1.ws); code != protocol.CloseCallActive || !strings.Contains(reason, "n2") {
+		t.Errorf("node 1 closed its endpoint with %d %q, want 4409 naming n2", code, reason)
+	}
+	for seq := uint64(ack + 1); seq < 400; seq++ {
+		r2.send(seqFrame(seq, 100))
+	}
+	if m := r2.end(); m.Frames == nil || *m.Frames != 400 {
+		t.Errorf("ended %+v, want 400 frames", m)
+	}
+	for i, n := range nodes {
+		var d callDetail
+		waitFor(t, fmt.Sprintf("node %d to have the call ended", i+1), 10*time.Second, func() bool {
+			return n.getJSON("/v1/calls/c:move.1", n.tokens["admin"], &d) == 200 && d.Status == "ended"
+		})
+		if d.Frames != 400 || d.FramesLost != 0 || len(d.Utterances) != 8 {
+			t.Errorf("node %d: %d frames, %d lost, %d utterances; want 400, 0, 8", i+1, d.Frames, d.FramesLost, len(d.Utterances))
+		}
+		eventTypes(t, d.Events)
 	}
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -294,7 +295,25 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 		}
 		return sess, nil
 	}
+	if start.Resume && s.journal != nil {
+		// Another node may have run the call until now: apply all it
+		// wrote before reading the checkpoint and writing after it (the
+		// projection skips records below a call's newest).
+		ctx, cancel := context.WithTimeout(context.Background(), ownerTimeout)
+		err := s.journal.WaitCaughtUp(ctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%w: catching up before a resume: %w", ErrStorage, err)
+		}
+	}
 	c, err := s.store.GetCall(store.CallID(start.CallID))
+	if err == nil || errors.Is(err, store.ErrNotFound) {
+		// Before anything is written: a call this node cannot own must
+		// not start or resume here.
+		if cerr := s.claimCall(start.CallID); cerr != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStorage, cerr)
+		}
+	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// A new call, or a resume of one this engine never saw (its

@@ -180,6 +180,7 @@ type Server struct {
 	// relayConn is the relay's own NATS connection.
 	relayConn *nats.Conn
 	journal   *store.Journal // with node: every write goes to JetStream first
+	owners    *owners        // with node: which node runs each live call
 	// stopProj stops the journal's projection (started by New) and waits.
 	stopProj func()
 
@@ -494,6 +495,9 @@ func (s *Server) endOrphan(id string) {
 	c, err := s.store.GetCall(store.CallID(id))
 	if err != nil || c.Status != store.StatusLive {
 		return
+	}
+	if _, ok := s.ownedElsewhere(id); ok || c.Node != s.nodeName() && c.Node != "" {
+		return // another node resumed it: it is that node's to end
 	}
 	s.mu.Lock()
 	_, active := s.sessions[id]

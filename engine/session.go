@@ -159,6 +159,10 @@ type sessionHost interface {
 	adoptOrphan(callID string)
 	saveOpenSpeech(callID string, chans []store.ChannelState) error
 	loadOpenSpeech(callID string, r *[2]store.ChannelState)
+	// ownedElsewhere reports the node that took the call over (a cluster's
+	// owners bucket); releaseCall gives up ownership of an ended call.
+	ownedElsewhere(callID string) (node string, ok bool)
+	releaseCall(callID string)
 }
 
 // sessionDeps is the part of srv its sessions may use.
@@ -584,6 +588,10 @@ func (s *session) wallAt(t time.Duration) (time.Time, bool) {
 // tick runs the pipeline's timers and checkpoints; true means the call
 // was dropped because its records cannot be written.
 func (s *session) tick(now time.Time) bool {
+	if node, ok := s.host.ownedElsewhere(s.id); ok {
+		s.takenOver(node)
+		return true
+	}
 	if s.an != nil && s.audioEnd > 0 {
 		s.publish(s.an.Tick(s.audioEnd))
 	}
@@ -847,6 +855,7 @@ func (s *session) endCall(reason protocol.EndReason) error {
 		return fmt.Errorf("%w: %w", ErrStorage, s.writes.err)
 	}
 	s.m.callsTotal.WithLabelValues(string(reason)).Inc()
+	s.host.releaseCall(s.id)
 	s.log.Info("call ended", "reason", reason, "frames", s.call.Frames, "lost", s.call.FramesLost, "audio", s.call.Audio)
 	return nil
 }
@@ -877,6 +886,23 @@ func (s *session) storageLost(err error) {
 	s.host.adoptOrphan(s.id)
 	if s.conn != nil {
 		s.conn.closeWith(protocol.CloseInternalError, "storage unavailable")
+		s.setConn(nil)
+	}
+}
+
+// takenOver stops a call another node now owns: its endpoint resumed
+// there (this node was cut off, say). Nothing more is written or
+// published — the other node's pipeline goes on from the last checkpoint —
+// and the endpoint, if still connected here, is closed with 4409.
+func (s *session) takenOver(node string) {
+	s.log.Warn("call taken over by another node: stopped here without writing", "node", node, "ack", s.seq.ack)
+	if s.an != nil {
+		s.an.Close()
+		s.an = nil
+	}
+	s.hub.CloseCall(s.id)
+	if s.conn != nil {
+		s.conn.closeWith(protocol.CloseCallActive, closeReason("call taken over by node "+node))
 		s.setConn(nil)
 	}
 }
