@@ -107,7 +107,14 @@ func (s *Server) getCluster(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": err.Error(), "cluster": st})
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	loads, err := s.nodeLoads(ctx)
+	if err != nil {
+		s.log.Warn("node loads not read", "err", err)
+	}
+	writeJSON(w, http.StatusOK, struct {
+		cluster.Status
+		Nodes []NodeLoad `json:"nodes"` // heartbeats: this node first, then by room
+	}{st, loads})
 }
 
 // callStore is what the server and its sessions read and write calls
@@ -149,7 +156,11 @@ func (s *Server) openJournal() error {
 	runCtx, stop := context.WithCancel(context.Background())
 	s.owners = newOwners(s.node.Owners(), s.node.Name(), s.log)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		s.heartbeat(runCtx, s.node.Nodes())
+	}()
 	go func() {
 		defer wg.Done()
 		if err := j.Run(runCtx); err != nil {

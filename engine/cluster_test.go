@@ -30,14 +30,20 @@ func freeAddr(t *testing.T) string {
 // cluster (routes on loopback) with one shared token secret. Their New
 // runs at once: each waits for a quorum of the others.
 func startCluster(t *testing.T, n int, opts ...envOpt) []*testEnv {
+	return startClusterWith(t, n, nil, opts...)
+}
+
+// startClusterWith is startCluster with each node's configuration passed
+// to perNode (its index, its HTTP address-to-be) before New.
+func startClusterWith(t *testing.T, n int, perNode func(i int, addr string, c *Config), opts ...envOpt) []*testEnv {
 	t.Helper()
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte(hex.EncodeToString([]byte(strings.Repeat("k", 32)))+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	routes := make([]string, n)
+	routes, addrs := make([]string, n), make([]string, n)
 	for i := range routes {
-		routes[i] = freeAddr(t)
+		routes[i], addrs[i] = freeAddr(t), freeAddr(t)
 	}
 	dirs := make([]string, n)
 	srvs := make([]*Server, n)
@@ -50,6 +56,9 @@ func startCluster(t *testing.T, n int, opts ...envOpt) []*testEnv {
 			c.SecretFile = secret
 			c.Cluster = &cluster.Config{Node: fmt.Sprintf("n%d", i+1), ClusterListen: routes[i], ClusterPeers: peers,
 				ReadyTimeout: 30 * time.Second, Logger: c.Logger}
+			if perNode != nil {
+				perNode(i, addrs[i], c)
+			}
 		})...)
 		wg.Add(1)
 		go func() { defer wg.Done(); srvs[i], errs[i] = New(cfg) }()
@@ -62,7 +71,7 @@ func startCluster(t *testing.T, n int, opts ...envOpt) []*testEnv {
 		}
 	}
 	for i := range n {
-		envs[i] = serveTestEngine(t, srvs[i], dirs[i], "")
+		envs[i] = serveTestEngine(t, srvs[i], dirs[i], addrs[i])
 	}
 	return envs
 }
@@ -188,5 +197,40 @@ func TestACallResumedOnAnotherNodeStopsOnTheFirstAndLosesNothing(t *testing.T) {
 			t.Errorf("node %d: %d frames, %d lost, %d utterances; want 400, 0, 8", i+1, d.Frames, d.FramesLost, len(d.Utterances))
 		}
 		eventTypes(t, d.Events)
+	}
+}
+
+func TestAFullNodeSendsANewCallToANodeWithRoom(t *testing.T) {
+	nodes := startClusterWith(t, 3, func(i int, addr string, c *Config) {
+		c.Advertise = "http://" + addr
+		c.MaxCalls = 1
+	})
+	r1, _ := nodes[0].rawStart(t, "c-first", false)
+	defer r1.ws.Close()
+	// Node 1 is full: a second call is sent on, to a node whose heartbeat
+	// says it has room, by the URL it advertises.
+	var code int
+	var reason string
+	waitFor(t, "the other nodes' heartbeats", 10*time.Second, func() bool {
+		ws, _, err := nodes[0].dialIngest(nodes[0].tokens["endpoint"])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws.WriteJSON(startJSON("c-second", "A1", false))
+		code, reason = closeOf(ws)
+		return reason != ""
+	})
+	if code != 4503 || (reason != nodes[1].base() && reason != nodes[2].base()) {
+		t.Fatalf("closed %d %q, want 4503 with node 2's or 3's URL", code, reason)
+	}
+	// A resume is never sent on: the call's checkpoint and owner are here.
+	r1.ws.Close()
+	r1b, _ := nodes[0].rawStart(t, "c-first", true)
+	r1b.ws.Close()
+	var st struct {
+		Nodes []NodeLoad `json:"nodes"`
+	}
+	if code := nodes[0].getJSON("/v1/cluster", nodes[0].tokens["admin"], &st); code != 200 || len(st.Nodes) != 3 || st.Nodes[0].Node != "n1" {
+		t.Errorf("/v1/cluster nodes %d %+v", code, st.Nodes)
 	}
 }

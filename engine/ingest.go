@@ -157,6 +157,10 @@ func attachRefusal(err error) (int, string) {
 	switch {
 	case errors.Is(err, errTooManyWaiting):
 		return protocol.CloseTooSlow, err.Error()
+	case errors.As(err, new(errNoRoom)):
+		var nr errNoRoom
+		errors.As(err, &nr)
+		return closeTryElsewhere, nr.url
 	case errors.Is(err, ErrCallActive):
 		return protocol.CloseCallActive, ErrCallActive.Error()
 	case errors.Is(err, auth.ErrForbidden):
@@ -304,6 +308,11 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("%w: catching up before a resume: %w", ErrStorage, err)
+		}
+	}
+	if !start.Resume {
+		if err := s.roomCheck(); err != nil {
+			return nil, err
 		}
 	}
 	c, err := s.store.GetCall(store.CallID(start.CallID))

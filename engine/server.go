@@ -60,6 +60,14 @@ type Config struct {
 	// cluster (auth.LoadSecretFile: it must exist, mode 0600); otherwise
 	// the secret is DataDir/token.secret, made at first start.
 	SecretFile string
+	// Advertise is the engine base URL (http(s)://host:port) endpoints can
+	// reach this node at; a full node sends new calls to a node with room
+	// by it (close 4503). Empty behind one load balancer address.
+	Advertise string
+	// MaxCalls is how many calls this node runs before a cluster's new
+	// calls go to other nodes (4503); 0 means no limit. Alone, a node
+	// takes every call (beyond its recognizers, without a transcript).
+	MaxCalls int
 
 	// Protocol timings, shortened by tests.
 	ResumeWindow time.Duration // how long a dropped call waits for a resume; default 120 s

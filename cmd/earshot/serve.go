@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +50,7 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 	syncPolicy := fs.String("sync", "everysecond", "store fsync policy: everysecond, always or never (see docs/storage.md)")
 	tlsCert := fs.String("tls-cert", "", "TLS certificate (PEM); with --tls-key serves HTTPS/WSS")
 	tlsKey := fs.String("tls-key", "", "TLS private key (PEM)")
-	maxCalls := fs.Int("max-calls", 8, "concurrent calls the recognizer pool is sized for (two decoders, ~40 MB each, per call; 2 cores carried 10 in bench live); a call beyond it waits up to 10 s for decoders, then goes on without a transcript and raises a no_transcript alert")
+	maxCalls := fs.Int("max-calls", 8, "concurrent calls the recognizer pool is sized for (two decoders, ~40 MB each, per call; 2 cores carried 10 in bench live); a call beyond it waits up to 10 s for decoders, then goes on without a transcript and raises a no_transcript alert; in a cluster, new calls beyond it are sent to a node with room (close 4503, see --advertise)")
 	noSTT := fs.Bool("no-stt", false, "run without speech recognition (dynamics and sentiment of silence only)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "how long a graceful stop may take; calls still running then are ended from their last checkpoint (reason shutdown) and resume after a restart")
 	maxCallLength := fs.Duration("max-call-length", 12*time.Hour, "the longest call: a frame more than this ahead (capture time or seq) is a protocol violation (1008)")
@@ -107,6 +108,8 @@ func runServe(ctx context.Context, env *environment, args []string) error {
 		Web:         web.Handler(),
 		Cluster:     cc,
 		SecretFile:  *cf.secretFile,
+		Advertise:   *cf.advertise,
+		MaxCalls:    *maxCalls,
 
 		ShutdownTimeout: *shutdownTimeout, MaxCallLength: *maxCallLength, NoAudioTimeout: *noAudioTimeout,
 		IdleTimeout: *idleTimeout, MaxWaitingCalls: *maxWaiting, StorageTimeout: *storageTimeout, MaxGapRecords: *maxGapRecords,
@@ -143,7 +146,7 @@ func serveEngine(ctx context.Context, cfg engine.Config, addr string, ready func
 // embedded NATS that opens no port.
 type clusterFlags struct {
 	node, listen, peers, natsURLs, clientListen *string
-	secretFile                                  *string
+	secretFile, advertise                       *string
 	replicas                                    *int
 }
 
@@ -155,6 +158,7 @@ func addClusterFlags(fs *flag.FlagSet) clusterFlags {
 		natsURLs:     fs.String("nats", envDefault("EARSHOT_NATS", ""), "comma-separated URLs of an existing NATS cluster (2.11 or newer, JetStream on) to use instead of the embedded one (env EARSHOT_NATS)"),
 		clientListen: fs.String("nats-listen", "", "HOST:PORT where the embedded NATS also takes outside NATS clients (default: none)"),
 		secretFile:   fs.String("secret-file", envDefault("EARSHOT_SECRET_FILE", ""), "token secret shared by every node of a cluster (mode 0600; default: DATA/token.secret, made at first start; env EARSHOT_SECRET_FILE)"),
+		advertise:    fs.String("advertise", envDefault("EARSHOT_ADVERTISE", ""), "engine URL endpoints reach this node at (http(s)://host:port): a node running --max-calls calls sends new ones to the node with most room by its URL (close 4503); empty behind one load balancer address (env EARSHOT_ADVERTISE)"),
 		replicas:     fs.Int("replicas", 0, "copies JetStream keeps of each record (default: 1 for one node, 2 for two, 3 for three or more)"),
 	}
 }
@@ -168,6 +172,8 @@ func (f clusterFlags) config() (*cluster.Config, error) {
 		return nil, errors.New("--nats connects to an existing NATS: it goes with none of --cluster-listen, --cluster-peers, --nats-listen")
 	case len(cc.ClusterPeers) > 0 && cc.ClusterListen == "":
 		return nil, errors.New("--cluster-peers needs --cluster-listen (this node's own cluster address)")
+	case *f.advertise != "" && !validEngineURL(*f.advertise):
+		return nil, fmt.Errorf("--advertise %q: want an engine URL like https://node1.example.com:8470", *f.advertise)
 	case *f.replicas < 0:
 		return nil, errors.New("--replicas must be 0 (automatic) or more")
 	}
@@ -183,4 +189,11 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// validEngineURL reports whether s is an http(s) URL with a host and
+// nothing after it but an optional "/".
+func validEngineURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && (u.Path == "" || u.Path == "/") && u.RawQuery == ""
 }
