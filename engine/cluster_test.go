@@ -33,47 +33,71 @@ func startCluster(t *testing.T, n int, opts ...envOpt) []*testEnv {
 	return startClusterWith(t, n, nil, opts...)
 }
 
+// testCluster is n engines of one NATS cluster in this process, each
+// restartable on its own data directory, route and HTTP address.
+type testCluster struct {
+	t     *testing.T
+	cfgs  []Config
+	dirs  []string
+	addrs []string
+	nodes []*testEnv
+}
+
 // startClusterWith is startCluster with each node's configuration passed
 // to perNode (its index, its HTTP address-to-be) before New.
 func startClusterWith(t *testing.T, n int, perNode func(i int, addr string, c *Config), opts ...envOpt) []*testEnv {
+	return newTestCluster(t, n, perNode, opts...).nodes
+}
+
+func newTestCluster(t *testing.T, n int, perNode func(i int, addr string, c *Config), opts ...envOpt) *testCluster {
 	t.Helper()
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte(hex.EncodeToString([]byte(strings.Repeat("k", 32)))+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	routes, addrs := make([]string, n), make([]string, n)
+	tc := &testCluster{t: t, cfgs: make([]Config, n), dirs: make([]string, n), addrs: make([]string, n), nodes: make([]*testEnv, n)}
+	routes := make([]string, n)
 	for i := range routes {
-		routes[i], addrs[i] = freeAddr(t), freeAddr(t)
+		routes[i], tc.addrs[i], tc.dirs[i] = freeAddr(t), freeAddr(t), t.TempDir()
 	}
-	dirs := make([]string, n)
-	srvs := make([]*Server, n)
-	errs := make([]error, n)
-	var wg sync.WaitGroup
 	for i := range n {
-		dirs[i] = t.TempDir()
 		peers := append(append([]string{}, routes[:i]...), routes[i+1:]...)
-		cfg := testConfig(dirs[i], append(opts, func(c *Config) {
+		tc.cfgs[i] = testConfig(tc.dirs[i], append(opts, func(c *Config) {
 			c.SecretFile = secret
 			c.Cluster = &cluster.Config{Node: fmt.Sprintf("n%d", i+1), ClusterListen: routes[i], ClusterPeers: peers,
 				ReadyTimeout: 30 * time.Second, Logger: c.Logger}
 			if perNode != nil {
-				perNode(i, addrs[i], c)
+				perNode(i, tc.addrs[i], c)
 			}
 		})...)
+	}
+	all := make([]int, n)
+	for i := range all {
+		all[i] = i
+	}
+	tc.start(all...)
+	return tc
+}
+
+// start runs nodes idx at once (each New waits for a quorum of the others).
+func (tc *testCluster) start(idx ...int) {
+	tc.t.Helper()
+	srvs := make([]*Server, len(idx))
+	errs := make([]error, len(idx))
+	var wg sync.WaitGroup
+	for k, i := range idx {
 		wg.Add(1)
-		go func() { defer wg.Done(); srvs[i], errs[i] = New(cfg) }()
+		go func() { defer wg.Done(); srvs[k], errs[k] = New(tc.cfgs[i]) }()
 	}
 	wg.Wait()
-	envs := make([]*testEnv, n)
-	for i := range n {
-		if errs[i] != nil {
-			t.Fatalf("node %d: %v", i+1, errs[i])
+	for k, i := range idx {
+		if errs[k] != nil {
+			tc.t.Fatalf("node %d: %v", i+1, errs[k])
 		}
 	}
-	for i := range n {
-		envs[i] = serveTestEngine(t, srvs[i], dirs[i], addrs[i])
+	for k, i := range idx {
+		tc.nodes[i] = serveTestEngine(tc.t, srvs[k], tc.dirs[i], tc.addrs[i])
 	}
-	return envs
 }
 
 func TestAWallOnOneNodeSeesCallsIngestedOnTheOthers(t *testing.T) {
@@ -232,5 +256,45 @@ func TestAFullNodeSendsANewCallToANodeWithRoom(t *testing.T) {
 	}
 	if code := nodes[0].getJSON("/v1/cluster", nodes[0].tokens["admin"], &st); code != 200 || len(st.Nodes) != 3 || st.Nodes[0].Node != "n1" {
 		t.Errorf("/v1/cluster nodes %d %+v", code, st.Nodes)
+	}
+}
+
+func TestWithoutAQuorumNoAudioIsAcknowledgedAndTheCallCompletesLater(t *testing.T) {
+	tc := newTestCluster(t, 3, nil, func(c *Config) { c.StorageTimeout = 2 * time.Second })
+	n1 := tc.nodes[0]
+	l := startLiveCall(t, n1.base(), n1.tokens["endpoint"], "c-quorum", 1500, 4*time.Millisecond)
+	waitFor(t, "frames to be acknowledged", 20*time.Second, func() bool { return l.c.Stats().Acked > 200 })
+	// Two of three nodes stop: node 1's JetStream has no quorum.
+	tc.nodes[1].stop()
+	tc.nodes[2].stop()
+	// Whatever the endpoint is told was saved is in node 1's projection,
+	// which only takes records JetStream acknowledged.
+	deadline := time.Now().Add(8 * time.Second)
+	for time.Now().Before(deadline) {
+		acked := l.c.Stats().Acked
+		c, err := n1.srv.Store().GetCall("c-quorum")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if acked > c.Ack {
+			t.Fatalf("the endpoint was told %d frames were saved, the cluster has %d", acked, c.Ack)
+		}
+		time.Sleep(100 * time.Millisecond) // sampling while the outage lasts
+	}
+	if acked := l.c.Stats().Acked; acked >= 2999 {
+		t.Fatalf("the whole call was acknowledged (%d) without a quorum", acked)
+	}
+	// The quorum comes back: the endpoint's resends complete the call.
+	tc.start(1, 2)
+	ended, err := l.end()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ended.Frames != 3000 || ended.Gaps != 0 {
+		t.Errorf("ended %+v, want 3000 frames and no gaps", ended)
+	}
+	d := n1.call("c-quorum")
+	if d.Frames != 3000 || d.FramesLost != 0 || d.Status != "ended" {
+		t.Errorf("stored: %s, %d frames, %d lost", d.Status, d.Frames, d.FramesLost)
 	}
 }
