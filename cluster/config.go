@@ -47,7 +47,8 @@ type Config struct {
 	// none.
 	Logger *slog.Logger
 	// ReadyTimeout bounds Start's wait for JetStream (in a cluster, for a
-	// meta leader and for the streams to be placed); default 10 s.
+	// meta leader and for the streams to be placed); default 10 s alone,
+	// DefaultClusterReadyTimeout in a cluster or on an external NATS.
 	ReadyTimeout time.Duration
 	// MaxAge is how long the calls stream keeps a record; default 90 days
 	// and 12 hours: the store's 90-day retention plus a margin, so no record
@@ -61,7 +62,11 @@ const (
 	DefaultDataDir      = "./earshot-data"
 	DefaultClusterName  = "earshot"
 	DefaultReadyTimeout = 10 * time.Second
-	DefaultMaxAge       = 90*24*time.Hour + 12*time.Hour
+	// DefaultClusterReadyTimeout is the wait of a cluster node: its peers
+	// may start a while apart (one machine boots slower), and JetStream's
+	// first leader election alone takes seconds.
+	DefaultClusterReadyTimeout = 2 * time.Minute
+	DefaultMaxAge              = 90*24*time.Hour + 12*time.Hour
 )
 
 // maxReplicas is JetStream's limit on the replicas of a stream.
@@ -101,6 +106,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ClusterName == "" {
 		c.ClusterName = DefaultClusterName
+	}
+	if c.ReadyTimeout <= 0 && (c.ClusterListen != "" || len(c.NATSURLs) > 0) {
+		c.ReadyTimeout = DefaultClusterReadyTimeout
 	}
 	if c.ReadyTimeout <= 0 {
 		c.ReadyTimeout = DefaultReadyTimeout
