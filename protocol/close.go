@@ -19,6 +19,10 @@ const (
 	CloseIdle            = 4408 // nothing received for the idle limit, or no audio after start
 	CloseCallActive      = 4409
 	CloseTooSlow         = 4429 // a live subscriber that fell behind; too many calls waiting for audio
+	// CloseTryElsewhere answers a start on a node with no room for the
+	// call. Its reason is empty or the base URL of a node with room
+	// (http(s)://host:port), which the endpoint tries next.
+	CloseTryElsewhere = 4503
 )
 
 // Final reports whether an endpoint should give up the call after the

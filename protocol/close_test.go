@@ -11,7 +11,7 @@ func TestFinalCloseCodesAreTheOnesAResumeCannotFix(t *testing.T) {
 		code  int
 		final bool
 	}{
-		{CloseNormal, false}, {CloseGoingAway, false}, {CloseInternalError, false}, {CloseIdle, false}, {CloseTooSlow, false},
+		{CloseNormal, false}, {CloseGoingAway, false}, {CloseInternalError, false}, {CloseIdle, false}, {CloseTooSlow, false}, {CloseTryElsewhere, false},
 		{CloseUnsupportedData, true}, {ClosePolicyViolation, true}, {CloseMessageTooBig, true},
 		{CloseUnauthorized, true}, {CloseForbidden, true}, {CloseCallActive, true},
 	}

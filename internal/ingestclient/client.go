@@ -29,11 +29,26 @@ var (
 	ErrEnded = errors.New("call already ended")
 	// ErrBadFrame means a payload of the wrong size or a channel other than 0 or 1.
 	ErrBadFrame = errors.New("bad frame")
+	// ErrBadURL means a Config whose engine URLs cannot be dialled: none,
+	// both URL and URLs, or one that is not http(s)://host:port.
+	ErrBadURL = errors.New("bad engine URL")
+	// errAckTimeout means an engine stopped acknowledging the frames
+	// written to it: a node that vanished without closing its connections.
+	errAckTimeout = errors.New("no ack from the engine")
 )
 
-// Config configures a Client. URL, Token, CallID and AgentID are required.
+// Config configures a Client. URL or URLs, Token, CallID and AgentID are
+// required.
 type Config struct {
-	URL        string // engine base URL: http(s)://host:port (ws(s):// also accepted)
+	// URL is one engine base URL: http(s)://host:port (ws(s):// also
+	// accepted). It means URLs with one element; setting both is an error.
+	URL string
+	// URLs are the engines (the nodes of a cluster) the call may stream
+	// to. The client connects to the first; a connection lost or refused
+	// is retried at once on the next one, round robin, resuming the call
+	// from the last ack. The back-off is waited only once every engine of
+	// the list has failed since the last connection.
+	URLs       []string
 	Token      string // endpoint token
 	CallID     string
 	AgentID    string
@@ -48,6 +63,12 @@ type Config struct {
 	MaxBackoff time.Duration // default 5 s
 	// EndTimeout bounds how long End waits for the engine's "ended"; default 60 s.
 	EndTimeout time.Duration
+	// AckTimeout gives up a connection on which written frames got no ack
+	// for this long (default 10 s): an engine whose machine vanished
+	// closes nothing, and the engine acks at least every 250 ms while
+	// frames arrive. It is the engine's own storage timeout (10 s), after
+	// which a working engine closes with 1011 anyway.
+	AckTimeout time.Duration
 	TLS        *tls.Config
 	Logger     *slog.Logger
 }
@@ -67,6 +88,10 @@ type Stats struct {
 	Dropped  uint64 // frames dropped from a full ring (reported as gaps)
 	Connects int    // successful connections
 	Acked    int64  // last ack from the engine
+
+	URL       string // engine base URL of the current connection, or the last one while reconnecting
+	Failovers int    // connections made to another engine than the connection before
+	Redirects int    // engines tried because a node closed with 4503 naming them
 }
 
 type frame struct {
@@ -81,6 +106,7 @@ type gapRange struct{ from, to uint64 }
 // to reach the engine.
 type Client struct {
 	cfg     Config
+	urls    []string // Config.Engines()
 	log     *slog.Logger
 	payload int
 
@@ -91,8 +117,9 @@ type Client struct {
 	controls [][]byte // pause/resume not yet written
 	nextSeq  uint64
 	acked    int64
-	sentTo   int64 // highest seq written on the current connection
-	maxSent  int64 // highest seq ever written
+	sentTo   int64     // highest seq written on the current connection
+	waitFrom time.Time // since when frames written on this connection wait for an ack
+	maxSent  int64     // highest seq ever written
 	ending   bool
 	ended    *Ended
 	stats    Stats
@@ -105,8 +132,12 @@ type Client struct {
 
 // New checks cfg and returns a client; call Run to connect.
 func New(cfg Config) (*Client, error) {
-	if cfg.URL == "" || cfg.Token == "" || cfg.CallID == "" || cfg.AgentID == "" {
-		return nil, errors.New("ingestclient: URL, Token, CallID and AgentID are required")
+	urls, err := cfg.Engines()
+	if err != nil {
+		return nil, fmt.Errorf("ingestclient: %w", err)
+	}
+	if cfg.Token == "" || cfg.CallID == "" || cfg.AgentID == "" {
+		return nil, errors.New("ingestclient: Token, CallID and AgentID are required")
 	}
 	if cfg.SampleRate == 0 {
 		cfg.SampleRate = 16000
@@ -132,11 +163,14 @@ func New(cfg Config) (*Client, error) {
 	if cfg.EndTimeout <= 0 {
 		cfg.EndTimeout = 60 * time.Second
 	}
+	if cfg.AckTimeout <= 0 {
+		cfg.AckTimeout = 10 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	n := protocol.PayloadBytes(cfg.SampleRate, cfg.Encoding)
-	return &Client{cfg: cfg, log: cfg.Logger.With("call_id", cfg.CallID), payload: n, acked: -1, sentTo: -1, maxSent: -1,
+	return &Client{cfg: cfg, urls: urls, log: cfg.Logger.With("call_id", cfg.CallID), payload: n, acked: -1, sentTo: -1, maxSent: -1,
 		wake: make(chan struct{}, 1), endedCh: make(chan struct{}), runDone: make(chan struct{})}, nil
 }
 
@@ -269,8 +303,10 @@ func (c *Client) Stats() Stats {
 }
 
 // Run connects and streams until the call has ended (nil), ctx ends
-// (ctx.Err()), or the engine rejects the call (ErrRejected). Connection
-// failures are retried with exponential back-off and jitter.
+// (ctx.Err()), or the engine rejects the call (ErrRejected). A lost or
+// refused connection is retried on the next engine of the list at once;
+// once every engine has failed since the last connection, Run waits an
+// exponential back-off with jitter before the next round.
 func (c *Client) Run(ctx context.Context) (err error) {
 	defer func() {
 		c.mu.Lock()
@@ -279,8 +315,16 @@ func (c *Client) Run(ctx context.Context) (err error) {
 		close(c.runDone)
 	}()
 	backoff := c.cfg.MinBackoff
+	r := route{urls: c.urls}
 	for {
-		connected, err := c.connectOnce(ctx)
+		u, redirected := r.target()
+		if redirected {
+			c.mu.Lock()
+			c.stats.Redirects++
+			c.mu.Unlock()
+		}
+		t0 := time.Now()
+		connected, err := c.connectOnce(ctx, u)
 		if err == nil {
 			return nil // ended
 		}
@@ -293,10 +337,18 @@ func (c *Client) Run(ctx context.Context) (err error) {
 		if connected {
 			backoff = c.cfg.MinBackoff
 		}
+		if connected && time.Since(t0) >= stableConnection {
+			r.connected()
+		}
+		if !r.lost(err, redirected) {
+			next, _ := r.peek()
+			c.log.Info("engine connection lost; trying the next engine", "err", err, "url", u, "next", next)
+			continue
+		}
 		// Full jitter: a fleet of endpoints that lost the engine together
 		// does not reconnect in lockstep.
 		wait := time.Duration(rand.Int64N(int64(backoff))) + backoff/2
-		c.log.Info("engine connection lost; reconnecting", "err", err, "in", wait)
+		c.log.Info("engine connection lost; reconnecting", "err", err, "url", u, "in", wait)
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -326,6 +378,12 @@ func wsURL(base string) (string, error) {
 	return u.String(), nil
 }
 
+// stableConnection is how long a connection must last to start a new
+// round of the engine list. Nodes that take the start and fail at once
+// (a call that cannot run anywhere) would otherwise have the client hop
+// between them with no back-off at all.
+const stableConnection = time.Second
+
 // endMessage is the end control message, made once.
 var endMessage, _ = json.Marshal(protocol.Control{Type: protocol.TypeEnd})
 
@@ -336,9 +394,10 @@ func rejected(r *protocol.RejectedError) error {
 	return fmt.Errorf("%w: %w", ErrRejected, r)
 }
 
-// connectOnce runs one connection; it returns nil once the call ended.
-func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
-	ws, bc, err := c.dial(ctx)
+// connectOnce runs one connection to the engine at base; it returns nil
+// once the call ended.
+func (c *Client) connectOnce(ctx context.Context, base string) (connected bool, err error) {
+	ws, bc, err := c.dial(ctx, base)
 	if err != nil {
 		return false, err
 	}
@@ -350,7 +409,7 @@ func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
 		_ = ws.SetReadDeadline(time.Now().Add(60 * time.Second))
 		return ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(5*time.Second))
 	})
-	if err := c.handshake(ws); err != nil {
+	if err := c.handshake(ws, base); err != nil {
 		return false, err
 	}
 
@@ -371,12 +430,12 @@ func (c *Client) connectOnce(ctx context.Context) (connected bool, err error) {
 	return true, lostConnection(rerr, err)
 }
 
-// dial opens the WebSocket to the engine and returns the batchConn under
-// it too, for the writer to send each wake-up's messages in one write. A
-// bad URL or an engine refusing the token is ErrRejected: no reconnect
-// would help.
-func (c *Client) dial(ctx context.Context) (*websocket.Conn, *batchConn, error) {
-	u, err := wsURL(c.cfg.URL)
+// dial opens the WebSocket to the engine at base and returns the
+// batchConn under it too, for the writer to send each wake-up's messages
+// in one write. A bad URL or an engine refusing the token is ErrRejected:
+// no reconnect would help.
+func (c *Client) dial(ctx context.Context, base string) (*websocket.Conn, *batchConn, error) {
+	u, err := wsURL(base)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
@@ -397,6 +456,9 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, *batchConn, error) 
 		if resp != nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
 			return nil, nil, rejected(&protocol.RejectedError{Status: resp.StatusCode})
 		}
+		if resp != nil {
+			return nil, nil, fmt.Errorf("%w: HTTP %s", err, resp.Status)
+		}
 		return nil, nil, err
 	}
 	return ws, bc, nil
@@ -405,7 +467,7 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, *batchConn, error) 
 // handshake sends start (resuming the call after the first connection) and
 // waits for started, whose ack says where the engine's copy of the call
 // ends: the frames after it are resent, those up to it leave the ring.
-func (c *Client) handshake(ws *websocket.Conn) error {
+func (c *Client) handshake(ws *websocket.Conn, base string) error {
 	c.mu.Lock()
 	resume := c.everConn
 	c.mu.Unlock()
@@ -429,6 +491,11 @@ func (c *Client) handshake(ws *websocket.Conn) error {
 	c.mu.Lock()
 	c.everConn = true
 	c.stats.Connects++
+	if c.stats.URL != "" && c.stats.URL != base {
+		c.stats.Failovers++
+		c.log.Info("call moved to another engine", "from", c.stats.URL, "to", base, "ack", *started.Ack)
+	}
+	c.stats.URL = base
 	c.ackLocked(*started.Ack)
 	c.sentTo = *started.Ack // resend everything after the engine's ack
 	c.mu.Unlock()
@@ -445,7 +512,7 @@ func lostConnection(rerr, werr error) error {
 		if protocol.Final(ce.Code) {
 			return rejected(&protocol.RejectedError{Code: ce.Code, Reason: ce.Text})
 		}
-		return fmt.Errorf("engine closed: %d %s", ce.Code, ce.Text)
+		return fmt.Errorf("engine closed the connection: %w", ce)
 	}
 	return werr
 }
@@ -455,6 +522,7 @@ func (c *Client) ackLocked(n int64) {
 		return
 	}
 	c.acked = n
+	c.waitFrom = time.Now()
 	for c.ring.len() > 0 && int64(c.ring.at(0).seq) <= n {
 		c.recycleLocked(c.ring.pop().msg)
 	}
@@ -540,6 +608,8 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchCon
 	sentGaps := map[gapRange]bool{}
 	endSent := false
 	var out outbox
+	dog := time.NewTicker(c.cfg.AckTimeout / 4)
+	defer dog.Stop()
 	for {
 		out.reset()
 		c.mu.Lock()
@@ -562,6 +632,9 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchCon
 			i := max(0, int(c.sentTo+1-int64(c.ring.at(0).seq)))
 			end := min(n, i+maxBatch)
 			more = end < n
+			if i < end && c.sentTo <= c.acked {
+				c.waitFrom = time.Now() // the first frame the engine owes an ack for
+			}
 			for ; i < end; i++ {
 				f := c.ring.at(i)
 				out.add(websocket.BinaryMessage, f.msg)
@@ -611,6 +684,13 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchCon
 				return nil
 			}
 			return errors.New("connection closed")
+		case <-dog.C:
+			c.mu.Lock()
+			stalled := c.sentTo > c.acked && time.Since(c.waitFrom) > c.cfg.AckTimeout
+			c.mu.Unlock()
+			if stalled {
+				return fmt.Errorf("%w for %v", errAckTimeout, c.cfg.AckTimeout)
+			}
 		case <-c.wake:
 		}
 	}

@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -21,8 +19,8 @@ import (
 // every frame it has with nothing missing before it, as the engine does,
 // and can drop the connection after a number of frames to force a resume.
 type fakeEngine struct {
-	t   *testing.T
-	srv *httptest.Server
+	t    *testing.T
+	node *fakeNode
 
 	mu      sync.Mutex
 	frames  map[uint64][]byte // seq -> whole message
@@ -35,24 +33,14 @@ type fakeEngine struct {
 
 func newFakeEngine(t *testing.T, dropAt int) *fakeEngine {
 	e := &fakeEngine{t: t, frames: map[uint64][]byte{}, ack: -1, dropAt: dropAt}
-	up := websocket.Upgrader{}
-	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
-			return
-		}
-		defer ws.Close()
-		var start map[string]any
-		if err := ws.ReadJSON(&start); err != nil {
-			return
-		}
+	e.node = newFakeNode(t, func(ws *websocket.Conn, start protocol.Control) {
 		e.mu.Lock()
 		e.conns++
 		first := e.conns == 1
-		e.resumes = append(e.resumes, start["resume"] == true)
+		e.resumes = append(e.resumes, start.Resume)
 		ack := e.ack
 		e.mu.Unlock()
-		ws.WriteJSON(map[string]any{"type": "started", "call_id": start["call_id"], "ack": ack})
+		ws.WriteJSON(map[string]any{"type": "started", "call_id": start.CallID, "ack": ack})
 		got := 0
 		for {
 			mt, msg, err := ws.ReadMessage()
@@ -67,7 +55,7 @@ func newFakeEngine(t *testing.T, dropAt int) *fakeEngine {
 					e.ended = true
 					n := len(e.frames)
 					e.mu.Unlock()
-					ws.WriteJSON(map[string]any{"type": "ended", "call_id": start["call_id"], "frames": n, "gaps": 0})
+					ws.WriteJSON(map[string]any{"type": "ended", "call_id": start.CallID, "frames": n, "gaps": 0})
 					return
 				}
 				continue
@@ -96,8 +84,7 @@ func newFakeEngine(t *testing.T, dropAt int) *fakeEngine {
 			}
 			ws.WriteJSON(map[string]any{"type": "ack", "seq": ack})
 		}
-	}))
-	t.Cleanup(e.srv.Close)
+	})
 	return e
 }
 
@@ -111,7 +98,7 @@ func TestClientDeliversEveryFrameOnceInOrderThroughAReconnect(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newFakeEngine(t, tt.dropAt)
-			c, err := New(Config{URL: e.srv.URL, Token: "t", CallID: "c-1", AgentID: "A", MinBackoff: 10 * time.Millisecond})
+			c, err := New(Config{URL: e.node.srv.URL, Token: "t", CallID: "c-1", AgentID: "A", MinBackoff: 10 * time.Millisecond})
 			if err != nil {
 				t.Fatal(err)
 			}
