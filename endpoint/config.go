@@ -22,7 +22,11 @@ const (
 
 // Config configures Run. Zero values mean the defaults noted.
 type Config struct {
-	URL   string // engine base URL, http(s)://host:port (required)
+	// URL is the engine's base URL, http(s)://host:port; URLs lists
+	// several (the nodes of a cluster, tried in order, a call moving to the
+	// next when its node fails). One of the two is required, not both.
+	URL   string
+	URLs  []string
 	Token string // endpoint token (required)
 	Agent string // agent id; must match the token's agent claim (required)
 

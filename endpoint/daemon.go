@@ -72,7 +72,7 @@ func newDaemon(cfg Config, src frameSource) *daemon {
 	log := cfg.Logger
 	d := &daemon{cfg: cfg, log: log, src: src, fatal: make(chan error, 1), levels: [2]float64{audio.MinDBFS, audio.MinDBFS}}
 	d.clientCfg = func(id string) ingestclient.Config {
-		return ingestclient.Config{URL: cfg.URL, Token: cfg.Token, CallID: id, AgentID: cfg.Agent,
+		return ingestclient.Config{URL: cfg.URL, URLs: cfg.URLs, Token: cfg.Token, CallID: id, AgentID: cfg.Agent,
 			// Both channels: two frames per 20 ms.
 			RingFrames: int(2 * cfg.Buffer / audio.FrameDuration), Logger: log}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio"
+	"github.com/earshot/earshot/internal/ingestclient"
 )
 
 func TestAutoDetector(t *testing.T) {
@@ -118,15 +119,26 @@ func TestCheckEngineTellsABadTokenFromAnUnreachableEngine(t *testing.T) {
 		http.Error(w, "not a websocket handshake", http.StatusBadRequest)
 	}))
 	defer srv.Close()
-	ctx := context.Background()
-	if err := checkEngine(ctx, Config{URL: srv.URL, Token: "good"}); err != nil {
-		t.Errorf("good token: %v", err)
+	const down = "http://127.0.0.1:1"
+	tests := []struct {
+		name    string
+		token   string
+		urls    []string
+		ok, bad bool // no error; ErrTokenRejected
+	}{
+		{"a good token is taken", "good", []string{srv.URL}, true, false},
+		{"a bad token is rejected", "bad", []string{srv.URL}, false, true},
+		{"an unreachable engine is a connection error", "good", []string{down}, false, false},
+		{"the first engine that answers decides for a good token", "good", []string{down, srv.URL}, true, false},
+		{"the first engine that answers decides for a bad token", "bad", []string{down, srv.URL}, false, true},
 	}
-	if err := checkEngine(ctx, Config{URL: srv.URL, Token: "bad", Agent: "A1"}); !errors.Is(err, ErrTokenRejected) {
-		t.Errorf("bad token: %v, want ErrTokenRejected", err)
-	}
-	if err := checkEngine(ctx, Config{URL: "http://127.0.0.1:1", Token: "good"}); err == nil || errors.Is(err, ErrTokenRejected) {
-		t.Errorf("unreachable engine: %v, want a connection error", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkEngine(context.Background(), Config{Token: tt.token, Agent: "A1"}, tt.urls)
+			if (err == nil) != tt.ok || errors.Is(err, ErrTokenRejected) != tt.bad {
+				t.Errorf("checkEngine = %v, want ok %v, rejected %v", err, tt.ok, tt.bad)
+			}
+		})
 	}
 }
 
@@ -157,5 +169,12 @@ func TestRunRefusesAControlAddressOthersCanReach(t *testing.T) {
 	err := Run(context.Background(), Config{URL: "http://127.0.0.1:1", Token: "t", Agent: "A", CallerDevice: "x", Control: "0.0.0.0:8471"})
 	if !errors.Is(err, ErrControlAddr) {
 		t.Errorf("Run: %v, want ErrControlAddr", err)
+	}
+}
+
+func TestRunRefusesBothURLAndURLs(t *testing.T) {
+	err := Run(context.Background(), Config{URL: "http://127.0.0.1:1", URLs: []string{"http://127.0.0.1:2"}, Token: "t", Agent: "A", CallerDevice: "x"})
+	if !errors.Is(err, ingestclient.ErrBadURL) {
+		t.Errorf("Run: %v, want ErrBadURL", err)
 	}
 }

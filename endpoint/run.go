@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/earshot/earshot/audio/capture"
+	"github.com/earshot/earshot/internal/ingestclient"
 )
 
 // Run is the daemon: it checks that the engine takes the token, opens the
@@ -25,14 +26,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := CheckControlAddr(cfg.Control); err != nil {
 		return err
 	}
+	urls, err := ingestclient.Config{URL: cfg.URL, URLs: cfg.URLs}.Engines()
+	if err != nil {
+		return err
+	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err := checkEngine(pctx, cfg)
+	err = checkEngine(pctx, cfg, urls)
 	cancel()
 	switch {
 	case errors.Is(err, ErrTokenRejected):
 		return err
 	case err != nil:
-		log.Warn("engine unreachable; calls will be buffered and sent when it answers", "url", cfg.URL, "err", err)
+		log.Warn("engine unreachable; calls will be buffered and sent when it answers", "urls", urls, "err", err)
 	}
 	cp, err := capture.Open(capture.Config{AgentDevice: cfg.AgentDevice, CallerDevice: cfg.CallerDevice, Backend: cfg.Backend, Period: cfg.Period, Logger: log})
 	if err != nil {
@@ -67,11 +72,25 @@ func Run(ctx context.Context, cfg Config) error {
 	return nil
 }
 
-// checkEngine asks the engine whether it takes the token, without starting
-// a call: the ingest route authenticates before it upgrades, so a plain GET
-// answers 401/403 for a bad token and 400 (not a WebSocket) for a good one.
-func checkEngine(ctx context.Context, cfg Config) error {
-	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(cfg.URL, "/")+"/v1/ingest", nil)
+// checkEngine asks the engines at urls, in order, whether they take the
+// token, without starting a call: the first that answers decides. The
+// ingest route authenticates before it upgrades, so a plain GET answers
+// 401/403 for a bad token and 400 (not a WebSocket) for a good one. The
+// error of an engine that does not answer is returned only when none does.
+func checkEngine(ctx context.Context, cfg Config, urls []string) error {
+	var errs []error
+	for _, u := range urls {
+		err := checkOneEngine(ctx, cfg, u)
+		if err == nil || errors.Is(err, ErrTokenRejected) {
+			return err
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func checkOneEngine(ctx context.Context, cfg Config, base string) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/")+"/v1/ingest", nil)
 	if err != nil {
 		return err
 	}
@@ -83,7 +102,7 @@ func checkEngine(ctx context.Context, cfg Config) error {
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		return fmt.Errorf("%w: HTTP %d from %s (check --token-file, and that the token has role endpoint and agent %s)",
-			ErrTokenRejected, resp.StatusCode, cfg.URL, cfg.Agent)
+			ErrTokenRejected, resp.StatusCode, base, cfg.Agent)
 	}
 	return nil
 }

@@ -23,6 +23,8 @@ type Status struct {
 	SendDrops  uint64     `json:"send_drops"`  // frames dropped from a full resend buffer (reported to the engine as gaps)
 	Resent     uint64     `json:"resent"`
 	Connects   int        `json:"connects"`
+	EngineURL  string     `json:"engine_url,omitempty"` // the engine the call streams to (or last did, while reconnecting)
+	Failovers  int        `json:"failovers"`            // times the call moved to another engine
 	Capture    any        `json:"capture,omitempty"`
 	Ending     int        `json:"ending"` // ended calls still delivering
 	LastCall   *Ended     `json:"last_call,omitempty"`
@@ -41,6 +43,7 @@ func (d *daemon) status() Status {
 	}
 	st := c.client.Stats()
 	s.CallID, s.Paused, s.SendDrops, s.Resent, s.Connects = c.id, c.paused, st.Dropped, st.Resent, st.Connects
+	s.EngineURL, s.Failovers = st.URL, st.Failovers
 	// The client's ring holds at most RingFrames: frames past that were
 	// dropped (and reported as gaps), not buffered.
 	pending := min(max(0, int64(st.Frames)-1-st.Acked), int64(d.clientCfg(c.id).RingFrames))

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/earshot/earshot/endpoint"
+	"github.com/earshot/earshot/internal/ingestclient"
 )
 
 // Config is the daemon's configuration: a YAML file (--config) overridden
@@ -20,7 +21,11 @@ import (
 // departments keep comments in the files they roll out, and the module
 // already depends on gopkg.in/yaml.v3 (for playbooks).
 type Config struct {
-	URL          string        `yaml:"url"`           // engine base URL, http(s)://host:port
+	URL string `yaml:"url"` // engine base URL, http(s)://host:port (--url: a comma-separated list)
+	// URLs are the engines of a cluster (every node, or one load balancer
+	// address): a call moves to the next when its node fails. Nil when the
+	// file has no urls: key; url and urls exclude each other.
+	URLs         []string      `yaml:"urls"`
 	Token        string        `yaml:"token"`         // endpoint token (prefer token_file)
 	TokenFile    string        `yaml:"token_file"`    // file holding the endpoint token
 	Agent        string        `yaml:"agent"`         // agent id; must match the token's agent claim
@@ -51,7 +56,7 @@ func defaultConfig() Config {
 // endpoint is the daemon's configuration: c without what only the command
 // line uses, logging through log and drawing the status line on term.
 func (c Config) endpoint(log *slog.Logger, term *endpoint.TermWriter) endpoint.Config {
-	return endpoint.Config{URL: c.URL, Token: c.Token, Agent: c.Agent,
+	return endpoint.Config{URLs: c.engineURLs(), Token: c.Token, Agent: c.Agent,
 		AgentDevice: c.AgentDevice, CallerDevice: c.CallerDevice, Backend: c.Backend, Period: c.Period, Buffer: c.Buffer,
 		Control: c.Control, Auto: c.Auto, AutoSilence: c.AutoSilence, Logger: log, Term: term}
 }
@@ -71,13 +76,30 @@ func loadConfigFile(path string, cfg *Config) error {
 	return nil
 }
 
+// engineURLs are the engines the daemon streams to: url (a
+// comma-separated list when it comes from --url) or urls.
+func (c *Config) engineURLs() []string {
+	if c.URL != "" {
+		return ingestclient.SplitURLs(c.URL)
+	}
+	return c.URLs
+}
+
 // check validates a merged config and reads the token file.
 func (c *Config) check() error {
 	var problems []string
-	if c.URL == "" {
-		problems = append(problems, "--url (the engine, e.g. https://earshot.example.com:8443) is required")
-	} else if !strings.HasPrefix(c.URL, "http://") && !strings.HasPrefix(c.URL, "https://") {
-		problems = append(problems, fmt.Sprintf("--url %q must start with http:// or https://", c.URL))
+	switch {
+	case c.URL != "" && c.URLs != nil:
+		problems = append(problems, "url and urls are both set: url names one engine, urls lists several (the nodes of a cluster); keep one")
+	case c.URLs != nil && len(c.URLs) == 0:
+		problems = append(problems, "urls is an empty list: list the engine's nodes, or give url")
+	case len(c.engineURLs()) == 0:
+		problems = append(problems, "--url (the engine, e.g. https://earshot.example.com:8443; a cluster's nodes separated by commas) or urls is required")
+	}
+	for _, u := range c.engineURLs() {
+		if err := ingestclient.CheckURL(u); err != nil {
+			problems = append(problems, fmt.Sprintf("url: %v", err))
+		}
 	}
 	if c.Token == "" && c.TokenFile != "" {
 		b, err := os.ReadFile(c.TokenFile)

@@ -203,7 +203,7 @@ one core); set GOMAXPROCS in the environment to change that.
 		fs.PrintDefaults()
 	}
 	configPath := fs.String("config", "", "YAML config file (see docs/capture.md)")
-	fs.StringVar(&f.URL, "url", "", "engine base URL, e.g. https://earshot.example.com:8443")
+	fs.StringVar(&f.URL, "url", "", "engine base URL, e.g. https://earshot.example.com:8443, or a comma-separated list of a cluster's nodes (replaces url and urls of --config)")
 	fs.StringVar(&f.Token, "token", "", "endpoint token (visible in ps; prefer --token-file or EARSHOT_TOKEN)")
 	fs.StringVar(&f.TokenFile, "token-file", "", "file holding the endpoint token")
 	fs.StringVar(&f.Agent, "agent", "", "agent id (must match the token's agent)")
@@ -231,7 +231,10 @@ func overrideSet(fs *flag.FlagSet, cfg *Config, f Config) {
 			*dst = v
 		}
 	}
-	over("url", &cfg.URL, f.URL)
+	if set["url"] {
+		// --url replaces whichever of url and urls the file gave.
+		cfg.URL, cfg.URLs = f.URL, nil
+	}
 	over("token", &cfg.Token, f.Token)
 	over("token-file", &cfg.TokenFile, f.TokenFile)
 	over("agent", &cfg.Agent, f.Agent)
@@ -284,7 +287,7 @@ func cmdRun(ctx context.Context, env *cli.Env, args []string) error {
 
 // runDaemon runs the daemon with the merged configuration.
 func runDaemon(ctx context.Context, cfg Config, log *slog.Logger, term *endpoint.TermWriter) error {
-	log.Info("starting", "version", cli.VersionString("earshot-capture"), "url", cfg.URL, "agent", cfg.Agent,
+	log.Info("starting", "version", cli.VersionString("earshot-capture"), "urls", cfg.engineURLs(), "agent", cfg.Agent,
 		"agent_device", cfg.AgentDevice, "caller_device", cfg.CallerDevice, "buffer", cfg.Buffer, "auto", cfg.Auto)
 	return endpoint.Run(ctx, cfg.endpoint(log, term))
 }

@@ -23,8 +23,9 @@ func init() {
 
 func runReplay(ctx context.Context, env *environment, args []string) error {
 	fs := newFlagSet(env, "replay", "FILE...",
-		"Streams each stereo recording (left = agent, right = caller) to the engine over the ingest protocol at real speed and prints the call ids.")
-	url := fs.String("url", envDefault("EARSHOT_URL", "http://127.0.0.1:8470"), "engine base URL (env EARSHOT_URL)")
+		"Streams each stereo recording (left = agent, right = caller) to the engine over the ingest protocol at real speed and prints the call ids. "+
+			"Given several engines (the nodes of a cluster), a call starts on the first and moves to the next when its engine fails, resuming from the last ack.")
+	url := fs.String("url", envDefault("EARSHOT_URL", "http://127.0.0.1:8470"), "engine base URL, or a comma-separated list of a cluster's nodes to fail over between (env EARSHOT_URL)")
 	token := fs.String("token", envDefault("EARSHOT_TOKEN", ""), "endpoint or admin token (env EARSHOT_TOKEN)")
 	speed := fs.Float64("speed", 1, "playback speed (1 = real time)")
 	concurrency := fs.Int("concurrency", 1, "calls streamed at once")
@@ -64,7 +65,7 @@ func runReplay(ctx context.Context, env *environment, args []string) error {
 			failed = true
 			continue
 		}
-		fmt.Fprintf(env.stdout, "%s\t%s\tframes=%d gaps=%d resent=%d\n", r.Ended.CallID, r.Job.Name, r.Ended.Frames, r.Ended.Gaps, r.Stats.Resent)
+		fmt.Fprintf(env.stdout, "%s\t%s\tframes=%d gaps=%d resent=%d failovers=%d\n", r.Ended.CallID, r.Job.Name, r.Ended.Frames, r.Ended.Gaps, r.Stats.Resent, r.Stats.Failovers)
 	}
 	if failed {
 		return errReported

@@ -34,11 +34,13 @@ type Result struct {
 
 // One streams job through its own ingest client to the engine at url and
 // blocks until the engine has stored the call, the stream failed or ctx
-// ended. The client's Run goroutine is owned here: started, then waited
-// for before returning.
+// ended. url is one engine base URL or a comma-separated list of them (the
+// nodes of a cluster): the call starts on the first and moves to the next
+// when its engine fails (ingestclient.Config.URLs). The client's Run
+// goroutine is owned here: started, then waited for before returning.
 func One(ctx context.Context, url, token string, speed float64, job *Job) Result {
 	res := Result{Job: job}
-	c, err := ingestclient.New(ingestclient.Config{URL: url, Token: token, CallID: job.CallID, AgentID: job.AgentID})
+	c, err := ingestclient.New(ingestclient.Config{URLs: ingestclient.SplitURLs(url), Token: token, CallID: job.CallID, AgentID: job.AgentID})
 	if err != nil {
 		res.Err = err
 		return res
@@ -64,8 +66,9 @@ func One(ctx context.Context, url, token string, speed float64, job *Job) Result
 	return res
 }
 
-// All streams jobs with at most concurrency at once, blocks until every
-// one is done, and returns the results in job order. Jobs not started
+// All streams jobs with at most concurrency at once, each with One (url
+// may list several engines), blocks until every one is done, and returns
+// the results in job order. Jobs not started
 // when ctx ends get ctx's error.
 func All(ctx context.Context, url, token string, speed float64, concurrency int, jobs []*Job) []Result {
 	results := make([]Result, len(jobs))

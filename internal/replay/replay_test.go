@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -87,6 +88,27 @@ func TestOneFailsClearlyWithABadToken(t *testing.T) {
 	r := replay.One(context.Background(), eng.URL(), "not-a-token", 20, &replay.Job{Name: "x", CallID: "x-1", AgentID: "A1", Agent: tone(time.Second), Caller: tone(time.Second)})
 	if r.Err == nil {
 		t.Fatal("a call with a bad token was accepted")
+	}
+}
+
+func TestOneTakesACommaSeparatedListOfEngines(t *testing.T) {
+	eng := startEngine(t)
+	admin, err := eng.Server.Authority().Issue(auth.RoleAdmin, "", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close() // the first engine of the list is down
+	r := replay.One(context.Background(), down+", "+eng.URL(), admin, 20, &replay.Job{Name: "x", CallID: "list-1", AgentID: "A1", Agent: tone(time.Second), Caller: tone(time.Second)})
+	if r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	if r.Ended.Frames != 100 || r.Stats.URL != eng.URL() {
+		t.Errorf("%d frames on %s, want 100 on %s", r.Ended.Frames, r.Stats.URL, eng.URL())
 	}
 }
 
