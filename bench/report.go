@@ -16,8 +16,12 @@ func (r LiveResult) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "audio %.0f s in %.1f s wall; max stream lag %.3f s; max end drain %.3f s; final latency max %.3f s; errors %d\n",
-		r.AudioS, r.WallS, r.MaxStreamLagS, r.MaxEndDrainS, r.FinalLatencyMaxS, r.Errors)
+	if _, err := fmt.Fprintf(w, "audio %.0f s in %.1f s wall; max stream lag %.3f s; max end drain %.3f s; final latency max %.3f s; errors %d\n",
+		r.AudioS, r.WallS, r.MaxStreamLagS, r.MaxEndDrainS, r.FinalLatencyMaxS, r.Errors); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "JetStream per call: %.0f records (%.1f kB), %.0f live events (%.1f kB); %.2f messages and %.0f bytes per second of a call\n",
+		r.RecordMsgsPerCall, r.RecordKBPerCall, r.LiveMsgsPerCall, r.LiveKBPerCall, r.NATSMsgsPerCallSec, r.NATSBytesPerCallS)
 	return err
 }
 

@@ -234,3 +234,12 @@ func (s *Server) releaseCall(callID string) {
 	defer cancel()
 	s.owners.release(ctx, callID)
 }
+
+// ClusterStatus is the node's view of the cluster (GET /v1/cluster), or
+// an error naming why not; without a cluster, cluster.ErrClosed.
+func (s *Server) ClusterStatus(ctx context.Context) (cluster.Status, error) {
+	if s.node == nil {
+		return cluster.Status{}, cluster.ErrClosed
+	}
+	return s.node.Status(ctx)
+}

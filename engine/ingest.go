@@ -160,7 +160,7 @@ func attachRefusal(err error) (int, string) {
 	case errors.As(err, new(errNoRoom)):
 		var nr errNoRoom
 		errors.As(err, &nr)
-		return closeTryElsewhere, nr.url
+		return protocol.CloseTryElsewhere, nr.url
 	case errors.Is(err, ErrCallActive):
 		return protocol.CloseCallActive, ErrCallActive.Error()
 	case errors.Is(err, auth.ErrForbidden):

@@ -134,7 +134,3 @@ func (s *Server) roomCheck() error {
 	return errNoRoom{}
 }
 
-// closeTryElsewhere is 4503: no room on this node, try the URL in the
-// reason or the next of your list. (protocol.CloseTryElsewhere once the
-// protocol package names it.)
-const closeTryElsewhere = 4503
