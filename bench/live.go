@@ -69,15 +69,16 @@ type LiveResult struct {
 	MaxEndDrainS     float64 `json:"max_end_drain_s"`
 	FinalLatencyMaxS float64 `json:"final_latency_max_s"`
 	Errors           int     `json:"errors"`
-	// What one call costs NATS JetStream on the embedded node: the records
-	// of the calls stream and the live events (messages and bytes per
-	// call, and per second of a call's audio).
-	RecordMsgsPerCall  float64 `json:"record_msgs_per_call"`
-	RecordKBPerCall    float64 `json:"record_kb_per_call"`
-	LiveMsgsPerCall    float64 `json:"live_msgs_per_call"`
-	LiveKBPerCall      float64 `json:"live_kb_per_call"`
-	NATSMsgsPerCallSec float64 `json:"nats_msgs_per_call_s"`
-	NATSBytesPerCallS  float64 `json:"nats_bytes_per_call_s"`
+	// What one call costs NATS on the embedded node: what it sends per
+	// second of a call (records written to JetStream, each acknowledged,
+	// and live events forwarded to other nodes), and what the streams
+	// keep of it (records: the newest summary, utterances, events, hints,
+	// gaps; live events: an hour).
+	NATSMsgsPerCallSec   float64 `json:"nats_msgs_per_call_s"`
+	NATSBytesPerCallSec  float64 `json:"nats_bytes_per_call_s"`
+	StoredRecordsPerCall float64 `json:"stored_records_per_call"`
+	StoredKBPerCall      float64 `json:"stored_kb_per_call"`
+	LiveKBPerCall        float64 `json:"live_kb_per_call"`
 }
 
 // Live starts an engine in this process on a free loopback port with a
@@ -146,32 +147,31 @@ func Live(ctx context.Context, cfg LiveConfig) (LiveResult, error) {
 	return res, nil
 }
 
-// measureNATS reads what the calls wrote to JetStream's two streams.
+// measureNATS reads what the calls sent to NATS and what JetStream's two
+// streams keep of them.
 func measureNATS(ctx context.Context, res *LiveResult, srv *engine.Server) {
+	if res.Calls == 0 || res.AudioS == 0 {
+		return
+	}
+	tr := srv.Traffic()
+	res.NATSMsgsPerCallSec = roundTo(float64(tr.Records+tr.Events)/res.AudioS, 2)
+	res.NATSBytesPerCallSec = roundTo(float64(tr.RecordBytes+tr.EventBytes)/res.AudioS, 0)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	st, err := srv.ClusterStatus(ctx)
-	if err != nil || res.Calls == 0 || res.AudioS == 0 {
+	if err != nil {
 		return
 	}
-	var msgs, bytes float64
 	n := float64(res.Calls)
 	for _, s := range st.Streams {
 		switch s.Name {
 		case cluster.CallsStream:
-			res.RecordMsgsPerCall = roundTo(float64(s.Messages)/n, 1)
-			res.RecordKBPerCall = roundTo(float64(s.Bytes)/n/1024, 1)
+			res.StoredRecordsPerCall = roundTo(float64(s.Messages)/n, 1)
+			res.StoredKBPerCall = roundTo(float64(s.Bytes)/n/1024, 1)
 		case cluster.LiveStream:
-			res.LiveMsgsPerCall = roundTo(float64(s.Messages)/n, 1)
 			res.LiveKBPerCall = roundTo(float64(s.Bytes)/n/1024, 1)
-		default:
-			continue
 		}
-		msgs += float64(s.Messages)
-		bytes += float64(s.Bytes)
 	}
-	res.NATSMsgsPerCallSec = roundTo(msgs/res.AudioS, 2)
-	res.NATSBytesPerCallS = roundTo(bytes/res.AudioS, 0)
 }
 
 // benchJobs makes n replay jobs over the sample calls, round robin, each

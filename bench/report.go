@@ -20,8 +20,8 @@ func (r LiveResult) WriteText(w io.Writer) error {
 		r.AudioS, r.WallS, r.MaxStreamLagS, r.MaxEndDrainS, r.FinalLatencyMaxS, r.Errors); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "JetStream per call: %.0f records (%.1f kB), %.0f live events (%.1f kB); %.2f messages and %.0f bytes per second of a call\n",
-		r.RecordMsgsPerCall, r.RecordKBPerCall, r.LiveMsgsPerCall, r.LiveKBPerCall, r.NATSMsgsPerCallSec, r.NATSBytesPerCallS)
+	_, err := fmt.Fprintf(w, "NATS per call: %.2f messages and %.0f bytes sent per second of the call; JetStream keeps %.0f records (%.1f kB) of it, and %.1f kB of live events for an hour\n",
+		r.NATSMsgsPerCallSec, r.NATSBytesPerCallSec, r.StoredRecordsPerCall, r.StoredKBPerCall, r.LiveKBPerCall)
 	return err
 }
 

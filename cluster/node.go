@@ -203,6 +203,9 @@ func (n *Node) setup(ctx context.Context) error {
 		MaxAge:      n.cfg.MaxAge,
 		Duplicates:  duplicateWindow,
 		AllowMsgTTL: true, // every server Start accepts is 2.11 or newer
+		// A call's summary is rewritten at every checkpoint; each one
+		// rolls up its subject, so the stream keeps the newest only.
+		AllowRollup: true,
 	}
 	live := jetstream.StreamConfig{
 		Name:        LiveStream,

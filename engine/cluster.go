@@ -243,3 +243,22 @@ func (s *Server) ClusterStatus(ctx context.Context) (cluster.Status, error) {
 	}
 	return s.node.Status(ctx)
 }
+
+// NATSTraffic is what this node has sent to NATS: records written to
+// JetStream and live events forwarded, with their bytes on the wire.
+type NATSTraffic struct {
+	Records, RecordBytes, Events, EventBytes uint64
+}
+
+// Traffic returns what this node has sent to NATS so far (zero without a
+// cluster).
+func (s *Server) Traffic() NATSTraffic {
+	var t NATSTraffic
+	if s.journal != nil {
+		t.Records, t.RecordBytes = s.journal.Sent()
+	}
+	if s.relay != nil {
+		t.Events, t.EventBytes = s.relay.Sent()
+	}
+	return t
+}

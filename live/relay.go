@@ -55,6 +55,9 @@ type Relay struct {
 	cfg     RelayConfig
 	dropped atomic.Uint64 // events another node sent that could not be used
 	lost    atomic.Uint64 // events this node could not forward
+	// sent and sentBytes count the events forwarded (subject, headers and
+	// payload), for the traffic figures of a benchmark.
+	sent, sentBytes atomic.Uint64
 	ready   chan struct{} // closed once Run's subscription is in place
 }
 
@@ -85,8 +88,15 @@ func (r *Relay) Forward(d Delivery) {
 		if r.lost.Add(1) == 1 {
 			r.cfg.Logger.Warn("live: event not forwarded to other nodes", "call_id", d.Event.CallID, "err", err)
 		}
+		return
 	}
+	r.sent.Add(1)
+	r.sentBytes.Add(uint64(msg.Size()))
 }
+
+// Sent returns how many events this node forwarded and their size on the
+// wire.
+func (r *Relay) Sent() (events, bytes uint64) { return r.sent.Load(), r.sentBytes.Load() }
 
 // Run delivers other nodes' events into the hub until ctx is done, then
 // unsubscribes. NATS's connection goroutine calls the handler; Run owns the

@@ -69,7 +69,7 @@ func startJetStream(t testing.TB) *jetStreamServer {
 		t.Fatal(err)
 	}
 	stream, err := js.CreateStream(context.Background(), jetstream.StreamConfig{
-		Name: DefaultJournalStream, Subjects: []string{"earshot.call.>"}, AllowMsgTTL: true,
+		Name: DefaultJournalStream, Subjects: []string{"earshot.call.>"}, AllowMsgTTL: true, AllowRollup: true,
 		Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute,
 	})
 	if err != nil {
@@ -406,12 +406,14 @@ func TestARecordOlderThanTheWatermarkIsNotAppliedOverANewerOne(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Hand the projection the stream's first summary directly: it is older
-	// than the watermark and must not replace the newest.
-	msg, err := s.stream.GetMsg(context.Background(), 1)
+	// The stream keeps the newest summary only (a roll-up); hand the
+	// projection a record as a lagging consumer would meet it, at a stream
+	// sequence below the call's watermark: it must not be applied.
+	msg, err := s.stream.GetLastMsgForSubject(context.Background(), recordSubject("c-1", kindCall))
 	if err != nil {
 		t.Fatal(err)
 	}
+	msg.Sequence = 1
 	e, expires, err := decodeRecord(msg.Subject, msg.Header, msg.Data)
 	if err != nil {
 		t.Fatal(err)
@@ -615,7 +617,9 @@ func TestACallsRecordsLeaveTheStreamWithItsRetention(t *testing.T) {
 	if err := long.CreateCall(call("kept", "A1", start)); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.msgs(t); n != uint64(len(callSteps("", "", start))+1) {
+	// The short call's records, its first summary rolled up by its last,
+	// and the kept call's summary.
+	if n := s.msgs(t); n != uint64(len(callSteps("", "", start))) {
 		t.Fatalf("stream holds %d records", n)
 	}
 	waitFor(t, 10*time.Second, "the short call's records to leave the stream", func() bool { return s.msgs(t) == 1 })
@@ -703,4 +707,31 @@ func BenchmarkJournalAppendUtterance(b *testing.B) {
 		n := startNode(b, s.js, filepath.Join(b.TempDir(), "db"), nodeConfig{})
 		bench(b, n)
 	})
+}
+
+func TestTheStreamKeepsOnlyTheNewestSummaryOfACall(t *testing.T) {
+	s := startJetStream(t)
+	a := startNode(t, s.js, filepath.Join(t.TempDir(), "a.db"), nodeConfig{})
+	c := Call{ID: "c.1", AgentID: "A1", StartedAt: time.Now().Truncate(time.Millisecond), Status: StatusLive, Ack: -1, Categories: []string{}}
+	if err := a.CreateCall(c); err != nil {
+		t.Fatal(err)
+	}
+	// A checkpoint every 200 ms rewrites the summary: 50 of them.
+	for i := range 50 {
+		c.Ack, c.Frames = int64(i), int64(i+1)
+		if err := a.PutCall(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.AppendUtterance("c.1", Utterance{Speaker: 1, Start: time.Second, End: 2 * time.Second, Seq: 1, Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.msgs(t); got != 2 {
+		t.Errorf("the stream holds %d messages, want 2 (the newest summary and the utterance)", got)
+	}
+	b := startNode(t, s.js, filepath.Join(t.TempDir(), "b.db"), nodeConfig{})
+	b.waitCaughtUp(t)
+	if got, err := b.GetCall("c.1"); err != nil || got.Ack != 49 {
+		t.Errorf("a node that caught up has ack %d (%v), want 49", got.Ack, err)
+	}
 }

@@ -301,8 +301,8 @@ func (j *Journal) WaitCaughtUp(ctx context.Context) error {
 		return fmt.Errorf("store journal: stream %s: %w", j.stream, err)
 	}
 	info := stream.CachedInfo()
-	if !info.Config.AllowMsgTTL {
-		return fmt.Errorf("store journal: stream %s does not allow per-message TTLs (AllowMsgTTL), which every record carries", j.stream)
+	if !info.Config.AllowMsgTTL || !info.Config.AllowRollup {
+		return fmt.Errorf("store journal: stream %s must allow per-message TTLs (AllowMsgTTL), which every record carries, and roll-ups (AllowRollup), which every summary does", j.stream)
 	}
 	target := info.State.LastSeq
 	if info.State.Msgs == 0 {
