@@ -1,7 +1,8 @@
 // Package cluster gives an engine node its NATS JetStream: the streams that
 // hold calls' records and live events, and the key-value buckets through
-// which nodes share the ownership of calls. It is the first step towards
-// engines that share calls; nothing in the engine uses it yet.
+// which nodes share the ownership of calls and their load. The engine
+// writes every record through store.Journal to the calls stream, relays live
+// events with live.Relay, and claims calls in the owners bucket.
 //
 // # Three ways to run
 //

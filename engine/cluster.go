@@ -146,6 +146,9 @@ func (s *Server) openJournal() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), catchUpTimeout)
 	defer cancel()
+	if _, err := j.Reconcile(ctx); err != nil {
+		return fmt.Errorf("checking the calls stream: %w", err)
+	}
 	n, err := j.ImportLocal(ctx)
 	if err != nil {
 		return fmt.Errorf("importing this data directory's calls into JetStream: %w", err)

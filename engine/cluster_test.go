@@ -298,3 +298,27 @@ func TestWithoutAQuorumNoAudioIsAcknowledgedAndTheCallCompletesLater(t *testing.
 		t.Errorf("stored: %s, %d frames, %d lost", d.Status, d.Frames, d.FramesLost)
 	}
 }
+
+func TestANodeThatRanAloneKeepsItsCallsWhenItJoinsACluster(t *testing.T) {
+	dir := t.TempDir()
+	alone := startEngine(t, dir, "", func(c *Config) { c.Cluster = &cluster.Config{Node: "n1"} })
+	streamCall(t, alone, "c-before", 100, 0)
+	alone.stop()
+	// The same data directory, now node 1 of three: nats-server does not
+	// carry a standalone server's streams into a cluster, so the node
+	// publishes its calls to the cluster's stream again.
+	nodes := startClusterWith(t, 3, func(i int, _ string, c *Config) {
+		if i == 0 {
+			c.DataDir = dir
+		}
+	})
+	for i, n := range nodes {
+		var d callDetail
+		waitFor(t, fmt.Sprintf("node %d to have the call", i+1), 10*time.Second, func() bool {
+			return n.getJSON("/v1/calls/c-before", n.tokens["admin"], &d) == 200
+		})
+		if d.Status != "ended" || d.Frames != 200 || len(d.Utterances) != 4 {
+			t.Errorf("node %d: %s, %d frames, %d utterances; want ended, 200, 4", i+1, d.Status, d.Frames, len(d.Utterances))
+		}
+	}
+}

@@ -47,6 +47,7 @@ const (
 const (
 	metaStreamSeq = "meta:stream_seq" // the last stream sequence the projection applied
 	metaImported  = "meta:imported"   // ImportLocal has published this file's calls
+	metaStream    = "meta:stream"     // the creation time of the stream the projection follows
 	watermarkPfx  = "pseq:"           // pseq:<call id>: the highest sequence applied for the call
 )
 
@@ -305,6 +306,71 @@ func (j *Journal) publish(ctx context.Context, e entry, expires time.Time, msgID
 // Sent returns how many records this node has written to JetStream and
 // their size on the wire (subject, headers and payload).
 func (j *Journal) Sent() (records, bytes uint64) { return j.sent.Load(), j.sentBytes.Load() }
+
+// Reconcile makes sure the stream is the one this node's projection
+// followed. A stream made anew — a standalone node restarted as a cluster
+// node (nats-server does not carry a standalone server's streams into a
+// cluster), or a stream deleted by hand — holds none of the calls this
+// file has, and numbers its records from 1 again. Then the projection's
+// positions mean nothing: Reconcile forgets them and the import mark, so
+// ImportLocal publishes this node's calls to the new stream, and it
+// reports true. Call it at start, before ImportLocal and Run.
+func (j *Journal) Reconcile(ctx context.Context) (reset bool, err error) {
+	st, err := j.js.Stream(ctx, j.stream)
+	if err != nil {
+		return false, fmt.Errorf("store journal: stream %s: %w: %w", j.stream, ErrJournalUnavailable, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store journal: stream %s: %w: %w", j.stream, ErrJournalUnavailable, err)
+	}
+	created := info.Created.UTC().Format(time.RFC3339Nano)
+	err = j.st.db.Update(func(tx *buntdb.Tx) error {
+		known, err := tx.Get(metaStream)
+		switch {
+		case errors.Is(err, buntdb.ErrNotFound):
+			// First start on a journal, or a file from before this check:
+			// a stream behind the projection was still made anew.
+			reset = info.State.LastSeq < j.applied.Load()
+		case err != nil:
+			return err
+		default:
+			reset = known != created
+		}
+		if reset {
+			if err := forgetStreamPositions(tx); err != nil {
+				return err
+			}
+		}
+		_, _, err = tx.Set(metaStream, created, nil)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store journal: %w", wrapDB(err))
+	}
+	if reset {
+		j.applied.Store(0)
+		j.log.Warn("the calls stream is not the one this node followed (made anew): this node's calls are published to it again",
+			"stream", j.stream, "stream_last_seq", info.State.LastSeq)
+	}
+	return reset, nil
+}
+
+// forgetStreamPositions deletes the projection's stream sequence, the
+// import mark and every call's watermark.
+func forgetStreamPositions(tx *buntdb.Tx) error {
+	var keys []string
+	if err := tx.AscendKeys(watermarkPfx+"*", func(k, _ string) bool { keys = append(keys, k); return true }); err != nil {
+		return err
+	}
+	keys = append(keys, metaStreamSeq, metaImported)
+	for _, k := range keys {
+		if _, err := tx.Delete(k); err != nil && !errors.Is(err, buntdb.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
 
 // ImportLocal publishes, once, every call of a store written before this
 // node joined JetStream (a buntdb-only data directory): each call's

@@ -735,3 +735,47 @@ func TestTheStreamKeepsOnlyTheNewestSummaryOfACall(t *testing.T) {
 		t.Errorf("a node that caught up has ack %d (%v), want 49", got.Ack, err)
 	}
 }
+
+func TestAStreamMadeAnewGetsThisNodesCallsAgain(t *testing.T) {
+	s := startJetStream(t)
+	path := filepath.Join(t.TempDir(), "a.db")
+	a := startNode(t, s.js, path, nodeConfig{})
+	if reset, err := a.Reconcile(context.Background()); err != nil || reset {
+		t.Fatalf("the first reconcile reset (%v, %v)", reset, err)
+	}
+	writeSteps(t, a, callSteps("c-1", "A17", time.Now().Add(-time.Hour).Truncate(time.Millisecond)))
+	a.waitCaughtUp(t)
+	want := detailJSON(t, a, "c-1")
+	a.stop()
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// The stream is made anew, as when a standalone node restarts as a
+	// node of a cluster: it holds none of the calls.
+	ctx := context.Background()
+	if err := s.js.DeleteStream(ctx, DefaultJournalStream); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.js.CreateStream(ctx, jetstream.StreamConfig{Name: DefaultJournalStream, Subjects: []string{"earshot.call.>"},
+		AllowMsgTTL: true, AllowRollup: true, Storage: jetstream.FileStorage, Duplicates: 2 * time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	a = startNode(t, s.js, path, nodeConfig{noRun: true})
+	reset, err := a.Reconcile(ctx)
+	if err != nil || !reset {
+		t.Fatalf("a stream made anew was not noticed (%v, %v)", reset, err)
+	}
+	if n, err := a.ImportLocal(ctx); err != nil || n == 0 {
+		t.Fatalf("imported %d records (%v), want the call's", n, err)
+	}
+	a.run(t)
+	a.waitCaughtUp(t)
+	b := startNode(t, s.js, filepath.Join(t.TempDir(), "b.db"), nodeConfig{})
+	b.waitCaughtUp(t)
+	if got := detailJSON(t, b, "c-1"); got != want {
+		t.Errorf("a node that caught up from the new stream has\n%s\nwant\n%s", got, want)
+	}
+	if reset, err := a.Reconcile(ctx); err != nil || reset {
+		t.Errorf("a second reconcile reset again (%v, %v)", reset, err)
+	}
+}

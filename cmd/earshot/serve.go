@@ -25,6 +25,11 @@ func init() {
 	})
 }
 
+// maxRetentionDays bounds --retention: a record's expiry (its call's start
+// plus the retention) must stay a time JetStream's per-message TTL and
+// Go's durations can hold.
+const maxRetentionDays = 3650
+
 // parseRetention accepts Go durations and whole days ("90d").
 func parseRetention(s string) (time.Duration, error) {
 	if d, ok := strings.CutSuffix(s, "d"); ok {
@@ -32,11 +37,17 @@ func parseRetention(s string) (time.Duration, error) {
 		if err != nil || n <= 0 {
 			return 0, fmt.Errorf("retention %q: want a positive number of days like 90d", s)
 		}
+		if n > maxRetentionDays {
+			return 0, fmt.Errorf("retention %q: at most %dd (ten years)", s, maxRetentionDays)
+		}
 		return time.Duration(n) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
 		return 0, fmt.Errorf("retention %q: want a duration like 90d or 720h", s)
+	}
+	if d > maxRetentionDays*24*time.Hour {
+		return 0, fmt.Errorf("retention %q: at most %dd (ten years)", s, maxRetentionDays)
 	}
 	return d, nil
 }
