@@ -133,4 +133,3 @@ func (s *Server) roomCheck() error {
 	}
 	return errNoRoom{}
 }
-

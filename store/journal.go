@@ -108,9 +108,9 @@ type Journal struct {
 	// sent and sentBytes count the records JetStream acknowledged (payload
 	// and headers), for the traffic figures of a benchmark.
 	sent, sentBytes atomic.Uint64
-	pending atomic.Uint64 // records the projection had still to apply, as of its last message
-	running atomic.Bool   // Run is running
-	live    atomic.Bool   // Run has a consumer on the stream
+	pending         atomic.Uint64 // records the projection had still to apply, as of its last message
+	running         atomic.Bool   // Run is running
+	live            atomic.Bool   // Run has a consumer on the stream
 
 	mu       sync.Mutex
 	progress chan struct{}      // closed and replaced when the projection applies a message
