@@ -58,7 +58,7 @@ type Relay struct {
 	// sent and sentBytes count the events forwarded (subject, headers and
 	// payload), for the traffic figures of a benchmark.
 	sent, sentBytes atomic.Uint64
-	ready   chan struct{} // closed once Run's subscription is in place
+	ready           chan struct{} // closed once Run's subscription is in place
 }
 
 // NewRelay returns a relay between hub and the NATS connection nc. Wire
