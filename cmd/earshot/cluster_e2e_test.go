@@ -22,6 +22,7 @@ import (
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/internal/replay"
 	"github.com/earshot/earshot/samples"
+	"github.com/earshot/earshot/stt/eval"
 )
 
 // clusterNode is one `earshot serve` process of the test's cluster.
@@ -265,6 +266,9 @@ func TestAThreeNodeClusterLosesNoCallWhenANodeIsKilled(t *testing.T) {
 	// (two per call, two calls, three processes on the test machine) ahead.
 	moved, movedDone := streamSample(ctx, t, "password_reset", "e2e-moved", endpoint, []string{n1.base(), n2.base(), n3.base()}, 2)
 	_, stayedDone := streamSample(ctx, t, "tech_support", "e2e-stayed", endpoint, []string{n3.base(), n1.base(), n2.base()}, 2)
+	// The same call as the moved one, never interrupted: its transcript is
+	// what the moved call's is measured against.
+	_, controlDone := streamSample(ctx, t, "password_reset", "e2e-control", endpoint, []string{n3.base(), n2.base()}, 2)
 
 	// Both calls reach the wall on node 2 while they run.
 	deadline := time.Now().Add(60 * time.Second)
@@ -285,6 +289,9 @@ func TestAThreeNodeClusterLosesNoCallWhenANodeIsKilled(t *testing.T) {
 	if err := <-stayedDone; err != nil {
 		t.Fatalf("the call on node 3: %v", err)
 	}
+	if err := <-controlDone; err != nil {
+		t.Fatalf("the control call: %v", err)
+	}
 	st := moved.Stats()
 	if st.Failovers < 1 {
 		t.Errorf("the endpoint did not fail over: %+v", st)
@@ -304,7 +311,7 @@ func TestAThreeNodeClusterLosesNoCallWhenANodeIsKilled(t *testing.T) {
 	c.waitReady(n4, 60*time.Second)
 	admin := c.token(auth.RoleAdmin, "")
 	for _, nd := range []*clusterNode{n2, n3, n1, n4} {
-		for _, id := range []string{"e2e-moved", "e2e-stayed"} {
+		for _, id := range []string{"e2e-moved", "e2e-stayed", "e2e-control"} {
 			var sc storedCall
 			deadline := time.Now().Add(20 * time.Second)
 			for getJSONFrom(nd.base()+"/v1/calls/"+id, admin, &sc) != 200 || sc.Status != "ended" {
@@ -318,6 +325,43 @@ func TestAThreeNodeClusterLosesNoCallWhenANodeIsKilled(t *testing.T) {
 			}
 		}
 	}
+	// The call that failed over loses the words of the utterances in
+	// progress at the kill: the new node resumes at the acknowledged audio,
+	// and the audio of speech begun before it is on the dead node only
+	// (open speech is saved on a graceful stop, not replicated). Issue 14
+	// asks for 0.03; measured 0.08 (2026-12-07). Until open speech is
+	// replicated (or the ack held at the start of speech in progress, so
+	// the endpoint resends it), this guards against worse.
+	movedWER, controlWER := callWER(t, n4, admin, "e2e-moved"), callWER(t, n4, admin, "e2e-control")
+	t.Logf("WER of password_reset: %.3f after a failover, %.3f without", movedWER, controlWER)
+	if movedWER-controlWER > 0.12 {
+		t.Errorf("the call that failed over has WER %.3f, %.3f more than without a kill", movedWER, movedWER-controlWER)
+	}
+}
+
+// callWER is the word error rate of a stored sample call's transcript, both
+// sides, against the sample's script.
+func callWER(t *testing.T, nd *clusterNode, token, id string) float64 {
+	t.Helper()
+	var sc storedCall
+	if code := getJSONFrom(nd.base()+"/v1/calls/"+id, token, &sc); code != 200 {
+		t.Fatalf("GET %s: %d", id, code)
+	}
+	tr, err := samples.Call("password_reset")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hyp := map[string][]string{}
+	for _, u := range sc.Utterances {
+		sp, _ := u["speaker"].(string)
+		text, _ := u["text"].(string)
+		hyp[sp] = append(hyp[sp], text)
+	}
+	var c eval.Counts
+	for _, sp := range []string{"agent", "caller"} {
+		c = c.Add(eval.Score(tr.Reference(sp), strings.Join(hyp[sp], " ")))
+	}
+	return c.WER()
 }
 
 func sawFinal(evs []wallEvent, call string) bool {
