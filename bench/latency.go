@@ -101,12 +101,25 @@ func (s *subscriber) read(calls int) {
 				close(s.allEnded)
 			}
 		}
-		if ev.Type == "transcript.final" || ev.Type == "hint" {
-			s.mu.Lock()
-			s.arrivals = append(s.arrivals, arrival{ev.Type, ev.CallID, ev.T, ev.End, ev.ID, now})
-			s.mu.Unlock()
+		// Every event is kept: latency uses finals and hints, a failover
+		// the first event of any kind from a call's new node.
+		s.mu.Lock()
+		s.arrivals = append(s.arrivals, arrival{ev.Type, ev.CallID, ev.T, ev.End, ev.ID, now})
+		s.mu.Unlock()
+	}
+}
+
+// firstAfter returns when the first event of call (of type typ, or of any
+// type for "") arrived after t.
+func (s *subscriber) firstAfter(call, typ string, t time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.arrivals {
+		if a.callID == call && (typ == "" || a.typ == typ) && a.at.After(t) {
+			return a.at, true
 		}
 	}
+	return time.Time{}, false
 }
 
 // close disconnects, waits for the reader and returns what arrived. It

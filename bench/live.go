@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"github.com/earshot/earshot/cluster"
 	"io"
 	"log/slog"
 	"os"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/earshot/earshot/audio"
 	"github.com/earshot/earshot/call"
+	"github.com/earshot/earshot/cluster"
 	"github.com/earshot/earshot/engine"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/localengine"

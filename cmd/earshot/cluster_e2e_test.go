@@ -18,6 +18,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/earshot/earshot/bench"
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/internal/replay"
@@ -380,4 +381,30 @@ func firstFinalAfter(evs []wallEvent, call string, after time.Time) (time.Time, 
 		}
 	}
 	return time.Time{}, false
+}
+
+// TestBenchClusterMeasuresAFailover runs `earshot bench cluster`'s
+// measurement without the recognizer: three processes, two calls at four
+// times real speed, the first call's node killed.
+func TestBenchClusterMeasuresAFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts three engine processes")
+	}
+	bin := filepath.Join(t.TempDir(), "earshot")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	root, _ := filepath.Abs("../..")
+	res, err := bench.Cluster(context.Background(), bench.ClusterConfig{Binary: bin, Dir: t.TempDir(), Nodes: 3, Calls: 2,
+		Speed: 4, NoSTT: true, Kill: true, WorkDir: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", res)
+	if res.Errors != 0 || res.FramesLost != 0 || res.StoredRecordsPerCall == 0 {
+		t.Errorf("calls failed or lost audio: %+v", res)
+	}
+	if res.FailoverLeaderS <= 0 || res.FailoverFirstEventS <= 0 || res.FailoverFirstEventS > 30 {
+		t.Errorf("failover not measured: %+v", res)
+	}
 }
