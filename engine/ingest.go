@@ -260,6 +260,20 @@ func (st *ingestState) message(c *ingestConn, mt int, msg []byte) (sessMsg, bool
 // attach finds or creates the session for start's call and attaches c.
 // It returns the ack the endpoint resumes after.
 func (s *Server) attach(start protocol.Control, c *ingestConn, token string) (*session, int64, error) {
+	if start.Resume && s.journal != nil && !s.hasSession(start.CallID) {
+		// Another node may have run the call until now: apply all it
+		// wrote before reading the checkpoint and writing after it (the
+		// projection skips records below a call's newest). Outside the
+		// server's lock, and long enough for JetStream to elect a new
+		// leader when the dead node led the stream (about 6 s measured):
+		// refused sooner, the endpoint would only come back later.
+		ctx, cancel := context.WithTimeout(context.Background(), resumeCatchUpTimeout)
+		err := s.journal.WaitCaughtUp(ctx)
+		cancel()
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: catching up before a resume: %w", ErrStorage, err)
+		}
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		sess, err := s.sessionFor(start, token)
 		if err != nil {
@@ -298,17 +312,6 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 			return nil, ErrCallActive
 		}
 		return sess, nil
-	}
-	if start.Resume && s.journal != nil {
-		// Another node may have run the call until now: apply all it
-		// wrote before reading the checkpoint and writing after it (the
-		// projection skips records below a call's newest).
-		ctx, cancel := context.WithTimeout(context.Background(), ownerTimeout)
-		err := s.journal.WaitCaughtUp(ctx)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("%w: catching up before a resume: %w", ErrStorage, err)
-		}
 	}
 	if !start.Resume {
 		if err := s.roomCheck(); err != nil {
@@ -365,6 +368,10 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 	go sess.run()
 	return sess, nil
 }
+
+// resumeCatchUpTimeout bounds a resume's wait for the projection to apply
+// what other nodes wrote (the client waits 30 s for "started").
+const resumeCatchUpTimeout = 20 * time.Second
 
 // startTimeout is how long an ingest connection may take to send its start.
 // A variable so tests can shorten it.
