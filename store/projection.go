@@ -190,7 +190,11 @@ func (j *Journal) consume(ctx context.Context) error {
 	if ci := cons.CachedInfo(); ci != nil {
 		j.pending.Store(ci.NumPending)
 	}
-	it, err := cons.Messages()
+	// Short pulls with heartbeats every second: when the stream's leader
+	// dies, the consumer notices within about two seconds and recreates
+	// itself on the new leader (the defaults, 30 s pulls, took 20 s), and a
+	// node taking over a call waits on this projection.
+	it, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
 	if err != nil {
 		return fmt.Errorf("reading: %w", err)
 	}
@@ -296,7 +300,7 @@ func (j *Journal) AppliedSeq() uint64 { return j.applied.Load() }
 // it serves. It also fails if the stream is missing or does not allow
 // per-message TTLs, which every write needs.
 func (j *Journal) WaitCaughtUp(ctx context.Context) error {
-	stream, err := j.js.Stream(ctx, j.stream)
+	stream, err := j.streamInfo(ctx)
 	if err != nil {
 		return fmt.Errorf("store journal: stream %s: %w", j.stream, err)
 	}
@@ -335,6 +339,29 @@ func (j *Journal) WaitCaughtUp(ctx context.Context) error {
 			if ci, err := cons.Info(ctx); err == nil && ci.NumPending == 0 {
 				target = min(target, ci.Delivered.Stream)
 			}
+		}
+	}
+}
+
+// streamInfoTry bounds one request for the stream's info: a request sent
+// while the cluster elects a new leader gets no answer at all, so it is
+// sent again rather than waited on until the caller's deadline.
+const streamInfoTry = 2 * time.Second
+
+// streamInfo looks the stream up, asking again every streamInfoTry until
+// ctx is done.
+func (j *Journal) streamInfo(ctx context.Context) (jetstream.Stream, error) {
+	for {
+		tctx, cancel := context.WithTimeout(ctx, streamInfoTry)
+		stream, err := j.js.Stream(tctx, j.stream)
+		cancel()
+		if err == nil || ctx.Err() != nil || errors.Is(err, jetstream.ErrStreamNotFound) {
+			return stream, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
