@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/earshot/earshot/cluster"
 	"github.com/earshot/earshot/live"
 	"github.com/earshot/earshot/store"
@@ -188,7 +190,34 @@ func (s *Server) openJournal() error {
 		return fmt.Errorf("catching up with the cluster's calls: %w", err)
 	}
 	s.log.Info("projection caught up with the cluster", "applied_seq", j.AppliedSeq(), "took", time.Since(start).Round(time.Millisecond))
+	s.registerClusterMetrics()
 	return nil
+}
+
+// registerClusterMetrics adds the cluster's series to /metrics, read from
+// the journal and the relay when scraped.
+func (s *Server) registerClusterMetrics() {
+	j, r := s.journal, s.relay
+	counter := func(name, help string, f func() uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return float64(f()) })
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	s.m.reg.MustRegister(
+		counter("earshot_cluster_records_sent_total", "Records this node wrote to JetStream (each acknowledged by it).", func() uint64 { n, _ := j.Sent(); return n }),
+		counter("earshot_cluster_record_bytes_sent_total", "Bytes of those records on the wire.", func() uint64 { _, b := j.Sent(); return b }),
+		counter("earshot_cluster_events_relayed_total", "Live events this node forwarded to the other nodes.", func() uint64 { n, _ := r.Sent(); return n }),
+		counter("earshot_cluster_events_lost_total", "Live events this node could not forward (NATS connection down).", r.Lost),
+		counter("earshot_cluster_events_dropped_total", "Live events from other nodes refused as malformed or unusable.", r.Dropped),
+		gauge("earshot_cluster_projection_lag", "Records of the calls stream this node's projection has still to apply.", func() float64 { return float64(j.Lag()) }),
+		gauge("earshot_cluster_projection_caught_up", "1 when this node's projection has applied the calls stream, else 0.", func() float64 {
+			if j.CaughtUp() {
+				return 1
+			}
+			return 0
+		}),
+	)
 }
 
 // stopProjection stops the journal's projection and the owners' watch

@@ -3,7 +3,9 @@ package engine
 import (
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,6 +160,19 @@ func TestAWallOnOneNodeSeesCallsIngestedOnTheOthers(t *testing.T) {
 					i+1, id, d.Frames, d.FramesLost, len(d.Utterances), len(d.Hints))
 			}
 			eventTypes(t, d.Events)
+		}
+	}
+	req, _ := http.NewRequest("GET", nodes[1].base()+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+nodes[1].tokens["supervisor"])
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"earshot_cluster_projection_caught_up 1", "earshot_cluster_events_dropped_total 0", "earshot_cluster_records_sent_total"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics of node 2 lacks %q", want)
 		}
 	}
 	var health map[string]any
