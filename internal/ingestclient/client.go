@@ -612,45 +612,7 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchCon
 	defer dog.Stop()
 	for {
 		out.reset()
-		c.mu.Lock()
-		for _, g := range c.gaps {
-			if !sentGaps[g] {
-				sentGaps[g] = true
-				from, to := int64(g.from), int64(g.to)
-				b, _ := json.Marshal(protocol.Control{Type: protocol.TypeGap, From: &from, To: &to, Reason: "buffer_overflow"})
-				out.add(websocket.TextMessage, b)
-			}
-		}
-		for _, b := range c.controls {
-			out.add(websocket.TextMessage, b)
-		}
-		c.controls = nil
-		// The ring holds consecutive seqs, so the frames not yet written
-		// on this connection are its tail from sentTo+1.
-		more := false
-		if n := c.ring.len(); n > 0 {
-			i := max(0, int(c.sentTo+1-int64(c.ring.at(0).seq)))
-			end := min(n, i+maxBatch)
-			more = end < n
-			if i < end && c.sentTo <= c.acked {
-				c.waitFrom = time.Now() // the first frame the engine owes an ack for
-			}
-			for ; i < end; i++ {
-				f := c.ring.at(i)
-				out.add(websocket.BinaryMessage, f.msg)
-				c.sentTo = int64(f.seq)
-				if int64(f.seq) <= c.maxSent {
-					c.stats.Resent++
-				}
-				c.maxSent = max(c.maxSent, int64(f.seq))
-				c.stats.Sent++
-			}
-		}
-		// end goes after the last frame, never in front of frames still
-		// waiting for the next batch.
-		ending := c.ending && !more
-		ended := c.ended != nil
-		c.mu.Unlock()
+		more, ending, ended := c.fillOutbox(&out, sentGaps)
 		if ended {
 			return nil
 		}
@@ -694,6 +656,50 @@ func (c *Client) writeLoop(ctx context.Context, ws *websocket.Conn, bc *batchCon
 		case <-c.wake:
 		}
 	}
+}
+
+// fillOutbox puts what the connection owes the engine into out: gap
+// reports not sent yet, queued control messages, and the next batch of
+// frames after sentTo. more says frames are left for another batch, ending
+// that end may follow this batch, ended that the call is over.
+func (c *Client) fillOutbox(out *outbox, sentGaps map[gapRange]bool) (more, ending, ended bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, g := range c.gaps {
+		if !sentGaps[g] {
+			sentGaps[g] = true
+			from, to := int64(g.from), int64(g.to)
+			b, _ := json.Marshal(protocol.Control{Type: protocol.TypeGap, From: &from, To: &to, Reason: "buffer_overflow"})
+			out.add(websocket.TextMessage, b)
+		}
+	}
+	for _, b := range c.controls {
+		out.add(websocket.TextMessage, b)
+	}
+	c.controls = nil
+	// The ring holds consecutive seqs, so the frames not yet written on
+	// this connection are its tail from sentTo+1.
+	if n := c.ring.len(); n > 0 {
+		i := max(0, int(c.sentTo+1-int64(c.ring.at(0).seq)))
+		end := min(n, i+maxBatch)
+		more = end < n
+		if i < end && c.sentTo <= c.acked {
+			c.waitFrom = time.Now() // the first frame the engine owes an ack for
+		}
+		for ; i < end; i++ {
+			f := c.ring.at(i)
+			out.add(websocket.BinaryMessage, f.msg)
+			c.sentTo = int64(f.seq)
+			if int64(f.seq) <= c.maxSent {
+				c.stats.Resent++
+			}
+			c.maxSent = max(c.maxSent, int64(f.seq))
+			c.stats.Sent++
+		}
+	}
+	// end goes after the last frame, never in front of frames still
+	// waiting for the next batch.
+	return more, c.ending && !more, c.ended != nil
 }
 
 func deref(p *int64) int64 {
