@@ -145,7 +145,8 @@ func TestTheServerLogReachesSlogAtItsLevel(t *testing.T) {
 		level slog.Level
 		want  string // "" for nothing logged
 	}{
-		{"a notice is Info", func(l *serverLog) { l.Noticef("ready %d", 1) }, slog.LevelInfo, "INFO ready 1"},
+		{"a notice after start is Info", func(l *serverLog) { l.started.Store(true); l.Noticef("ready %d", 1) }, slog.LevelInfo, "INFO ready 1"},
+		{"the start-up banner is Debug", func(l *serverLog) { l.Noticef("  Version:  %s", "2.15.3") }, slog.LevelInfo, ""},
 		{"a warning is Warn", func(l *serverLog) { l.Warnf("slow") }, slog.LevelInfo, "WARN slow"},
 		{"an error is Error", func(l *serverLog) { l.Errorf("lost") }, slog.LevelInfo, "ERROR lost"},
 		{"a fatal error is Error and does not exit", func(l *serverLog) { l.Fatalf("no port") }, slog.LevelInfo, "ERROR no port"},

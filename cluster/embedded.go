@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -91,8 +93,9 @@ func deadline(ctx context.Context) time.Time {
 // decides what is fatal), debug and trace Debug. It keeps the last error
 // so that a server that fails to start can say why.
 type serverLog struct {
-	log   *slog.Logger
-	debug bool
+	log     *slog.Logger
+	debug   bool
+	started atomic.Bool // "Server is ready" was logged: the banner is over
 
 	mu   sync.Mutex
 	last string
@@ -124,8 +127,21 @@ func (l *serverLog) lastError() string {
 	return l.last
 }
 
-func (l *serverLog) Noticef(format string, v ...any) { l.emit(slog.LevelInfo, format, v) }
-func (l *serverLog) Warnf(format string, v ...any)   { l.emit(slog.LevelWarn, format, v) }
+// Noticef logs nats-server's notices at Info, but for the two dozen lines
+// of its start-up banner (version, limits, paths), which go to Debug: a
+// user starting `earshot serve` needs "Server is ready", not the banner.
+func (l *serverLog) Noticef(format string, v ...any) {
+	level := slog.LevelInfo
+	if !l.started.Load() {
+		if strings.HasPrefix(format, "Server is ready") {
+			l.started.Store(true)
+		} else {
+			level = slog.LevelDebug
+		}
+	}
+	l.emit(level, format, v)
+}
+func (l *serverLog) Warnf(format string, v ...any) { l.emit(slog.LevelWarn, format, v) }
 func (l *serverLog) Errorf(format string, v ...any) {
 	l.keep(format, v)
 	l.emit(slog.LevelError, format, v)
