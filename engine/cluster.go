@@ -241,14 +241,18 @@ func (s *Server) nodeName() string {
 const ownerTimeout = 5 * time.Second
 
 // claimCall makes this node the owner of a call about to run here (no-op
-// without a cluster). An error means it must not run here.
+// without a cluster), before anything of it is written. An error (wrapping
+// ErrStorage) means it must not run here.
 func (s *Server) claimCall(callID string) error {
 	if s.owners == nil {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ownerTimeout)
 	defer cancel()
-	return s.owners.claim(ctx, callID)
+	if err := s.owners.claim(ctx, callID); err != nil {
+		return fmt.Errorf("%w: %w", ErrStorage, err)
+	}
+	return nil
 }
 
 func (s *Server) ownedElsewhere(callID string) (string, bool) {

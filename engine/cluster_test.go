@@ -211,11 +211,34 @@ func TestACallResumedOnAnotherNodeStopsOnTheFirstAndLosesNothing(t *testing.T) {
 		r1.send(seqFrame(seq, 100))
 	}
 	readAcks(t, r1, 199)
+	// A start that is not a valid resume of the call (a new call reusing
+	// its id, another agent's) is refused on node 2 and takes nothing over.
+	for _, tc := range []struct {
+		token, agent string
+		resume       bool
+		code         int
+	}{
+		{"endpoint", "A1", false, protocol.ClosePolicyViolation},
+		{"endpoint2", "A2", true, protocol.CloseForbidden},
+	} {
+		ws, _, err := nodes[1].dialIngest(nodes[1].tokens[tc.token])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ws.WriteJSON(startJSON("c:move.1", tc.agent, tc.resume))
+		if code, reason := closeOf(ws); code != tc.code {
+			t.Errorf("start by %s (resume %v) on node 2: closed %d %q, want %d", tc.agent, tc.resume, code, reason, tc.code)
+		}
+	}
+	for seq := uint64(200); seq < 250; seq++ {
+		r1.send(seqFrame(seq, 100))
+	}
+	readAcks(t, r1, 249) // node 1 still runs the call
 	// The endpoint lost node 1 (as far as it knows) and resumes on node 2,
 	// which reads the replicated checkpoint and takes the call over.
 	r2, ack := nodes[1].rawStart(t, "c:move.1", true)
-	if ack != 199 {
-		t.Errorf("node 2 resumed at ack %d, want 199 (the checkpoint node 1 acked)", ack)
+	if ack != 249 {
+		t.Errorf("node 2 resumed at ack %d, want 249 (the checkpoint node 1 acked)", ack)
 	}
 	// Node 1 sees the new owner and stops its pipeline without writing.
 	if code, reason := closeOf(r1.ws); code != protocol.CloseCallActive || !strings.Contains(reason, "n2") {

@@ -274,6 +274,11 @@ func (s *Server) attach(start protocol.Control, c *ingestConn, token string) (*s
 			return nil, 0, fmt.Errorf("%w: catching up before a resume: %w", ErrStorage, err)
 		}
 	}
+	if !start.Resume && !s.hasSession(start.CallID) {
+		if err := s.roomCheck(); err != nil {
+			return nil, 0, err
+		}
+	}
 	for attempt := 0; attempt < 3; attempt++ {
 		sess, err := s.sessionFor(start, token)
 		if err != nil {
@@ -313,25 +318,16 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 		}
 		return sess, nil
 	}
-	if !start.Resume {
-		if err := s.roomCheck(); err != nil {
-			return nil, err
-		}
-	}
 	c, err := s.store.GetCall(store.CallID(start.CallID))
-	if err == nil || errors.Is(err, store.ErrNotFound) {
-		// Before anything is written: a call this node cannot own must
-		// not start or resume here.
-		if cerr := s.claimCall(start.CallID); cerr != nil {
-			return nil, fmt.Errorf("%w: %w", ErrStorage, cerr)
-		}
-	}
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// A new call, or a resume of one this engine never saw (its
 		// endpoint resends everything after ack -1 that it still has).
 		c = store.Call{ID: store.CallID(start.CallID), AgentID: store.AgentID(start.AgentID), StartedAt: time.Now().UTC(), Status: store.StatusLive,
 			Ack: -1, SampleRate: start.SampleRate, Encoding: start.Encoding, Categories: []string{}, Node: s.nodeName()}
+		if err := s.claimCall(start.CallID); err != nil {
+			return nil, err
+		}
 		if err := s.store.CreateCall(c); err != nil {
 			return nil, err
 		}
@@ -350,6 +346,11 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 		}
 		if c.SampleRate != start.SampleRate || c.Encoding != start.Encoding {
 			return nil, fmt.Errorf("%w: resume must keep sample_rate and encoding", ErrProtocol)
+		}
+		// Only a resume that passed every check may take the call over
+		// from the node running it.
+		if err := s.claimCall(start.CallID); err != nil {
+			return nil, err
 		}
 		// The call runs here now, also when another node ran it before
 		// (its endpoint lost that node and came here to resume).

@@ -115,9 +115,17 @@ func (s *Server) nodeLoads(ctx context.Context) ([]NodeLoad, error) {
 
 // roomCheck refuses a new call when this node of a cluster runs MaxCalls
 // calls already: the endpoint is sent to the node with the most room (its
-// advertised URL), or told to try its next URL. Called with s.mu held.
+// advertised URL), or told to try its next URL. It reads the nodes bucket,
+// so it runs without the server's lock; a call that starts meanwhile may
+// take the node one past MaxCalls.
 func (s *Server) roomCheck() error {
-	if s.node == nil || s.cfg.MaxCalls == 0 || s.node.ClusterSize() < 2 || len(s.sessions) < s.cfg.MaxCalls {
+	if s.node == nil || s.cfg.MaxCalls == 0 || s.node.ClusterSize() < 2 {
+		return nil
+	}
+	s.mu.Lock()
+	full := len(s.sessions) >= s.cfg.MaxCalls
+	s.mu.Unlock()
+	if !full {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), ownerTimeout)
