@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -178,8 +179,8 @@ func Cluster(ctx context.Context, cfg ClusterConfig) (ClusterResult, error) {
 // benchSecret writes the nodes' shared token secret.
 func benchSecret(dir string) (*auth.Authority, string, error) {
 	raw := make([]byte, 32)
-	for i := range raw {
-		raw[i] = byte(i*7 + 1)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, "", err
 	}
 	path := filepath.Join(dir, "token.secret")
 	if err := os.WriteFile(path, []byte(hex.EncodeToString(raw)+"\n"), 0o600); err != nil {

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/earshot/earshot/protocol"
 )
 
 // ownerClaimTries bounds the compare-and-set loop of a claim: each failed
@@ -33,9 +35,11 @@ func newOwners(kv jetstream.KeyValue, node string, log *slog.Logger) *owners {
 	return &owners{kv: kv, node: node, log: log, byKey: map[string]string{}, ready: make(chan struct{})}
 }
 
-// ownerKey is a call id as a bucket key: keys take [-/_=.A-Za-z0-9], ids
-// also ':', which becomes '=' (no id holds '='), so the mapping is one to one.
-func ownerKey(callID string) string { return strings.ReplaceAll(callID, ":", "=") }
+// bucketKey is an id as a key of the owners or nodes bucket: keys take
+// [-/_=.A-Za-z0-9], ids also ':', which becomes '=' (no id holds '='), so
+// for ids the mapping is one to one. Anything else (a host name used as a
+// node name) is first made an id part by the one id rule.
+func bucketKey(id string) string { return strings.ReplaceAll(protocol.IDPart(id), ":", "=") }
 
 // run follows the bucket until ctx ends. Its goroutine is the server's.
 func (o *owners) run(ctx context.Context) error {
@@ -73,7 +77,7 @@ func (o *owners) run(ctx context.Context) error {
 // endpoint came here, so the old owner lost it). It blocks for a few
 // round trips to JetStream; an error means the call must not run here.
 func (o *owners) claim(ctx context.Context, callID string) error {
-	key := ownerKey(callID)
+	key := bucketKey(callID)
 	for range ownerClaimTries {
 		e, err := o.kv.Get(ctx, key)
 		switch {
@@ -115,7 +119,7 @@ func (o *owners) noteOwner(key, node string) {
 func (o *owners) ownedElsewhere(callID string) (string, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	n, ok := o.byKey[ownerKey(callID)]
+	n, ok := o.byKey[bucketKey(callID)]
 	return n, ok && n != o.node
 }
 
@@ -123,7 +127,7 @@ func (o *owners) ownedElsewhere(callID string) (string, bool) {
 // node owns it by now. Failure is logged: a stale key only makes the next
 // claim a takeover.
 func (o *owners) release(ctx context.Context, callID string) {
-	key := ownerKey(callID)
+	key := bucketKey(callID)
 	e, err := o.kv.Get(ctx, key)
 	if err != nil || string(e.Value()) != o.node {
 		return

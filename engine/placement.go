@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -41,16 +40,6 @@ type errNoRoom struct{ url string }
 
 func (e errNoRoom) Error() string { return "no room on this node" }
 
-// nodeKey is a node name as a bucket key ([-/_=.A-Za-z0-9]).
-func nodeKey(name string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_=.", r) {
-			return r
-		}
-		return '_'
-	}, name)
-}
-
 // load is this node's heartbeat now.
 func (s *Server) load() NodeLoad {
 	s.mu.Lock()
@@ -67,7 +56,7 @@ func (s *Server) heartbeat(ctx context.Context, kv jetstream.KeyValue) {
 	for {
 		b, _ := json.Marshal(s.load()) // a struct of plain fields: cannot fail
 		wctx, cancel := context.WithTimeout(ctx, ownerTimeout)
-		_, err := kv.Put(wctx, nodeKey(s.nodeName()), b)
+		_, err := kv.Put(wctx, bucketKey(s.nodeName()), b)
 		cancel()
 		if err != nil && !failing && ctx.Err() == nil {
 			s.log.Warn("heartbeat not written: other nodes will not send calls here", "err", err)
