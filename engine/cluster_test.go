@@ -45,6 +45,18 @@ type testCluster struct {
 	nodes []*testEnv
 }
 
+// listen binds node i's HTTP address before its New: while the nodes
+// form their cluster, their many outgoing connections take ephemeral
+// ports, and a port picked earlier but not held could be one of them.
+func (tc *testCluster) listen(i int) net.Listener {
+	tc.t.Helper()
+	ln, err := listenTest(tc.addrs[i])
+	if err != nil {
+		tc.t.Fatalf("node %d: %v", i+1, err)
+	}
+	return ln
+}
+
 // startClusterWith is startCluster with each node's configuration passed
 // to perNode (its index, its HTTP address-to-be) before New.
 func startClusterWith(t *testing.T, n int, perNode func(i int, addr string, c *Config), opts ...envOpt) []*testEnv {
@@ -84,6 +96,10 @@ func newTestCluster(t *testing.T, n int, perNode func(i int, addr string, c *Con
 // start runs nodes idx at once (each New waits for a quorum of the others).
 func (tc *testCluster) start(idx ...int) {
 	tc.t.Helper()
+	lns := make([]net.Listener, len(idx))
+	for k, i := range idx {
+		lns[k] = tc.listen(i)
+	}
 	srvs := make([]*Server, len(idx))
 	errs := make([]error, len(idx))
 	var wg sync.WaitGroup
@@ -98,7 +114,7 @@ func (tc *testCluster) start(idx ...int) {
 		}
 	}
 	for k, i := range idx {
-		tc.nodes[i] = serveTestEngine(tc.t, srvs[k], tc.dirs[i], tc.addrs[i])
+		tc.nodes[i] = serveTestEngineOn(tc.t, srvs[k], tc.dirs[i], lns[k])
 	}
 }
 

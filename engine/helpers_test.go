@@ -159,23 +159,33 @@ func testConfig(dir string, opts ...envOpt) Config {
 // of every role.
 func serveTestEngine(t *testing.T, srv *Server, dir, addr string) *testEnv {
 	t.Helper()
-	var err error
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	var ln net.Listener
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ln, err = net.Listen("tcp", addr)
-		if err == nil || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(20 * time.Millisecond) // the old listener's port is being released
-	}
+	ln, err := listenTest(addr)
 	if err != nil {
 		srv.Close()
 		t.Fatal(err)
 	}
+	return serveTestEngineOn(t, srv, dir, ln)
+}
+
+// listenTest listens on addr ("" for a free port), retrying for a while
+// when the address is still held by a listener being released.
+func listenTest(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ln, err := net.Listen("tcp", addr)
+		if err == nil || time.Now().After(deadline) {
+			return ln, err
+		}
+		time.Sleep(20 * time.Millisecond) // the old listener's port is being released
+	}
+}
+
+// serveTestEngineOn runs srv on ln and issues a token of every role.
+func serveTestEngineOn(t *testing.T, srv *Server, dir string, ln net.Listener) *testEnv {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	e := &testEnv{t: t, dir: dir, addr: ln.Addr().String(), srv: srv, cancel: cancel, done: make(chan error, 1), tokens: map[string]string{}}
 	go func() { e.done <- srv.Run(ctx, ln) }()
