@@ -89,8 +89,17 @@ func (o *owners) claim(ctx context.Context, callID string) error {
 		case err != nil:
 			return fmt.Errorf("reading the owner of call %s: %w", callID, err)
 		case string(e.Value()) == o.node:
-			o.noteOwner(key, o.node)
-			return nil
+			// Confirmed by a compare-and-set of the same value, not taken
+			// from the read: KeyValue.Get is a direct get, which this node's
+			// own replica answers, and a node cut off from the quorum still
+			// finds itself there after another node took the call over. It
+			// would run the call again without being able to store it (the
+			// partition test saw it). The write needs the quorum and fails
+			// if the key moved since the read.
+			if _, err = o.kv.Update(ctx, key, []byte(o.node), e.Revision()); err == nil {
+				o.noteOwner(key, o.node)
+				return nil
+			}
 		default:
 			if _, err = o.kv.Update(ctx, key, []byte(o.node), e.Revision()); err == nil {
 				o.log.Info("call taken over from another node", "call_id", callID, "from", string(e.Value()))
