@@ -142,7 +142,12 @@ const catchUpTimeout = 10 * time.Minute
 // stopped by stopProjection) and waits until it has caught up, so the
 // calls this node lists and resumes are the cluster's.
 func (s *Server) openJournal() error {
-	j, err := store.NewJournal(s.db, s.node.JetStream(), store.JournalConfig{Node: s.node.Name()})
+	// A node alone on its embedded server keeps its calls' details in its
+	// store (the only other copy once it joins a cluster, which does not
+	// take the standalone server's stream); a node of a cluster keeps
+	// summaries and reads details from JetStream (store.JournalConfig).
+	alone := s.node.Embedded() && s.cfg.Cluster.ClusterListen == ""
+	j, err := store.NewJournal(s.db, s.node.JetStream(), store.JournalConfig{Node: s.node.Name(), KeepDetails: alone})
 	if err != nil {
 		return err
 	}
@@ -157,6 +162,12 @@ func (s *Server) openJournal() error {
 	}
 	if n > 0 {
 		s.log.Info("calls of this data directory imported into JetStream", "records", n)
+	}
+	// Now in JetStream, the details a projection from before kept are
+	// dropped; left there they would only cost memory (Detail does not
+	// read them), so a failure is not fatal.
+	if _, err := j.DropLocalDetails(); err != nil {
+		s.log.Warn("the call details this node's store kept before are not all dropped", "err", err)
 	}
 	runCtx, stop := context.WithCancel(context.Background())
 	s.owners = newOwners(s.node.Owners(), s.node.Name(), s.log)

@@ -99,8 +99,20 @@ func (s *Server) getCall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, err := s.store.Detail(store.CallID(r.PathValue("id")))
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrBadID):
 		writeError(w, http.StatusNotFound, "no such call")
+		return
+	case errors.Is(err, store.ErrTooLarge):
+		// A partial call would pass for the whole one.
+		s.log.Error("reading a call's details", "call_id", r.PathValue("id"), "err", err)
+		writeError(w, http.StatusInternalServerError, "the call is too large to read whole")
+		return
+	case err != nil:
+		// In a cluster the details are read from JetStream, which may be
+		// out of reach (no quorum): try again, or another node.
+		s.log.Error("reading a call's details", "call_id", r.PathValue("id"), "err", err)
+		writeError(w, http.StatusServiceUnavailable, "the call's details cannot be read now")
 		return
 	}
 	writeJSON(w, http.StatusOK, d)

@@ -28,6 +28,15 @@
 // records come from one node, serialized, so their sequences rise.
 // ImportLocal publishes a pre-cluster file's calls once.
 //
+// The projection keeps what the queries need: call summaries and their
+// indexes (List, Calls, GetCall), hints (the writes' checks), each call's
+// highest event seq (LastEventSeq, evtseq:<id>) and the watermarks.
+// Journal.Detail reads a call's other records (utterances, events, gaps,
+// feedback) from JetStream when asked, with an ephemeral consumer filtered
+// on earshot.call.<id>.>, and applies them to a scratch in-memory buntdb
+// with the Store's own code, so it builds the Detail a Store would. A node
+// that runs alone keeps every record instead (JournalConfig.KeepDetails).
+//
 // What a crash can lose: a record is acknowledged to the caller only once
 // JetStream holds it (on a quorum of replicas in a cluster), so nothing
 // acknowledged is lost with a node; a node's file may lose its last

@@ -29,6 +29,11 @@ var (
 	// record JetStream did take without the ack arriving is then in the
 	// stream twice, which is harmless: records are idempotent).
 	ErrJournalUnavailable = errors.New("journal (JetStream) unavailable")
+	// ErrTooLarge means a call has more records, or more bytes of them,
+	// than a Journal's Detail reads from JetStream at once
+	// (JournalConfig.DetailMaxRecords, DetailMaxBytes). Nothing of the
+	// call is returned: a partial transcript would pass for a whole one.
+	ErrTooLarge = errors.New("call too large to read whole")
 )
 
 // errBadRecord means a message of the calls stream is not a record the

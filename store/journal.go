@@ -49,7 +49,12 @@ const (
 	metaImported  = "meta:imported"   // ImportLocal has published this file's calls
 	metaStream    = "meta:stream"     // the creation time of the stream the projection follows
 	watermarkPfx  = "pseq:"           // pseq:<call id>: the highest sequence applied for the call
+	lastEventPfx  = "evtseq:"         // evtseq:<call id>: the highest event seq, where events are not kept
 )
+
+// lastEventKey is where a projection of summaries keeps a call's highest
+// event seq (keepEntry).
+func lastEventKey(id CallID) string { return lastEventPfx + string(id) }
 
 // subjectToken is a call id as a subject token (protocol.SubjectToken, the
 // one rule for ids in subjects): every call one token, and
@@ -78,6 +83,29 @@ type JournalConfig struct {
 	// PublishTimeout bounds each write's wait for JetStream's ack; default
 	// DefaultPublishTimeout.
 	PublishTimeout time.Duration
+
+	// KeepDetails makes the projection keep every record of every call,
+	// as a Store does, and Detail answer from it. Without it the
+	// projection keeps what the queries and the writes' checks need
+	// (summaries and their indexes, hints, each call's highest event seq:
+	// keepEntry) and Detail reads a call's records from JetStream. Set it
+	// for a node that runs alone on its own embedded NATS server:
+	// nats-server does not carry a standalone server's streams into a
+	// cluster, so when such a node joins one, this file is the only other
+	// copy of its calls' details, which Reconcile and ImportLocal publish
+	// to the cluster's stream.
+	KeepDetails bool
+	// DetailTimeout bounds a Detail read from JetStream, its wait for a
+	// turn included; default DefaultDetailTimeout.
+	DetailTimeout time.Duration
+	// DetailMaxRecords and DetailMaxBytes cap one call's records (their
+	// number, and their bytes: payload, headers and subject) that a Detail
+	// reads from JetStream; a call over either gets ErrTooLarge. Defaults
+	// DefaultDetailMaxRecords and DefaultDetailMaxBytes.
+	DetailMaxRecords, DetailMaxBytes int
+	// DetailReads is how many Details read from JetStream at once (others
+	// wait their turn within DetailTimeout); default DefaultDetailReads.
+	DetailReads int
 }
 
 // Journal is a Store whose writes go to JetStream first: JetStream holds
@@ -89,7 +117,9 @@ type JournalConfig struct {
 // A write publishes one record and waits for JetStream's ack, then applies
 // the record to the local Store; it returns nil only when both happened.
 // Reads answer from the local Store: for a call this node writes they are
-// current; for calls other nodes write, as current as Run has got.
+// current; for calls other nodes write, as current as Run has got. Detail
+// is the exception: unless JournalConfig.KeepDetails, the local Store has
+// the call's summary only and Detail reads the rest from JetStream.
 type Journal struct {
 	st      *Store
 	js      jetstream.JetStream
@@ -97,6 +127,12 @@ type Journal struct {
 	node    string
 	timeout time.Duration
 	log     *slog.Logger
+
+	// What a projection keeps and how Detail reads (JournalConfig).
+	keepDetails          bool
+	detailTimeout        time.Duration
+	maxRecords, maxBytes int
+	reads                chan struct{} // a slot per Detail reading from JetStream
 
 	// locks orders a node's writes of one call: publish, ack, apply, then
 	// the next one (see the watermark in projection.go). Striped by call
@@ -134,8 +170,22 @@ func NewJournal(st *Store, js jetstream.JetStream, cfg JournalConfig) (*Journal,
 	if cfg.PublishTimeout <= 0 {
 		cfg.PublishTimeout = DefaultPublishTimeout
 	}
+	if cfg.DetailTimeout <= 0 {
+		cfg.DetailTimeout = DefaultDetailTimeout
+	}
+	if cfg.DetailMaxRecords <= 0 {
+		cfg.DetailMaxRecords = DefaultDetailMaxRecords
+	}
+	if cfg.DetailMaxBytes <= 0 {
+		cfg.DetailMaxBytes = DefaultDetailMaxBytes
+	}
+	if cfg.DetailReads <= 0 {
+		cfg.DetailReads = DefaultDetailReads
+	}
 	j := &Journal{st: st, js: js, stream: cfg.Stream, node: cfg.Node, timeout: cfg.PublishTimeout,
-		log: st.log, seed: maphash.MakeSeed(), progress: make(chan struct{})}
+		log: st.log, seed: maphash.MakeSeed(), progress: make(chan struct{}),
+		keepDetails: cfg.KeepDetails, detailTimeout: cfg.DetailTimeout,
+		maxRecords: cfg.DetailMaxRecords, maxBytes: cfg.DetailMaxBytes, reads: make(chan struct{}, cfg.DetailReads)}
 	err := st.db.View(func(tx *buntdb.Tx) error {
 		seq, err := readSeq(tx, metaStreamSeq)
 		j.applied.Store(seq)
@@ -204,9 +254,6 @@ func (j *Journal) SetFeedback(callID CallID, hintID string, fb Feedback) error {
 // GetCall returns a call's summary from the local store, or ErrNotFound.
 func (j *Journal) GetCall(id CallID) (Call, error) { return j.st.GetCall(id) }
 
-// Detail returns everything the local store has about a call.
-func (j *Journal) Detail(id CallID) (Detail, error) { return j.st.Detail(id) }
-
 // List returns one page of the local store's calls matching q.
 func (j *Journal) List(q Query) (Page, error) { return j.st.List(q) }
 
@@ -251,7 +298,7 @@ func (j *Journal) write(e entry, err error) error {
 		return err
 	}
 	err = j.st.db.Update(func(tx *buntdb.Tx) error {
-		_, err := j.st.applyAt(tx, e, expires, ack.Sequence)
+		_, err := j.st.applyAt(tx, e, expires, ack.Sequence, j.keepDetails)
 		return err
 	})
 	if err != nil {

@@ -70,18 +70,57 @@ func (s *Store) raiseWatermark(tx *buntdb.Tx, id CallID, seq uint64, opts *buntd
 }
 
 // applyAt applies e, the record at stream sequence seq, unless its call's
-// watermark is at or above seq; applied says whether it did.
-func (s *Store) applyAt(tx *buntdb.Tx, e entry, expires time.Time, seq uint64) (applied bool, err error) {
+// watermark is at or above seq; applied says whether it did. With details
+// false it keeps only what a projection of summaries keeps (keepEntry).
+func (s *Store) applyAt(tx *buntdb.Tx, e entry, expires time.Time, seq uint64, details bool) (applied bool, err error) {
 	w, err := readSeq(tx, watermarkPfx+string(e.callID))
 	if err != nil || seq <= w {
 		return false, err
 	}
 	opts := s.until(expires)
-	if err := applyEntry(tx, e, opts); err != nil {
+	if details {
+		err = applyEntry(tx, e, opts)
+	} else {
+		err = keepEntry(tx, e, opts)
+	}
+	if err != nil {
 		return false, err
 	}
 	_, _, err = tx.Set(watermarkPfx+string(e.callID), strconv.FormatUint(seq, 10), opts)
 	return err == nil, err
+}
+
+// keepEntry applies e to a projection of summaries: what List, Calls,
+// GetCall, LastEventSeq and the checks of later writes read, and nothing
+// that only Detail reads (Journal.Detail reads that from JetStream).
+//
+//   - call: the summary and its indexes (List, Calls, GetCall; every
+//     write's expiry comes from its start).
+//   - hint: kept whole. A write of a hint keeps the first event of its id
+//     and feedback needs its hint (checkEntry), on whichever node takes
+//     the feedback; a call has a handful, from the engine's own rules.
+//   - evt: only the highest seq (evtseq:<id>), which a resume continues
+//     after (LastEventSeq); the events themselves are most of a call.
+//   - utt, uttx, gap, fb: nothing; only Detail shows them.
+func keepEntry(tx *buntdb.Tx, e entry, opts *buntdb.SetOptions) error {
+	switch e.kind {
+	case kindCall, kindHint:
+		return applyEntry(tx, e, opts)
+	case kindEvent:
+		seq, _ := eventSeq(e) // decodeRecord refused a key without one
+		last, err := readSeq(tx, lastEventKey(e.callID))
+		if err != nil || seq <= last {
+			return err
+		}
+		_, _, err = tx.Set(lastEventKey(e.callID), strconv.FormatUint(seq, 10), opts)
+		return err
+	}
+	return nil
+}
+
+// eventSeq is the seq in the key of an event record.
+func eventSeq(e entry) (uint64, error) {
+	return strconv.ParseUint(strings.TrimPrefix(e.key, eventPrefix(e.callID)), 10, 64)
 }
 
 // decodeRecord reads a record message back into the entry its writer
@@ -101,6 +140,9 @@ func decodeRecord(subject string, h nats.Header, data []byte) (entry, time.Time,
 	e := entry{kind: kind, callID: CallID(id), key: key, data: data}
 	if subject != recordSubject(e.callID, kind) {
 		return entry{}, time.Time{}, fmt.Errorf("%w: key %q on subject %s", errBadRecord, key, subject)
+	}
+	if _, err := eventSeq(e); kind == kindEvent && err != nil {
+		return entry{}, time.Time{}, fmt.Errorf("%w: event key %q", errBadRecord, key)
 	}
 	if kind == kindReplace {
 		e.oldKey = h.Get(hdrOldKey)
@@ -238,7 +280,7 @@ func (j *Journal) project(ctx context.Context, msg jetstream.Msg) error {
 			applied = false
 			if bad == nil {
 				var err error
-				if applied, err = j.st.applyAt(tx, e, expires, seq); err != nil {
+				if applied, err = j.st.applyAt(tx, e, expires, seq, j.keepDetails); err != nil {
 					return err
 				}
 			}

@@ -332,59 +332,70 @@ func scanPrefix(tx *buntdb.Tx, prefix string, fn func(key, val string) error) er
 // Detail returns everything stored about a call, events in seq order and
 // utterances in start order. ErrNotFound if there is no such call.
 func (s *Store) Detail(id CallID) (Detail, error) {
-	var d Detail
 	if err := checkID("call", id); err != nil {
-		return d, err
+		return Detail{}, err
 	}
+	var d Detail
 	err := s.db.View(func(tx *buntdb.Tx) error {
 		var err error
-		if d.Call, err = readCall(tx, id); err != nil {
-			return err
-		}
-		d.Utterances, d.Events, d.Hints, d.Gaps = []Utterance{}, []json.RawMessage{}, []Hint{}, []Gap{}
-		if err := scanPrefix(tx, uttPrefix(id), func(_, v string) error {
-			var u Utterance
-			if err := json.Unmarshal([]byte(v), &u); err != nil {
-				return err
-			}
-			d.Utterances = append(d.Utterances, u)
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := scanPrefix(tx, eventPrefix(id), func(_, v string) error {
-			d.Events = append(d.Events, json.RawMessage(v))
-			return nil
-		}); err != nil {
-			return err
-		}
-		if err := scanPrefix(tx, gapPrefix(id), func(_, v string) error {
-			var g Gap
-			if err := json.Unmarshal([]byte(v), &g); err != nil {
-				return err
-			}
-			d.Gaps = append(d.Gaps, g)
-			return nil
-		}); err != nil {
-			return err
-		}
-		return scanPrefix(tx, hintPrefix(id), func(_, v string) error {
-			var h Hint
-			if err := json.Unmarshal([]byte(v), &h); err != nil {
-				return err
-			}
-			if fv, err := tx.Get(fbKey(id, h.ID)); err == nil {
-				var fb Feedback
-				if json.Unmarshal([]byte(fv), &fb) == nil {
-					h.Feedback = &fb
-				}
-			}
-			d.Hints = append(d.Hints, h)
-			return nil
-		})
+		d, err = readDetail(tx, id)
+		return err
 	})
-	// Utterances are keyed by start, so they are already in call order.
 	return d, wrapDB(err)
+}
+
+// readDetail builds a call's Detail from the keys tx holds: the one
+// builder of a Detail, for a Store and for the records a Journal reads
+// from JetStream into a scratch database.
+func readDetail(tx *buntdb.Tx, id CallID) (Detail, error) {
+	var d Detail
+	var err error
+	if d.Call, err = readCall(tx, id); err != nil {
+		return d, err
+	}
+	d.Utterances, d.Events, d.Hints, d.Gaps = []Utterance{}, []json.RawMessage{}, []Hint{}, []Gap{}
+	// Utterances are keyed by start, so they come in call order.
+	if err := scanPrefix(tx, uttPrefix(id), func(_, v string) error {
+		var u Utterance
+		if err := json.Unmarshal([]byte(v), &u); err != nil {
+			return err
+		}
+		d.Utterances = append(d.Utterances, u)
+		return nil
+	}); err != nil {
+		return d, err
+	}
+	if err := scanPrefix(tx, eventPrefix(id), func(_, v string) error {
+		d.Events = append(d.Events, json.RawMessage(v))
+		return nil
+	}); err != nil {
+		return d, err
+	}
+	if err := scanPrefix(tx, gapPrefix(id), func(_, v string) error {
+		var g Gap
+		if err := json.Unmarshal([]byte(v), &g); err != nil {
+			return err
+		}
+		d.Gaps = append(d.Gaps, g)
+		return nil
+	}); err != nil {
+		return d, err
+	}
+	err = scanPrefix(tx, hintPrefix(id), func(_, v string) error {
+		var h Hint
+		if err := json.Unmarshal([]byte(v), &h); err != nil {
+			return err
+		}
+		if fv, err := tx.Get(fbKey(id, h.ID)); err == nil {
+			var fb Feedback
+			if json.Unmarshal([]byte(fv), &fb) == nil {
+				h.Feedback = &fb
+			}
+		}
+		d.Hints = append(d.Hints, h)
+		return nil
+	})
+	return d, err
 }
 
 // Calls returns the summaries of every stored call with the given status
@@ -546,7 +557,8 @@ func makePrivate(path string) error {
 
 // LastEventSeq returns the highest event seq stored for a call (0 if none):
 // a call resumed after a crash continues after it, even if the crash came
-// before the summary recorded it.
+// before the summary recorded it. A Journal's projection that keeps no
+// events keeps this number instead (lastEventKey).
 func (s *Store) LastEventSeq(callID CallID) (uint64, error) {
 	if err := checkID("call", callID); err != nil {
 		return 0, err
@@ -554,12 +566,18 @@ func (s *Store) LastEventSeq(callID CallID) (uint64, error) {
 	var last uint64
 	err := s.db.View(func(tx *buntdb.Tx) error {
 		prefix := eventPrefix(callID)
-		return tx.DescendLessOrEqual("", prefix+"99999999999999999999", func(k, _ string) bool {
+		err := tx.DescendLessOrEqual("", prefix+"99999999999999999999", func(k, _ string) bool {
 			if strings.HasPrefix(k, prefix) {
 				last, _ = strconv.ParseUint(k[len(prefix):], 10, 64)
 			}
 			return false
 		})
+		if err != nil {
+			return err
+		}
+		kept, err := readSeq(tx, lastEventKey(callID))
+		last = max(last, kept)
+		return err
 	})
 	return last, wrapDB(err)
 }
