@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -139,6 +140,9 @@ func (r *recorder) lines(parts ...string) []string {
 }
 
 func TestTheServerLogReachesSlogAtItsLevel(t *testing.T) {
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
+	noHost := &net.OpError{Op: "dial", Net: "tcp", Err: &net.DNSError{Err: "no such host", Name: "n2.invalid", IsNotFound: true}}
+	routeErr := func(attempt int, err error) string { return fmt.Sprintf(routeConnectErr, attempt, err) }
 	for _, tc := range []struct {
 		name  string
 		log   func(l *serverLog)
@@ -153,12 +157,22 @@ func TestTheServerLogReachesSlogAtItsLevel(t *testing.T) {
 		{"debug is dropped unless debug is on", func(l *serverLog) { l.Debugf("detail") }, slog.LevelInfo, ""},
 		{"debug is Debug when debug is on", func(l *serverLog) { l.Debugf("detail") }, slog.LevelDebug, "DEBUG detail"},
 		{"a trace is Debug when debug is on", func(l *serverLog) { l.Tracef("frame") }, slog.LevelDebug, "DEBUG frame"},
+		{"a route refused while the cluster forms is Debug", func(l *serverLog) { l.Errorf(routeConnectErr, 1, refused) }, slog.LevelInfo, ""},
+		{"a route refused once the cluster formed is Warn", func(l *serverLog) { l.formed.Store(true); l.Errorf(routeConnectErr, 1, refused) }, slog.LevelInfo, "WARN " + routeErr(1, refused)},
+		{"a lost peer's refusals are Warn once a minute, not every second", func(l *serverLog) {
+			l.formed.Store(true)
+			for a := 2; a <= 120; a++ {
+				l.Errorf(routeConnectErr, a, refused)
+			}
+		}, slog.LevelInfo, "WARN " + routeErr(60, refused) + "\nWARN " + routeErr(120, refused)},
+		{"a route to a host that does not resolve is an Error while the cluster forms", func(l *serverLog) { l.Errorf(routeConnectErr, 1, noHost) }, slog.LevelInfo, "ERROR " + routeErr(1, noHost)},
+		{"notices while JetStream restarts are Debug", func(l *serverLog) { l.started.Store(true); l.quiet.Store(true); l.Noticef("Restored %d messages", 21) }, slog.LevelInfo, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRecorder(tc.level)
 			tc.log(newServerLog(slog.New(r)))
-			got := r.lines()
-			if tc.want == "" && len(got) != 0 || tc.want != "" && (len(got) != 1 || got[0] != tc.want) {
+			got := strings.Join(r.lines(), "\n")
+			if got != tc.want {
 				t.Errorf("logged %q, want %q", got, tc.want)
 			}
 		})
@@ -501,5 +515,186 @@ func TestStartSaysWhichURLIsUnreachable(t *testing.T) {
 	t.Log(err)
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Start gave up after %s", d)
+	}
+}
+
+// mountSmallDisk mounts a tmpfs of size bytes at a new directory, for a
+// real full disk; the test is skipped where mounting is not allowed.
+func mountSmallDisk(t *testing.T, size int) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
+		t.Skipf("cannot mount a tmpfs for a full disk (needs root): %v", err)
+	}
+	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
+	return dir
+}
+
+// fillDisk writes a file under dir until the disk is full and returns its
+// path.
+func fillDisk(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			return path
+		}
+	}
+}
+
+// TestASingleNodeWritesAgainOnceItsFullDiskHasRoom: a write that failed on a
+// full disk leaves nats-server's stream refusing every write until
+// JetStream starts again; the node restarts it by itself once the disk has
+// room, the records from before are still there, and an ordered consumer
+// (what the projection reads with) goes on delivering.
+func TestASingleNodeWritesAgainOnceItsFullDiskHasRoom(t *testing.T) {
+	disk := mountSmallDisk(t, 16<<20)
+	logs := newRecorder(slog.LevelInfo)
+	n, err := Start(context.Background(), Config{DataDir: filepath.Join(disk, "data"), Node: "solo", ReadyTimeout: 5 * time.Second, Logger: slog.New(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cons, err := n.JetStream().OrderedConsumer(ctx, CallsStream, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The projection's settings: short pulls, a heartbeat a second.
+	it, err := cons.Messages(jetstream.PullExpiry(5*time.Second), jetstream.PullHeartbeat(time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Stop()
+	delivered := make(chan string, 1024)
+	go func() {
+		for {
+			m, err := it.Next()
+			if err != nil {
+				return
+			}
+			delivered <- m.Subject()
+			_ = m.Ack()
+		}
+	}()
+
+	// The engine follows call owners with a watcher of their bucket.
+	w, err := n.Owners().WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	// A record per write, a few hundred bytes each, as the journal's are.
+	record := func(i int) error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := n.JetStream().Publish(ctx, fmt.Sprintf("earshot.call.c1.r%d", i), make([]byte, 512))
+		return err
+	}
+	const before = 20
+	for i := range before {
+		if err := record(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filler := fillDisk(t, disk)
+	i := before
+	for ; ; i++ {
+		if err := record(i); err != nil {
+			break
+		}
+		if i > before+100_000 {
+			t.Fatal("JetStream acknowledged 100,000 records on a full disk")
+		}
+	}
+	// Once a write failed, nothing is acknowledged while the disk is full,
+	// even after the node's checks have seen the fault.
+	eventually(t, 10*time.Second, func() error {
+		if n.StoreError() == "" {
+			return errors.New("the node does not report a store error")
+		}
+		return nil
+	})
+	if _, err := n.Status(ctx); !errors.Is(err, ErrNotReady) || !strings.Contains(err.Error(), "write error") {
+		t.Errorf("Status on a full disk: err %v, want ErrNotReady naming the write error", err)
+	}
+	for range 3 {
+		if err := record(i); err == nil {
+			t.Fatal("JetStream acknowledged a record while the disk was full")
+		}
+		time.Sleep(healInterval / 2)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	freed := time.Now()
+	eventually(t, 20*time.Second, func() error { return record(i) })
+	t.Logf("first record acknowledged %.1f s after the disk had room", time.Since(freed).Seconds())
+
+	info, err := n.Calls().Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every record acknowledged before the disk filled is still there.
+	if got := info.State.Msgs; got < before+1 {
+		t.Errorf("the stream holds %d records after the restart, want at least %d", got, before+1)
+	}
+	want := fmt.Sprintf("earshot.call.c1.r%d", i)
+	timeout := time.After(15 * time.Second)
+	for got := ""; got != want; {
+		select {
+		case got = <-delivered:
+		case <-timeout:
+			t.Fatalf("the ordered consumer did not deliver %s, written after the restart", want)
+		}
+	}
+	eventually(t, 10*time.Second, func() error {
+		if e := n.StoreError(); e != "" {
+			return fmt.Errorf("store error still reported: %s", e)
+		}
+		return nil
+	})
+	if l := logs.lines("ERROR JetStream cannot write its store"); len(l) != 1 {
+		t.Errorf("the loss was logged %d times at Error, want once: %q", len(l), l)
+	}
+	if l := logs.lines("INFO JetStream writes again", "node=solo"); len(l) != 1 {
+		t.Errorf("the recovery was logged %d times at Info, want once: %q", len(l), l)
+	}
+	if l := logs.lines("INFO", "restore for stream"); len(l) != 0 {
+		t.Errorf("the restart's banner and restore notices reached Info: %q", l)
+	}
+	// The memory streams do not come back from files: the node made them
+	// again.
+	if _, err := n.Live().Info(ctx); err != nil {
+		t.Errorf("the live stream after the restart: %v", err)
+	}
+	if _, err := n.Nodes().Put(ctx, "solo", []byte("{}")); err != nil {
+		t.Errorf("a heartbeat after the restart: %v", err)
+	}
+	if _, err := n.Owners().Put(ctx, "c1", []byte("solo")); err != nil {
+		t.Fatalf("claiming a call after the restart: %v", err)
+	}
+	watched := time.Now()
+	select {
+	case e := <-w.Updates():
+		if e == nil || e.Key() != "c1" {
+			t.Errorf("the owners' watcher delivered %v, want c1", e)
+		}
+		t.Logf("the owners' watcher delivered a claim %.1f s after it was made", time.Since(watched).Seconds())
+	case <-time.After(20 * time.Second):
+		t.Error("the owners' watcher delivered nothing written after the restart")
+	}
+	if _, err := n.Status(ctx); err != nil {
+		t.Errorf("Status after the recovery: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -96,6 +98,12 @@ type serverLog struct {
 	log     *slog.Logger
 	debug   bool
 	started atomic.Bool // "Server is ready" was logged: the banner is over
+	// formed is set once Start has returned: the cluster had a quorum and
+	// every peer it waited for had started.
+	formed atomic.Bool
+	// quiet is set while the node restarts JetStream: its notices (the
+	// banner again, a line per stream restored) go to Debug.
+	quiet atomic.Bool
 
 	mu   sync.Mutex
 	last string
@@ -132,7 +140,9 @@ func (l *serverLog) lastError() string {
 // user starting `earshot serve` needs "Server is ready", not the banner.
 func (l *serverLog) Noticef(format string, v ...any) {
 	level := slog.LevelInfo
-	if !l.started.Load() {
+	if l.quiet.Load() {
+		level = slog.LevelDebug
+	} else if !l.started.Load() {
 		if strings.HasPrefix(format, "Server is ready") {
 			l.started.Store(true)
 		} else {
@@ -143,8 +153,45 @@ func (l *serverLog) Noticef(format string, v ...any) {
 }
 func (l *serverLog) Warnf(format string, v ...any) { l.emit(slog.LevelWarn, format, v) }
 func (l *serverLog) Errorf(format string, v ...any) {
+	if format == routeConnectErr {
+		l.emit(l.routeErrLevel(v), format, v)
+		return
+	}
 	l.keep(format, v)
 	l.emit(slog.LevelError, format, v)
+}
+
+// routeConnectErr is nats-server's format (route.go, connectToRoute) for a
+// failed attempt to connect to a peer's cluster port; its arguments are
+// the attempt number and the error.
+const routeConnectErr = "Error trying to connect to route (attempt %v): %v"
+
+// routeReportEvery is how many refused attempts to reach a peer that
+// was lost make one Warn: nats-server tries every second and reports each.
+const routeReportEvery = 60
+
+// routeErrLevel picks the level of a failed route connection. A refused
+// one while the cluster forms is expected (the peer's process has not
+// opened its port yet) and is Debug; a refused one later means a peer is
+// down, which is a Warn (the node's own loss of quorum is reported
+// elsewhere), once a minute rather than every second. Any other failure
+// (no such host, a timeout through a firewall) is likely a configuration
+// error and stays an Error.
+func (l *serverLog) routeErrLevel(v []any) slog.Level {
+	if len(v) != 2 {
+		return slog.LevelError
+	}
+	err, _ := v[1].(error)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return slog.LevelError
+	}
+	if !l.formed.Load() {
+		return slog.LevelDebug
+	}
+	if attempt, ok := v[0].(int); ok && attempt != 1 && attempt%routeReportEvery != 0 {
+		return slog.LevelDebug
+	}
+	return slog.LevelWarn
 }
 func (l *serverLog) Fatalf(format string, v ...any) {
 	l.keep(format, v)

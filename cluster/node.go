@@ -79,6 +79,10 @@ type Node struct {
 	size     int
 	replicas int
 
+	fault     atomic.Pointer[string] // StoreError; nil when none
+	stopWatch context.CancelFunc     // stops watchStore; nil if not started
+	watchDone chan struct{}          // closed when watchStore returns
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -109,6 +113,12 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.warnAboutReplicas()
+	if n.ns != nil {
+		n.serverLg.formed.Store(true)
+		wctx, stop := context.WithCancel(context.Background())
+		n.stopWatch, n.watchDone = stop, make(chan struct{})
+		go n.watchStore(wctx)
+	}
 	n.log.Info("cluster node started", "embedded", n.Embedded(), "cluster_size", n.size, "replicas", n.replicas, "server_version", n.nc.ConnectedServerVersion())
 	return n, nil
 }
@@ -192,47 +202,60 @@ func (n *Node) waitJetStream(ctx context.Context) error {
 	}
 }
 
+// streams are the configurations of the streams and buckets.
+type streams struct {
+	calls, live   jetstream.StreamConfig
+	owners, nodes jetstream.KeyValueConfig
+}
+
+func (n *Node) streamConfigs() streams {
+	return streams{
+		calls: jetstream.StreamConfig{
+			Name:        CallsStream,
+			Description: "Records of calls: earshot.call.<id>.<kind>.",
+			Subjects:    []string{CallsSubjects},
+			Storage:     jetstream.FileStorage,
+			Replicas:    n.replicas,
+			MaxAge:      n.cfg.MaxAge,
+			Duplicates:  duplicateWindow,
+			AllowMsgTTL: true, // every server Start accepts is 2.11 or newer
+			// A call's summary is rewritten at every checkpoint; each one
+			// rolls up its subject, so the stream keeps the newest only.
+			AllowRollup: true,
+		},
+		live: jetstream.StreamConfig{
+			Name:        LiveStream,
+			Description: "Live events of calls: earshot.live.<id>.<kind>.",
+			Subjects:    []string{LiveSubjects},
+			Storage:     jetstream.MemoryStorage,
+			Replicas:    n.replicas,
+			MaxAge:      liveMaxAge,
+			MaxBytes:    liveMaxBytes,
+			Discard:     jetstream.DiscardOld,
+			Duplicates:  duplicateWindow,
+		},
+		owners: jetstream.KeyValueConfig{
+			Bucket:      OwnersBucket,
+			Description: "The node that owns each call.",
+			History:     1,
+			Storage:     jetstream.FileStorage,
+			Replicas:    n.replicas,
+		},
+		nodes: jetstream.KeyValueConfig{
+			Bucket:      NodesBucket,
+			Description: "Heartbeats of the live nodes.",
+			History:     1,
+			TTL:         NodeTTL,
+			Storage:     jetstream.MemoryStorage, // heartbeats are worthless after a restart
+			Replicas:    n.replicas,
+		},
+	}
+}
+
 // setup creates or updates the streams and buckets, in order.
 func (n *Node) setup(ctx context.Context) error {
-	calls := jetstream.StreamConfig{
-		Name:        CallsStream,
-		Description: "Records of calls: earshot.call.<id>.<kind>.",
-		Subjects:    []string{CallsSubjects},
-		Storage:     jetstream.FileStorage,
-		Replicas:    n.replicas,
-		MaxAge:      n.cfg.MaxAge,
-		Duplicates:  duplicateWindow,
-		AllowMsgTTL: true, // every server Start accepts is 2.11 or newer
-		// A call's summary is rewritten at every checkpoint; each one
-		// rolls up its subject, so the stream keeps the newest only.
-		AllowRollup: true,
-	}
-	live := jetstream.StreamConfig{
-		Name:        LiveStream,
-		Description: "Live events of calls: earshot.live.<id>.<kind>.",
-		Subjects:    []string{LiveSubjects},
-		Storage:     jetstream.MemoryStorage,
-		Replicas:    n.replicas,
-		MaxAge:      liveMaxAge,
-		MaxBytes:    liveMaxBytes,
-		Discard:     jetstream.DiscardOld,
-		Duplicates:  duplicateWindow,
-	}
-	owners := jetstream.KeyValueConfig{
-		Bucket:      OwnersBucket,
-		Description: "The node that owns each call.",
-		History:     1,
-		Storage:     jetstream.FileStorage,
-		Replicas:    n.replicas,
-	}
-	nodes := jetstream.KeyValueConfig{
-		Bucket:      NodesBucket,
-		Description: "Heartbeats of the live nodes.",
-		History:     1,
-		TTL:         NodeTTL,
-		Storage:     jetstream.MemoryStorage, // heartbeats are worthless after a restart
-		Replicas:    n.replicas,
-	}
+	c := n.streamConfigs()
+	calls, live, owners, nodes := c.calls, c.live, c.owners, c.nodes
 	for _, step := range []func() error{
 		func() error { return place(ctx, n, CallsStream, &n.calls, n.js.CreateOrUpdateStream, calls) },
 		func() error { return place(ctx, n, LiveStream, &n.live, n.js.CreateOrUpdateStream, live) },
@@ -433,6 +456,12 @@ func (n *Node) Close() error {
 // leave the drain waiting out its timeout.
 func (n *Node) shutdown() error {
 	n.closed.Store(true)
+	// The watch first: a JetStream restart under the drain would leave
+	// pending publishes unanswered until the drain times out.
+	if n.stopWatch != nil {
+		n.stopWatch()
+		<-n.watchDone
+	}
 	var err error
 	if n.nc != nil {
 		if derr := n.nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {

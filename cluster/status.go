@@ -26,6 +26,9 @@ type Status struct {
 	Peers    []Peer         `json:"peers"`
 	Replicas int            `json:"replicas"`
 	Streams  []StreamStatus `json:"streams"`
+	// StoreError says why the embedded server cannot write its files (a
+	// full disk): a stream answers its info requests but takes no record.
+	StoreError string `json:"store_error,omitempty"`
 }
 
 // Peer is one node as a group's leader (or this node) sees it.
@@ -100,6 +103,9 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 			st.Peers = append([]Peer{{Name: ss.Leader, Current: ss.Leader != ""}}, ss.Peers...)
 		}
 		st.Streams = append(st.Streams, ss)
+	}
+	if st.StoreError = n.StoreError(); st.StoreError != "" {
+		errs = append(errs, fmt.Errorf("the store takes no writes: %s", st.StoreError))
 	}
 	if len(errs) > 0 {
 		return st, fmt.Errorf("%w: %w", ErrNotReady, errors.Join(errs...))
