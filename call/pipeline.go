@@ -236,8 +236,9 @@ func (p *Pipeline) resume() error {
 	start := p.cfg.Start
 	p.muted = true
 	for ch, c := range p.ch {
-		if err := p.fastForward(c, start, p.cfg.Resume[ch]); err != nil {
-			return fmt.Errorf("call: fast-forward to %v: %w", start, err)
+		r := p.cfg.Resume[ch]
+		if err := p.fastForward(c, r.from(start), r); err != nil {
+			return fmt.Errorf("call: fast-forward to %v: %w", r.from(start), err)
 		}
 	}
 	p.tick(start)
@@ -249,8 +250,8 @@ func (p *Pipeline) resume() error {
 		}
 		c.extractor.ContinueNoiseFloor(r.NoiseFloorDBFS)
 		if r.Speaking {
-			ev := c.vad.ContinueSpeech(start)
-			if err := p.vadEvent(c, ev, start); err != nil {
+			ev := c.vad.ContinueSpeech(r.from(start))
+			if err := p.vadEvent(c, ev, r.from(start)); err != nil {
 				return err
 			}
 			c.resumed = &ev
@@ -438,6 +439,39 @@ func (p *Pipeline) release() {
 		p.deps.Recognizers.Put(c.rec)
 		c.rec, c.gate = nil, nil
 	}
+}
+
+// OpenSince is where the utterance a channel is in the middle of began
+// (with its pre-roll), until its final (stt.Gate.Unfinished); false when
+// the channel is not in an utterance, it is longer than the gate holds,
+// or the channel has no recognizer. Audio from there on is not yet a transcript: an
+// engine keeps it unacknowledged, so that a pipeline continuing the call
+// elsewhere hears the utterance whole.
+func (p *Pipeline) OpenSince(ch protocol.Channel) (time.Duration, bool) {
+	if !ch.Valid() || p.finished || p.closed {
+		return 0, false
+	}
+	g := p.ch[ch].gate
+	if g == nil {
+		return 0, false
+	}
+	return g.Unfinished()
+}
+
+// LiveState is where channel ch stands now, for a checkpoint of a running
+// call: its noise floor, whether it is speaking, and what its recognizer
+// has learned of the voice. A pipeline continuing the call from the
+// checkpoint starts from it (Config.Resume), as from a Finish's record.
+func (p *Pipeline) LiveState(ch protocol.Channel) ChannelState {
+	if !ch.Valid() || p.finished || p.closed {
+		return ChannelState{}
+	}
+	c := p.ch[ch]
+	st := ChannelState{NoiseFloorDBFS: c.extractor.NoiseFloorDBFS(), Speaking: c.vad.Speaking()}
+	if a, ok := c.rec.(stt.Adaptive); ok {
+		st.Adaptation = a.Adaptation()
+	}
+	return st
 }
 
 // RedactionState is where the call's redaction stands: the payment

@@ -104,6 +104,20 @@ type ChannelState struct {
 	// call time OpenSpeechFrom, so the next pipeline decodes it whole.
 	OpenSpeech     []int16
 	OpenSpeechFrom time.Duration
+	// HeardTo, when non-zero and before Config.Start, is the call time up
+	// to which this channel was analysed: a checkpoint taken in the middle
+	// of an utterance leaves the utterance's audio unacknowledged, so the
+	// endpoint resends it and the next pipeline hears it whole from here
+	// (the other channel goes on from Start).
+	HeardTo time.Duration
+}
+
+// from is the call time the channel's next pipeline starts at.
+func (r ChannelState) from(start time.Duration) time.Duration {
+	if r.HeardTo > 0 && r.HeardTo < start {
+		return r.HeardTo
+	}
+	return start
 }
 
 // SegmentsWire returns the speech segments in their wire form.

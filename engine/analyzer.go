@@ -28,6 +28,14 @@ type Analyzer interface {
 	// Finish flushes the call at call time at and returns the last events
 	// and the call's record.
 	Finish(at time.Duration) ([]protocol.Event, call.Record, error)
+	// OpenSince is where the utterance channel ch is in the middle of
+	// began, while the pipeline can still decode it whole; false when none
+	// (call.Pipeline.OpenSince). The ack stops there (ackhold.go).
+	OpenSince(ch protocol.Channel) (time.Duration, bool)
+	// LiveState is where channel ch stands now (noise floor, speaking,
+	// the recognizer's adaptation), kept with each checkpoint so a pipeline
+	// resumed from it starts there (call.Pipeline.LiveState).
+	LiveState(ch protocol.Channel) call.ChannelState
 	// RedactionState is where redaction stands, kept with each checkpoint.
 	RedactionState() insights.RedactorState
 	// Close releases the pipeline's resources (recognizers back to their pool).

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync"
@@ -264,6 +265,23 @@ func (s *Server) claimCall(callID string) error {
 		return fmt.Errorf("%w: %w", ErrStorage, err)
 	}
 	return nil
+}
+
+// confirmOwner says whether this node may still write callID (always,
+// without a cluster): node is the one that owns it instead, if known; an
+// error means the owners bucket could not be asked (no quorum).
+func (s *Server) confirmOwner(callID string) (node string, err error) {
+	if s.owners == nil {
+		return "", nil
+	}
+	// Short: a session asks while its writes fail, from its own goroutine.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	err = s.owners.confirm(ctx, callID)
+	if e, ok := errors.AsType[errOwnedElsewhere](err); ok {
+		return e.node, nil
+	}
+	return "", err
 }
 
 func (s *Server) ownedElsewhere(callID string) (string, bool) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -192,6 +193,18 @@ func TestKilledServerKeepsFinishedCalls(t *testing.T) {
 	eventTypes(t, d.Events)
 	if d.Frames != 800 || d.FramesLost != 0 {
 		t.Errorf("cut call stored %d frames, %d lost", d.Frames, d.FramesLost)
+	}
+	// The kill came in the middle of an utterance (testAnalyzer: one per
+	// 25 agent frames), whose audio was never acknowledged: the endpoint
+	// resent it and the new engine heard it whole, so the call has the
+	// utterances of an uncut one, each on its 500 ms boundary.
+	if len(d.Utterances) != 16 {
+		t.Errorf("cut call has %d utterances, want 16 as uncut", len(d.Utterances))
+	}
+	for _, u := range d.Utterances {
+		if end := u["end"].(float64); math.Abs(end*2-math.Round(end*2)) > 0.001 {
+			t.Errorf("utterance %v ends off its 500 ms boundary: heard in two parts", u)
+		}
 	}
 	// Nobody resumes the orphan: after the resume window it is ended.
 	waitFor(t, "the orphaned call to end", 20*time.Second, func() bool {

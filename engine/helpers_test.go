@@ -38,9 +38,11 @@ const (
 
 // testAnalyzer stands in for the recognizer pipeline where a test is about
 // the server (protocol, storage, faults), not the analysis: it is exact and
-// fast. Every 25th agent frame ends an "utterance", every 100th gives a hint.
+// fast. Every 25th agent frame ends an "utterance", every 100th gives a hint;
+// an utterance is open (OpenSince) from the frame after the last one ended.
 type testAnalyzer struct {
 	frames   [2]int
+	openFrom time.Duration
 	gaps     int
 	bigEvent int // bytes of padding per event; >0 emits one event per agent frame
 }
@@ -76,6 +78,9 @@ func (a *testAnalyzer) Push(ch protocol.Channel, frame []float32, at time.Durati
 			Data: protocol.Partial{Speaker: protocol.ChannelAgent, Start: 0, End: end.Seconds(), Text: strings.Repeat("x", a.bigEvent)}})
 	}
 	n := a.frames[0]
+	if n%25 == 1 {
+		a.openFrom = at
+	}
 	if n%25 == 0 {
 		evs = append(evs, protocol.Event{Type: protocol.EventTranscriptFinal, T: end, Data: protocol.Utterance{
 			Speaker: protocol.ChannelAgent, Start: (end - 500*time.Millisecond).Seconds(), End: end.Seconds(),
@@ -98,8 +103,12 @@ func (a *testAnalyzer) Finish(at time.Duration) ([]protocol.Event, call.Record, 
 	return []protocol.Event{{Type: protocol.EventDynamics, T: at, Data: protocol.DynamicsSnapshot{Event: "snapshot"}}},
 		call.Record{Dynamics: insights.Dynamics{TalkRatio: 0.5}, Sentiment: insights.SentimentSummary{Caller: -0.25, Trend: -0.2}}, nil
 }
-func (a *testAnalyzer) RedactionState() insights.RedactorState { return insights.RedactorState{} }
-func (a *testAnalyzer) Close() error                           { return nil }
+func (a *testAnalyzer) OpenSince(ch protocol.Channel) (time.Duration, bool) {
+	return a.openFrom, ch == protocol.ChannelAgent && a.frames[0]%25 != 0
+}
+func (a *testAnalyzer) LiveState(protocol.Channel) call.ChannelState { return call.ChannelState{} }
+func (a *testAnalyzer) RedactionState() insights.RedactorState       { return insights.RedactorState{} }
+func (a *testAnalyzer) Close() error                                 { return nil }
 
 type testArticles struct{}
 

@@ -298,26 +298,82 @@ func (s *Server) attach(start protocol.Control, c *ingestConn, token string) (*s
 	return nil, 0, fmt.Errorf("call %s keeps ending", start.CallID)
 }
 
+// pendingStart is a start being prepared outside the server's lock.
+type pendingStart struct {
+	token string
+	done  chan struct{} // closed when it is decided
+}
+
 // sessionFor returns the live session of start's call, restoring one from
-// the store after a restart or creating a new call.
+// the store after a restart or creating a new call. The store and the
+// owners bucket are asked outside the server's lock, so a start waiting on
+// JetStream holds up no other call.
 func (s *Server) sessionFor(start protocol.Control, token string) (*session, error) {
+	for {
+		sess, pending, err := s.liveSessionFor(start, token)
+		if sess != nil || err != nil {
+			return sess, err
+		}
+		if pending == nil {
+			break
+		}
+		<-pending // another start of this call is being decided
+	}
+	c, err := s.prepareCall(start)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	close(s.starting[start.CallID].done)
+	delete(s.starting, start.CallID)
+	if err != nil {
+		return nil, err
+	}
+	if s.draining {
+		// Stored and claimed: resumable on the next start of this engine
+		// or on another node.
+		return nil, ErrShuttingDown
+	}
+	delete(s.orphans, start.CallID)
+	sess := newSession(s, c, token)
+	s.hub.OpenCall(sess.id, sess.agentID, c.LastSeq)
+	s.sessions[sess.id] = sess
+	s.sessWG.Add(1)
+	go sess.run()
+	return sess, nil
+}
+
+// liveSessionFor is the part of sessionFor under the lock: the running
+// session of the call, or a start of it being decided to wait for, or
+// else the call is marked as starting here (both nil).
+func (s *Server) liveSessionFor(start protocol.Control, token string) (*session, <-chan struct{}, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.draining {
-		return nil, ErrShuttingDown
-	}
-	if _, live := s.sessions[start.CallID]; !live && s.waitingCalls(token) >= s.cfg.MaxWaitingCalls {
-		return nil, fmt.Errorf("%w: %d calls of this token have not sent audio yet", errTooManyWaiting, s.cfg.MaxWaitingCalls)
+		return nil, nil, ErrShuttingDown
 	}
 	if sess, ok := s.sessions[start.CallID]; ok {
 		if sess.agentID != start.AgentID {
-			return nil, auth.ErrForbidden
+			return nil, nil, auth.ErrForbidden
 		}
 		if !start.Resume {
-			return nil, ErrCallActive
+			return nil, nil, ErrCallActive
 		}
-		return sess, nil
+		return sess, nil, nil
 	}
+	if p, ok := s.starting[start.CallID]; ok {
+		return nil, p.done, nil
+	}
+	if s.waitingCalls(token) >= s.cfg.MaxWaitingCalls {
+		return nil, nil, fmt.Errorf("%w: %d calls of this token have not sent audio yet", errTooManyWaiting, s.cfg.MaxWaitingCalls)
+	}
+	s.starting[start.CallID] = pendingStart{token: token, done: make(chan struct{})}
+	return nil, nil, nil
+}
+
+// prepareCall checks start against the stored call and makes it this
+// node's: a new call is claimed and created, a resumed one claimed (only
+// a start that passed every check may take a call over from the node
+// running it) and brought up to date.
+func (s *Server) prepareCall(start protocol.Control) (store.Call, error) {
 	c, err := s.store.GetCall(store.CallID(start.CallID))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -326,48 +382,36 @@ func (s *Server) sessionFor(start protocol.Control, token string) (*session, err
 		c = store.Call{ID: store.CallID(start.CallID), AgentID: store.AgentID(start.AgentID), StartedAt: time.Now().UTC(), Status: store.StatusLive,
 			Ack: -1, SampleRate: start.SampleRate, Encoding: start.Encoding, Categories: []string{}, Node: s.nodeName()}
 		if err := s.claimCall(start.CallID); err != nil {
-			return nil, err
+			return c, err
 		}
-		if err := s.store.CreateCall(c); err != nil {
-			return nil, err
-		}
+		return c, s.store.CreateCall(c)
 	case err != nil:
-		return nil, err
-	default:
-		if string(c.AgentID) != start.AgentID {
-			return nil, auth.ErrForbidden
-		}
-		resumable := c.Status == store.StatusLive || c.EndReason == protocol.EndShutdown
-		if !start.Resume {
-			return nil, fmt.Errorf("%w: call_id %s already used", ErrProtocol, start.CallID)
-		}
-		if !resumable {
-			return nil, fmt.Errorf("%w: %s", ErrCallEnded, start.CallID)
-		}
-		if c.SampleRate != start.SampleRate || c.Encoding != start.Encoding {
-			return nil, fmt.Errorf("%w: resume must keep sample_rate and encoding", ErrProtocol)
-		}
-		// Only a resume that passed every check may take the call over
-		// from the node running it.
-		if err := s.claimCall(start.CallID); err != nil {
-			return nil, err
-		}
-		// The call runs here now, also when another node ran it before
-		// (its endpoint lost that node and came here to resume).
-		c.Status, c.EndReason, c.EndedAt, c.Node = store.StatusLive, "", nil, s.nodeName()
-		last, err := s.store.LastEventSeq(c.ID)
-		if err != nil {
-			return nil, err
-		}
-		c.LastSeq = max(c.LastSeq, last)
-		delete(s.orphans, start.CallID)
+		return c, err
 	}
-	sess := newSession(s, c, token)
-	s.hub.OpenCall(sess.id, sess.agentID, c.LastSeq)
-	s.sessions[sess.id] = sess
-	s.sessWG.Add(1)
-	go sess.run()
-	return sess, nil
+	if string(c.AgentID) != start.AgentID {
+		return c, auth.ErrForbidden
+	}
+	if !start.Resume {
+		return c, fmt.Errorf("%w: call_id %s already used", ErrProtocol, start.CallID)
+	}
+	if c.Status != store.StatusLive && c.EndReason != protocol.EndShutdown {
+		return c, fmt.Errorf("%w: %s", ErrCallEnded, start.CallID)
+	}
+	if c.SampleRate != start.SampleRate || c.Encoding != start.Encoding {
+		return c, fmt.Errorf("%w: resume must keep sample_rate and encoding", ErrProtocol)
+	}
+	if err := s.claimCall(start.CallID); err != nil {
+		return c, err
+	}
+	// The call runs here now, also when another node ran it before (its
+	// endpoint lost that node and came here to resume).
+	c.Status, c.EndReason, c.EndedAt, c.Node = store.StatusLive, "", nil, s.nodeName()
+	last, err := s.store.LastEventSeq(c.ID)
+	if err != nil {
+		return c, err
+	}
+	c.LastSeq = max(c.LastSeq, last)
+	return c, nil
 }
 
 // resumeCatchUpTimeout bounds a resume's wait for the projection to apply
@@ -407,6 +451,11 @@ func (s *Server) waitingCalls(token string) int {
 	n := 0
 	for _, sess := range s.sessions {
 		if sess.tokenKey == token && !sess.streaming.Load() {
+			n++
+		}
+	}
+	for _, p := range s.starting {
+		if p.token == token {
 			n++
 		}
 	}

@@ -115,6 +115,39 @@ func (o *owners) claim(ctx context.Context, callID string) error {
 	return fmt.Errorf("claiming call %s: the owner changed %d times in a row", callID, ownerClaimTries)
 }
 
+// errOwnedElsewhere is confirm's answer when another node owns the call.
+type errOwnedElsewhere struct{ node string }
+
+func (e errOwnedElsewhere) Error() string { return "call owned by node " + e.node }
+
+// confirm makes sure, with the quorum, that this node may write callID:
+// it owns the key (confirmed by a compare-and-set of the same value, as in
+// claim), or nobody does (then it claims it). Unlike claim it never takes
+// a call over: another node's key gives errOwnedElsewhere. A node writing
+// after its writes failed (cut off, then healed) checks this first, as its
+// watch of the bucket may not yet show what changed meanwhile.
+func (o *owners) confirm(ctx context.Context, callID string) error {
+	key := bucketKey(callID)
+	e, err := o.kv.Get(ctx, key)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		_, err = o.kv.Create(ctx, key, []byte(o.node))
+	case err != nil:
+	case string(e.Value()) != o.node:
+		o.noteOwner(key, string(e.Value()))
+		return errOwnedElsewhere{string(e.Value())}
+	default:
+		_, err = o.kv.Update(ctx, key, []byte(o.node), e.Revision())
+	}
+	if err != nil {
+		// A key changed between the read and the write is another node's
+		// claim: the next confirm reads it.
+		return fmt.Errorf("confirming the owner of call %s: %w", callID, err)
+	}
+	o.noteOwner(key, o.node)
+	return nil
+}
+
 // noteOwner records a claim at once, before the watch reports it, so a
 // session never sees its own call as owned elsewhere.
 func (o *owners) noteOwner(key, node string) {

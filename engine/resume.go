@@ -20,7 +20,8 @@ import (
 func storedChannels(in [2]call.ChannelState) []store.ChannelState {
 	out := make([]store.ChannelState, len(in))
 	for i, c := range in {
-		out[i] = store.ChannelState{NoiseFloorDBFS: c.NoiseFloorDBFS, Speaking: c.Speaking, Adaptation: c.Adaptation}
+		out[i] = store.ChannelState{NoiseFloorDBFS: c.NoiseFloorDBFS, Speaking: c.Speaking, Adaptation: c.Adaptation,
+			HeardTo: c.HeardTo.Round(time.Millisecond)}
 		if len(c.OpenSpeech) > 0 {
 			b := make([]byte, 2*len(c.OpenSpeech))
 			for j, v := range c.OpenSpeech {
@@ -37,7 +38,7 @@ func storedChannels(in [2]call.ChannelState) []store.ChannelState {
 func pipelineChannels(in [2]store.ChannelState) (out [2]call.ChannelState) {
 	for i, c := range in {
 		out[i] = call.ChannelState{NoiseFloorDBFS: c.NoiseFloorDBFS, Speaking: c.Speaking, Adaptation: c.Adaptation,
-			OpenSpeechFrom: c.OpenSpeechFrom}
+			OpenSpeechFrom: c.OpenSpeechFrom, HeardTo: c.HeardTo}
 		if len(c.OpenSpeech) > 0 {
 			pcm := make([]int16, len(c.OpenSpeech)/2)
 			for j := range pcm {

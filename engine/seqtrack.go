@@ -32,7 +32,10 @@ type seqTracker struct {
 	// a range declared lost after they arrived.
 	received int64
 	lost     int64 // seqs declared lost (counted when declared)
-	maxSeq   int64 // the highest seq seen or declared
+	// lostThrough is the end of the last declared-lost range the ack
+	// moved over: below it, what an earlier ack counted is not known.
+	lostThrough int64
+	maxSeq      int64 // the highest seq seen or declared
 	// maxAhead is how far above the ack a seq may be: the seqs of the
 	// longest possible call. Beyond it the endpoint is broken or hostile.
 	maxAhead int64
@@ -42,7 +45,17 @@ type seqTracker struct {
 }
 
 func newSeqTracker(ack, received, lost, maxAhead int64) *seqTracker {
-	return &seqTracker{ack: ack, received: received, lost: lost, maxSeq: ack, maxAhead: maxAhead}
+	return &seqTracker{ack: ack, received: received, lost: lost, maxSeq: ack, maxAhead: maxAhead, lostThrough: ack}
+}
+
+// receivedThrough is what received would be with the ack at a, for an ack
+// held back below the one reached: false unless every seq in (a, ack]
+// arrived (none declared lost), which makes the count exact.
+func (t *seqTracker) receivedThrough(a int64) (int64, bool) {
+	if a > t.ack || a < t.lostThrough {
+		return 0, false
+	}
+	return t.received - (t.ack - a), true
 }
 
 // pending is how many frames above the ack arrived.
@@ -145,6 +158,7 @@ func (t *seqTracker) advance() {
 			t.received++
 		case len(t.lostAbove) > 0 && t.lostAbove[0].from <= t.ack+1:
 			t.ack = max(t.ack, t.lostAbove[0].to)
+			t.lostThrough = t.ack
 			t.lostAbove = t.lostAbove[1:]
 		default:
 			if len(t.above) == 0 {

@@ -193,7 +193,11 @@ type Server struct {
 	stopProj func()
 
 	mu       sync.Mutex
-	sessions map[string]*session  // live calls
+	sessions map[string]*session // live calls
+	// starting are the calls whose start is being checked, claimed and
+	// written outside mu (round trips to JetStream in a cluster): a second
+	// start of one waits for the first, and they count as waiting calls.
+	starting map[string]pendingStart
 	orphans  map[string]time.Time // calls a crash left live: resume deadline
 	started  time.Time            // when New ran: the resume window after a restart starts here
 	swept    bool                 // janitor only: stale open speech deleted
@@ -229,7 +233,7 @@ func New(cfg Config) (*Server, error) {
 	m := newMetrics()
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, store: st, db: st, auth: auth.NewAuthority(secret, nil), m: m,
-		sessions: map[string]*session{}, orphans: map[string]time.Time{}, started: time.Now(),
+		sessions: map[string]*session{}, starting: map[string]pendingStart{}, orphans: map[string]time.Time{}, started: time.Now(),
 	}
 	hc := live.HubConfig{QueueSize: cfg.QueueSize, Logger: cfg.Logger,
 		OnSubscribers: func(n int) { m.subscribers.Set(float64(n)) }}
@@ -511,6 +515,13 @@ func (s *Server) endOrphan(id string) {
 	_, active := s.sessions[id]
 	s.mu.Unlock()
 	if active {
+		return
+	}
+	// The projection and the watch of the owners may both be stale (this
+	// node cut off, then healed): only a call the quorum says is this
+	// node's, or nobody's, is ended here.
+	if node, err := s.confirmOwner(id); err != nil || node != "" {
+		s.log.Debug("orphaned call left alone: not this node's to end", "call_id", id, "owner", node, "err", err)
 		return
 	}
 	end := c.StartedAt.Add(c.Audio)

@@ -52,8 +52,9 @@ type attachReply struct {
 const wallSlots = 3000
 
 // recentFrames is how many received frames' capture times a session keeps
-// to place a gap declared by seq in call time.
-const recentFrames = 128
+// to place a gap declared by seq in call time, both channels together,
+// and to find where an utterance in progress began (ackhold.go).
+const recentFrames = 256
 
 // skipGapMin is the jump in a channel's capture time from which the
 // skipped stretch is recorded as a gap ("skipped"): shorter ones are
@@ -84,11 +85,15 @@ type session struct {
 	dec       [2]*channelDecoder
 	// an is the call's pipeline; nil while no endpoint is attached, so a
 	// dropped call holds no recognizers while it waits for its resume.
-	an           Analyzer
-	seq          *seqTracker
-	recent       [recentFrames]seqTime // capture time of recent frames, for gap times
-	recentN      int
-	pushedTo     [2]time.Duration // end of the last frame pushed, per channel
+	an       Analyzer
+	seq      *seqTracker
+	recent   [recentFrames]seqTime // capture time of recent frames, for gap times
+	recentN  int
+	pushedTo [2]time.Duration // end of the last frame pushed, per channel
+	holds    [2]ackHold       // utterances in progress, which the ack stops before
+	// pipelineLive is set while the pipeline analyses the call (between
+	// startPipeline and Finish): its checkpoints hold the ack back.
+	pipelineLive bool
 	audioEnd     time.Duration
 	ackSent      int64
 	ackSentAt    time.Time
@@ -113,6 +118,7 @@ type session struct {
 type seqTime struct {
 	seq int64
 	at  time.Duration
+	ch  protocol.Channel
 }
 
 type wallSlot struct {
@@ -163,6 +169,9 @@ type sessionHost interface {
 	// owners bucket); releaseCall gives up ownership of an ended call.
 	ownedElsewhere(callID string) (node string, ok bool)
 	releaseCall(callID string)
+	// confirmOwner asks the quorum whether the call is still this node's
+	// to write: node is its owner instead, if another.
+	confirmOwner(callID string) (node string, err error)
 }
 
 // sessionDeps is the part of srv its sessions may use.
@@ -184,7 +193,7 @@ func newSession(srv *Server, c store.Call, tokenKey string) *session {
 	}
 	s.writes.onError = srv.m.storeErrors.Inc
 	s.resumedAt = s.audioEnd
-	s.pushedTo = [2]time.Duration{s.audioEnd, s.audioEnd}
+	s.pushedTo = resumePoints(c)
 	for ch := range s.dec {
 		s.dec[ch] = newChannelDecoder(c.SampleRate, c.Encoding)
 	}
@@ -303,7 +312,7 @@ func (s *session) startPipeline() error {
 	if err != nil {
 		return fmt.Errorf("starting pipeline: %w", err)
 	}
-	s.an = an
+	s.an, s.pipelineLive, s.holds = an, true, [2]ackHold{}
 	s.dropOpenSpeech(false) // taken into the pipeline
 	return nil
 }
@@ -319,8 +328,19 @@ func (s *session) suspend() {
 	if err := s.flushPipeline(); err != nil {
 		s.log.Warn("releasing the pipeline of a dropped call", "err", err)
 	}
-	s.an.Close()
-	s.an = nil
+	s.closePipeline()
+}
+
+// closePipeline releases the pipeline, if any: its recognizers go back to
+// the pool, and with it go the utterances it held the ack for.
+func (s *session) closePipeline() {
+	if s.an == nil {
+		return
+	}
+	if err := s.an.Close(); err != nil {
+		s.log.Warn("closing pipeline", "err", err)
+	}
+	s.an, s.pipelineLive, s.holds = nil, false, [2]ackHold{}
 }
 
 // flushPipeline finishes the pipeline at the audio received so far and
@@ -338,6 +358,7 @@ func (s *session) flushPipeline() error {
 		}
 	}
 	s.noteRedaction()
+	s.pipelineLive, s.holds = false, [2]ackHold{}
 	evs, rec, err := s.an.Finish(s.audioEnd)
 	s.publish(evs)
 	s.applyRecord(rec)
@@ -470,7 +491,7 @@ func (s *session) frame(h protocol.FrameHeader, payload []byte) error {
 		s.m.framesDup.Inc()
 		return nil
 	}
-	s.recent[s.recentN%recentFrames] = seqTime{seq, h.At}
+	s.recent[s.recentN%recentFrames] = seqTime{seq, h.At, h.Channel}
 	s.recentN++
 	s.m.framesIn.Inc()
 	s.noteWall(h.At + audio.FrameDuration)
@@ -508,6 +529,7 @@ func (s *session) frame(h protocol.FrameHeader, payload []byte) error {
 	if err != nil {
 		return fmt.Errorf("%w: pipeline: %w", ErrSessionFailed, err)
 	}
+	s.noteOpenSpeech(ch)
 	return nil
 }
 
@@ -592,10 +614,20 @@ func (s *session) tick(now time.Time) bool {
 		s.takenOver(node)
 		return true
 	}
+	if s.writes.failing() && now.Sub(s.ackSentAt) >= s.cfg.AckInterval {
+		// Before the failed writes are tried again: they failed because
+		// this node lost the quorum, and another node may have taken the
+		// call over meanwhile, which the watch of the owners has not
+		// necessarily caught up with when writes work again.
+		if node, err := s.host.confirmOwner(s.id); err == nil && node != "" {
+			s.takenOver(node)
+			return true
+		}
+	}
 	if s.an != nil && s.audioEnd > 0 {
 		s.publish(s.an.Tick(s.audioEnd))
 	}
-	if (s.seq.ack != s.ackSent || s.gaps.dirty || s.writes.failing()) && now.Sub(s.ackSentAt) >= s.cfg.AckInterval {
+	if ack, _ := s.ackPoint(); (ack != s.ackSent || s.gaps.dirty || s.writes.failing()) && now.Sub(s.ackSentAt) >= s.cfg.AckInterval {
 		s.checkpoint()
 	}
 	if s.writes.failing() && (now.Sub(s.writes.since) >= s.cfg.StorageTimeout || len(s.writes.queue) >= maxQueuedWrites) {
@@ -627,9 +659,9 @@ func (s *session) checkpoint() {
 		return
 	}
 	if s.conn != nil {
-		s.conn.setAck(s.seq.ack)
+		s.conn.setAck(c.Ack)
 	}
-	s.ackSent = s.seq.ack
+	s.ackSent = c.Ack
 }
 
 // flushGap writes the open gap record if it changed.
@@ -655,8 +687,11 @@ func (s *session) fillCall() {
 	if s.an != nil {
 		s.noteRedaction()
 	}
-	s.call.Ack = s.seq.ack
-	s.call.Frames = s.seq.received
+	s.call.Ack, s.call.Frames = s.seq.ack, s.seq.received
+	if s.pipelineLive {
+		s.call.Ack, s.call.Frames = s.ackPoint()
+		s.call.Channels = s.liveChannels(s.call.Ack)
+	}
 	s.call.FramesLost = s.seq.lost
 	s.call.Audio = s.audioEnd.Round(time.Millisecond)
 	s.call.Duration = s.call.Audio
@@ -844,12 +879,7 @@ func (s *session) endCall(reason protocol.EndReason) error {
 	s.writes.retry(now)
 	s.writes.do(now, func() error { return s.store.PutCall(c) })
 	s.hub.CloseCall(s.id)
-	if s.an != nil {
-		if err := s.an.Close(); err != nil {
-			s.log.Warn("closing pipeline", "err", err)
-		}
-		s.an = nil
-	}
+	s.closePipeline()
 	if s.writes.failing() {
 		s.log.Error("call not saved", "reason", reason, "err", s.writes.err)
 		return fmt.Errorf("%w: %w", ErrStorage, s.writes.err)
@@ -878,10 +908,7 @@ func (s *session) storageLost(err error) {
 	if _, err := s.hub.Publish(ev); err != nil {
 		s.log.Error("publishing storage alert", "err", err)
 	}
-	if s.an != nil {
-		s.an.Close()
-		s.an = nil
-	}
+	s.closePipeline()
 	s.hub.CloseCall(s.id)
 	s.host.adoptOrphan(s.id)
 	if s.conn != nil {
@@ -896,10 +923,7 @@ func (s *session) storageLost(err error) {
 // and the endpoint, if still connected here, is closed with 4409.
 func (s *session) takenOver(node string) {
 	s.log.Warn("call taken over by another node: stopped here without writing", "node", node, "ack", s.seq.ack)
-	if s.an != nil {
-		s.an.Close()
-		s.an = nil
-	}
+	s.closePipeline()
 	s.hub.CloseCall(s.id)
 	if s.conn != nil {
 		s.conn.closeWith(protocol.CloseCallActive, closeReason("call taken over by node "+node))
@@ -925,10 +949,7 @@ func (s *session) fail(err error) {
 		}
 	}
 	s.publish([]protocol.Event{{Type: protocol.EventError, T: s.audioEnd, Data: protocol.Error{Message: "call failed"}}})
-	if s.an != nil {
-		s.an.Close()
-		s.an = nil
-	}
+	s.closePipeline()
 	if err := s.endCall(protocol.EndError); err != nil {
 		s.host.adoptOrphan(s.id)
 	}

@@ -122,6 +122,12 @@ type ChannelState struct {
 	// a file of its own until the call resumes or the resume window ends.
 	OpenSpeech     []byte        `json:"-"`
 	OpenSpeechFrom time.Duration `json:"-"` // open_speech_from, seconds
+	// HeardTo, when set, is the call time up to which this channel was
+	// analysed, before the call's audio end: a checkpoint taken in the
+	// middle of an utterance acknowledges none of its audio, so the
+	// endpoint resends it and the utterance is decoded whole after a crash
+	// or on another node.
+	HeardTo time.Duration `json:"-"` // heard_to, seconds
 }
 
 // MarshalJSON writes the state with OpenSpeechFrom in seconds.
@@ -129,8 +135,9 @@ func (c ChannelState) MarshalJSON() ([]byte, error) {
 	type plain ChannelState
 	return json.Marshal(struct {
 		plain
-		From float64 `json:"open_speech_from,omitempty"`
-	}{plain(c), protocol.Seconds(c.OpenSpeechFrom)})
+		From    float64 `json:"open_speech_from,omitempty"`
+		HeardTo float64 `json:"heard_to,omitempty"`
+	}{plain(c), protocol.Seconds(c.OpenSpeechFrom), protocol.Seconds(c.HeardTo)})
 }
 
 // UnmarshalJSON reads what MarshalJSON writes.
@@ -138,13 +145,14 @@ func (c *ChannelState) UnmarshalJSON(b []byte) error {
 	type plain ChannelState
 	var w struct {
 		*plain
-		From float64 `json:"open_speech_from"`
+		From    float64 `json:"open_speech_from"`
+		HeardTo float64 `json:"heard_to"`
 	}
 	w.plain = (*plain)(c)
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	c.OpenSpeechFrom = protocol.FromSeconds(w.From)
+	c.OpenSpeechFrom, c.HeardTo = protocol.FromSeconds(w.From), protocol.FromSeconds(w.HeardTo)
 	return nil
 }
 

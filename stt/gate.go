@@ -332,6 +332,18 @@ func (g *Gate) OpenUtterance() (from time.Duration, pcm []int16, ok bool) {
 	return audio.PipelineRate.Duration(int(g.heldFrom)), g.held, true
 }
 
+// Unfinished is where the utterance that has no final yet began (its
+// first decoded sample, call time): while the VAD has not ended it, and
+// while its end pad is still coming in. False outside an utterance and
+// past HoldMax. Until its final, the utterance's audio is all the
+// transcript there is of it.
+func (g *Gate) Unfinished() (from time.Duration, ok bool) {
+	if g.state == gateIdle || g.heldFrom < 0 {
+		return 0, false
+	}
+	return audio.PipelineRate.Duration(int(g.heldFrom)), true
+}
+
 // ContinueUtterance takes the place of pushing len(pcm) samples (whole
 // frames) on an idle gate: pcm is the start of an utterance, as another
 // gate's OpenUtterance returned it, and the utterance stays open for the

@@ -359,6 +359,10 @@ func TestGateHandsAnOpenUtteranceOver(t *testing.T) {
 		if _, _, ok := g.OpenUtterance(); ok {
 			t.Error("an utterance the VAD has ended was handed over")
 		}
+		// It has no final yet, though: its audio is all there is of it.
+		if from, ok := g.Unfinished(); !ok || from != at(25) {
+			t.Errorf("unfinished utterance: %v from %v, want from %v", ok, from, at(25))
+		}
 	})
 
 	t.Run("nothing to hand over outside speech or past HoldMax", func(t *testing.T) {

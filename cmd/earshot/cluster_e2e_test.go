@@ -326,16 +326,16 @@ func TestAThreeNodeClusterLosesNoCallWhenANodeIsKilled(t *testing.T) {
 			}
 		}
 	}
-	// The call that failed over loses the words of the utterances in
-	// progress at the kill: the new node resumes at the acknowledged audio,
-	// and the audio of speech begun before it is on the dead node only
-	// (open speech is saved on a graceful stop, not replicated). Issue 14
-	// asks for 0.03; measured 0.08 (2026-12-07). Until open speech is
-	// replicated (or the ack held at the start of speech in progress, so
-	// the endpoint resends it), this guards against worse.
+	// The call that failed over keeps the words of the utterances in
+	// progress at the kill: their audio was never acknowledged (the ack
+	// stops where an utterance without a final began), so the endpoint
+	// resent it and the new node heard them whole. Issue 14 asks for 0.03;
+	// measured 0.029 (2026-12-07, a kill 8 s in). What is left comes from
+	// the recognizers' voice adaptation, restored from the last checkpoint
+	// rather than carried on. The bound leaves room for a kill elsewhere.
 	movedWER, controlWER := callWER(t, n4, admin, "e2e-moved"), callWER(t, n4, admin, "e2e-control")
 	t.Logf("WER of password_reset: %.3f after a failover, %.3f without", movedWER, controlWER)
-	if movedWER-controlWER > 0.12 {
+	if movedWER-controlWER > 0.04 {
 		t.Errorf("the call that failed over has WER %.3f, %.3f more than without a kill", movedWER, movedWER-controlWER)
 	}
 }
