@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/earshot/earshot/internal/testdisk"
 )
 
 func TestAutoReplicas(t *testing.T) {
@@ -518,43 +520,13 @@ func TestStartSaysWhichURLIsUnreachable(t *testing.T) {
 	}
 }
 
-// mountSmallDisk mounts a tmpfs of size bytes at a new directory, for a
-// real full disk; the test is skipped where mounting is not allowed.
-func mountSmallDisk(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		t.Skipf("cannot mount a tmpfs for a full disk (needs root): %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
-// fillDisk writes a file under dir until the disk is full and returns its
-// path.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 64<<10)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			return path
-		}
-	}
-}
-
 // TestASingleNodeWritesAgainOnceItsFullDiskHasRoom: a write that failed on a
 // full disk leaves nats-server's stream refusing every write until
 // JetStream starts again; the node restarts it by itself once the disk has
 // room, the records from before are still there, and an ordered consumer
 // (what the projection reads with) goes on delivering.
 func TestASingleNodeWritesAgainOnceItsFullDiskHasRoom(t *testing.T) {
-	disk := mountSmallDisk(t, 16<<20)
+	disk := testdisk.Mount(t, 16<<20)
 	logs := newRecorder(slog.LevelInfo)
 	n, err := Start(context.Background(), Config{DataDir: filepath.Join(disk, "data"), Node: "solo", ReadyTimeout: 5 * time.Second, Logger: slog.New(logs)})
 	if err != nil {
@@ -606,7 +578,7 @@ func TestASingleNodeWritesAgainOnceItsFullDiskHasRoom(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	filler := fillDisk(t, disk)
+	filler := testdisk.Fill(t, disk)
 	i := before
 	for ; ; i++ {
 		if err := record(i); err != nil {

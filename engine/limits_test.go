@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/earshot/earshot/internal/auth"
 	"github.com/earshot/earshot/internal/ingestclient"
 	"github.com/earshot/earshot/internal/testdeps"
+	"github.com/earshot/earshot/internal/testdisk"
 	"github.com/earshot/earshot/protocol"
 	"github.com/earshot/earshot/samples"
 	"github.com/earshot/earshot/store"
@@ -393,35 +393,6 @@ func TestAGapFloodMakesBoundedRecords(t *testing.T) {
 	})
 }
 
-// mountSmallDisk mounts a tmpfs of size bytes at a new directory, for a
-// real full disk; the test is skipped where mounting is not allowed.
-func mountSmallDisk(t *testing.T, size int) string {
-	t.Helper()
-	dir := t.TempDir()
-	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, fmt.Sprintf("size=%d,mode=0700", size)); err != nil {
-		t.Skipf("cannot mount a tmpfs for a full disk (needs root): %v", err)
-	}
-	t.Cleanup(func() { _ = syscall.Unmount(dir, syscall.MNT_DETACH) })
-	return dir
-}
-
-// fillDisk writes a file until the disk is full and returns its path.
-func fillDisk(t *testing.T, dir string) string {
-	t.Helper()
-	path := filepath.Join(dir, "filler")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	buf := make([]byte, 4096)
-	for {
-		if _, err := f.Write(buf); err != nil {
-			return path
-		}
-	}
-}
-
 // TestAFullDiskIsNeverAcknowledged: while the store cannot write, the
 // endpoint gets no ack for what was not written; after StorageTimeout its
 // connection is closed with 1011 and it keeps its frames; once the disk
@@ -437,7 +408,7 @@ func TestAFullDiskIsNeverAcknowledged(t *testing.T) {
 }
 
 func testFullDisk(t *testing.T, cc *cluster.Config) {
-	dir := mountSmallDisk(t, 16<<20)
+	dir := testdisk.Mount(t, 16<<20)
 	e := startEngine(t, filepath.Join(dir, "data"), "", func(c *Config) {
 		c.StorageTimeout = time.Second
 		c.Cluster = cc
@@ -466,7 +437,7 @@ func testFullDisk(t *testing.T, cc *cluster.Config) {
 		c, err := e.srv.store.GetCall("c-full")
 		return err == nil && c.Ack > 100
 	})
-	filler := fillDisk(t, dir)
+	filler := testdisk.Fill(t, dir)
 	full, _ := e.srv.store.GetCall("c-full")
 	select {
 	case <-sawAlert:

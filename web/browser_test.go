@@ -42,11 +42,9 @@ func TestPagesInChromium(t *testing.T) {
 		if trigger.IsZero() {
 			t.Fatal("the hint card showed before the caller's cancel request was sent")
 		}
-		lag := shown.Sub(trigger)
-		t.Logf("retention_offer card shown %.2f s (wall) after the triggering utterance was sent at 5x speed", lag.Seconds())
-		if lag > 8*time.Second {
-			t.Errorf("the hint card took %v after its trigger, want a few seconds", lag)
-		}
+		// How soon is a latency, measured by `earshot bench live` (hint
+		// latency p95); under -race on a busy machine it says nothing.
+		t.Logf("retention_offer card shown %.2f s (wall) after the triggering utterance was sent at 5x speed", shown.Sub(trigger).Seconds())
 		// The retention rule has no ttl_s: the card stays the overlay's default 90 s.
 		if ttl := eval[string](t, b, `document.querySelector('#hints [data-hint="retention_offer"]').dataset.ttl`); ttl != "90" {
 			t.Errorf("the retention card stays %s s, want the default 90", ttl)
