@@ -124,3 +124,37 @@ func resumePoints(c store.Call) [2]time.Duration {
 	}
 	return at
 }
+
+// A graceful stop of a cluster node lets the utterances in progress end
+// before it releases a call, as long as its endpoint keeps sending: the
+// call then stops between utterances, and the node that resumes it needs
+// no audio of this one (open speech is saved to this node's disk only).
+// A single engine keeps the open speech for its own restart instead.
+
+// startDrain begins the drain of a call at a shutdown; false when there is
+// nothing to wait for.
+func (s *session) startDrain(now time.Time) bool {
+	if !s.host.inCluster() || s.conn == nil || !s.utteranceOpen() {
+		return false
+	}
+	s.drainUntil = now.Add(min(maxAckHold, s.cfg.ShutdownTimeout/2))
+	s.log.Info("engine stopping: the call is released once its utterance in progress ends", "within", s.drainUntil.Sub(now))
+	return true
+}
+
+// drained ends a draining call for the shutdown once no utterance is in
+// progress, its endpoint is gone, or the drain's time is up; true when it
+// did.
+func (s *session) drained(now time.Time) bool {
+	if s.drainUntil.IsZero() || s.conn != nil && s.utteranceOpen() && now.Before(s.drainUntil) {
+		return false
+	}
+	s.stopForShutdown()
+	return true
+}
+
+// utteranceOpen says whether either channel is in an utterance without a
+// final.
+func (s *session) utteranceOpen() bool {
+	return s.holds[0].open || s.holds[1].open
+}

@@ -147,7 +147,7 @@ func (s *Server) openJournal() error {
 	// store (the only other copy once it joins a cluster, which does not
 	// take the standalone server's stream); a node of a cluster keeps
 	// summaries and reads details from JetStream (store.JournalConfig).
-	alone := s.node.Embedded() && s.cfg.Cluster.ClusterListen == ""
+	alone := !s.inCluster()
 	j, err := store.NewJournal(s.db, s.node.JetStream(), store.JournalConfig{Node: s.node.Name(), KeepDetails: alone})
 	if err != nil {
 		return err
@@ -282,6 +282,13 @@ func (s *Server) confirmOwner(callID string) (node string, err error) {
 		return e.node, nil
 	}
 	return "", err
+}
+
+// inCluster says whether another node may resume this node's calls: it
+// is one of a cluster's, or runs on an external NATS (where other nodes
+// may be). An embedded server alone is a single engine.
+func (s *Server) inCluster() bool {
+	return s.node != nil && !(s.node.Embedded() && s.cfg.Cluster.ClusterListen == "")
 }
 
 func (s *Server) ownedElsewhere(callID string) (string, bool) {

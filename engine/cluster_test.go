@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -275,6 +276,39 @@ func TestACallResumedOnAnotherNodeStopsOnTheFirstAndLosesNothing(t *testing.T) {
 			t.Errorf("node %d: %d frames, %d lost, %d utterances; want 400, 0, 8", i+1, d.Frames, d.FramesLost, len(d.Utterances))
 		}
 		eventTypes(t, d.Events)
+	}
+}
+
+// TestAGracefulStopReleasesACallBetweenUtterances: a cluster node told to
+// stop lets the utterance in progress end before it releases its call, so
+// the node the endpoint moves to needs none of its audio: every utterance
+// of the call (testAnalyzer: one per 25 agent frames) is whole, on its
+// 500 ms boundary. Released at once, the stopped node would have decoded
+// the part it had (its open speech is on its own disk only) and the next
+// node's utterances would all be off their boundaries.
+func TestAGracefulStopReleasesACallBetweenUtterances(t *testing.T) {
+	nodes := startCluster(t, 3)
+	l := startLiveCallOn(t, []string{nodes[0].base(), nodes[1].base(), nodes[2].base()}, nodes[0].tokens["endpoint"], "c-drain", 600, 5*time.Millisecond)
+	waitFor(t, "the call to be acknowledged on node 1", 30*time.Second, func() bool { return l.c.Stats().Acked > 310 })
+	nodes[0].stop()
+	ended := l.finish(t)
+	if ended.Frames != 1200 || ended.Gaps != 0 {
+		t.Errorf("ended %+v, client %+v", ended, l.c.Stats())
+	}
+	if st := l.c.Stats(); st.URL == nodes[0].base() {
+		t.Errorf("the call ended on the node that stopped: %+v", st)
+	}
+	var d callDetail
+	waitFor(t, "node 2 to have the call ended", 10*time.Second, func() bool {
+		return nodes[1].getJSON("/v1/calls/c-drain", nodes[1].tokens["admin"], &d) == 200 && d.Status == "ended"
+	})
+	if d.Frames != 1200 || d.FramesLost != 0 || len(d.Utterances) != 24 {
+		t.Errorf("stored %d frames, %d lost, %d utterances; want 1200, 0, 24", d.Frames, d.FramesLost, len(d.Utterances))
+	}
+	for _, u := range d.Utterances {
+		if end := u["end"].(float64); math.Abs(end*2-math.Round(end*2)) > 0.001 {
+			t.Errorf("utterance %v ends off its 500 ms boundary: split by the stop", u)
+		}
 	}
 }
 

@@ -37,7 +37,14 @@ type liveCall struct {
 
 func startLiveCall(t *testing.T, base, token, callID string, slots int, pace time.Duration) *liveCall {
 	t.Helper()
-	c, err := ingestclient.New(ingestclient.Config{URL: base, Token: token, CallID: callID, AgentID: "A1",
+	return startLiveCallOn(t, []string{base}, token, callID, slots, pace)
+}
+
+// startLiveCallOn is startLiveCall with an endpoint that knows several
+// engines (the nodes of a cluster) and fails over between them.
+func startLiveCallOn(t *testing.T, bases []string, token, callID string, slots int, pace time.Duration) *liveCall {
+	t.Helper()
+	c, err := ingestclient.New(ingestclient.Config{URLs: bases, Token: token, CallID: callID, AgentID: "A1",
 		MinBackoff: 50 * time.Millisecond, MaxBackoff: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

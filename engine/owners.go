@@ -132,17 +132,22 @@ func (o *owners) confirm(ctx context.Context, callID string) error {
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
 		_, err = o.kv.Create(ctx, key, []byte(o.node))
-	case err != nil:
-	case string(e.Value()) != o.node:
-		o.noteOwner(key, string(e.Value()))
-		return errOwnedElsewhere{string(e.Value())}
-	default:
-		_, err = o.kv.Update(ctx, key, []byte(o.node), e.Revision())
+	case err == nil:
+		// Whatever the read says is confirmed by writing the same value
+		// back by compare-and-set: a Get is a direct get, which any
+		// replica may answer, a stale one included (a node just healed
+		// still says it owns what was taken from it), and only the quorum
+		// can say the read is the latest.
+		_, err = o.kv.Update(ctx, key, e.Value(), e.Revision())
 	}
 	if err != nil {
 		// A key changed between the read and the write is another node's
 		// claim: the next confirm reads it.
 		return fmt.Errorf("confirming the owner of call %s: %w", callID, err)
+	}
+	if owner := string(e.Value()); e != nil && owner != o.node {
+		o.noteOwner(key, owner)
+		return errOwnedElsewhere{owner}
 	}
 	o.noteOwner(key, o.node)
 	return nil

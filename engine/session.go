@@ -94,6 +94,9 @@ type session struct {
 	// pipelineLive is set while the pipeline analyses the call (between
 	// startPipeline and Finish): its checkpoints hold the ack back.
 	pipelineLive bool
+	// drainUntil is set while a shutdown waits for the utterances in
+	// progress to end (startDrain).
+	drainUntil   time.Time
 	audioEnd     time.Duration
 	ackSent      int64
 	ackSentAt    time.Time
@@ -172,6 +175,8 @@ type sessionHost interface {
 	// confirmOwner asks the quorum whether the call is still this node's
 	// to write: node is its owner instead, if another.
 	confirmOwner(callID string) (node string, err error)
+	// inCluster says whether other nodes may resume this node's calls.
+	inCluster() bool
 }
 
 // sessionDeps is the part of srv its sessions may use.
@@ -240,14 +245,15 @@ func (s *session) run() {
 		s.noAudioTimer.Stop()
 	}
 	s.procSampleAt = time.Now()
+	shutdown := s.shutdown
 	for {
 		select {
 		case m := <-s.in:
-			if s.handle(m) {
+			if s.handle(m) || s.drained(time.Now()) {
 				return
 			}
 		case now := <-tick.C:
-			if s.tick(now) {
+			if s.tick(now) || s.drained(now) {
 				return
 			}
 		case <-s.lostTimer.C:
@@ -265,13 +271,23 @@ func (s *session) run() {
 				}
 				return
 			}
-		case <-s.shutdown:
-			s.finish(protocol.EndShutdown)
-			if s.conn != nil {
-				s.conn.closeWith(protocol.CloseGoingAway, "server shutting down")
+		case <-shutdown:
+			shutdown = nil
+			if s.startDrain(time.Now()) {
+				continue
 			}
+			s.stopForShutdown()
 			return
 		}
+	}
+}
+
+// stopForShutdown ends the call for an engine shutdown: resumable, its
+// endpoint told to go elsewhere.
+func (s *session) stopForShutdown() {
+	s.finish(protocol.EndShutdown)
+	if s.conn != nil {
+		s.conn.closeWith(protocol.CloseGoingAway, "server shutting down")
 	}
 }
 

@@ -43,6 +43,10 @@ const (
 	detailDeleteTimeout = time.Second
 )
 
+// detailRetryPause is the wait before a detail read JetStream refused is
+// tried again.
+const detailRetryPause = 250 * time.Millisecond
+
 // Detail returns everything stored about a call, as Store.Detail does:
 // the same Detail for the same records. It answers ErrNotFound, without
 // asking JetStream, for a call the local store does not have.
@@ -72,6 +76,16 @@ func (j *Journal) Detail(id CallID) (Detail, error) {
 	}
 	start := time.Now()
 	d, n, err := j.readDetail(ctx, id)
+	// Right after a leader election JetStream may refuse a request at once
+	// ("no responders"): asked again until the deadline, a reader sees a
+	// slower answer rather than an error.
+	for errors.Is(err, ErrJournalUnavailable) && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(detailRetryPause):
+			d, n, err = j.readDetail(ctx, id)
+		}
+	}
 	if err != nil {
 		return Detail{}, err
 	}
