@@ -68,7 +68,11 @@ func loadDeps(env *environment, af assistFlags, sf sttFlags, withSTT bool, decod
 	deps := call.Deps{Playbook: pb, KB: kb, Logger: env.log}
 	closeAll := func() {}
 	if withSTT {
-		pool, err := pocketsphinx.NewPool(sf.config(env), decoders)
+		cfg, err := sf.config(env)
+		if err != nil {
+			return call.Deps{}, nil, err
+		}
+		pool, err := pocketsphinx.NewPool(cfg, decoders)
 		if err != nil {
 			return call.Deps{}, nil, err
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -34,16 +35,28 @@ func addSTTFlags(fs interface {
 }) sttFlags {
 	return sttFlags{
 		model: fs.String("model", "", "acoustic model directory (default: Debian en-us; env "+pocketsphinx.EnvModel+")"),
-		dict:  fs.String("dict", "", "pronunciation dictionary (default: "+pocketsphinx.ProjectDict+" when built, else Debian's; env "+pocketsphinx.EnvDict+")"),
-		lm:    fs.String("lm", "", "n-gram language model (default: the contact-center model "+pocketsphinx.ProjectLM+" when built, else Debian's generic; env "+pocketsphinx.EnvLM+")"),
+		dict:  fs.String("dict", "", "pronunciation dictionary (default: "+pocketsphinx.ProjectDict+" with the contact-center model, Debian's with --lm generic; env "+pocketsphinx.EnvDict+")"),
+		lm: fs.String("lm", "", "n-gram language model (default: the contact-center model "+pocketsphinx.ProjectLM+", built by make lm;\n"+
+			"'generic' for Debian's general-English model, which misses most contact-center words; env "+pocketsphinx.EnvLM+")"),
 		fast: fs.Bool("stt-fast", false, "fast search (no flat-lexicon pass, acoustic scoring every 2nd frame): about half the CPU per call,\n"+
 			"so twice the live calls per core, at a higher word error rate (sample calls 0.42 vs 0.30)"),
 	}
 }
 
+// genericLM names Debian's general-English language model for --lm.
+const genericLM = "generic"
+
+// errNoProjectLM refuses to run without the contact-center language model:
+// the generic one loses most of a call's product and payment words, and a
+// copied binary falling back to it with one log line gave transcripts
+// nobody could trust.
+var errNoProjectLM = errors.New("the contact-center language model " + pocketsphinx.ProjectLM + " was not found under the working directory or beside the executable: " +
+	"run make lm in the source tree (make setup does), or name a model with --lm FILE (and its dictionary with --dict), or --lm " + genericLM + " for Debian's general-English model")
+
 // config is the project's recognizer configuration with the flags that
-// were set on top.
-func (f sttFlags) config(env *environment) pocketsphinx.Config {
+// were set on top; errNoProjectLM when no language model is to be had
+// and none was asked for.
+func (f sttFlags) config(env *environment) (pocketsphinx.Config, error) {
 	c := pocketsphinx.ProjectConfig()
 	if *f.model != "" {
 		c.Model = *f.model
@@ -57,11 +70,15 @@ func (f sttFlags) config(env *environment) pocketsphinx.Config {
 	if *f.fast {
 		c.Fwdflat, c.DS = false, 2
 	}
-	if c.LM == "" {
-		env.log.Warn("contact-center language model not built; using the generic en-us model (run make lm)")
+	switch c.LM {
+	case "":
+		return c, errNoProjectLM
+	case genericLM:
+		c.LM = "" // the decoder's default
+		env.log.Warn("using Debian's general-English language model (--lm " + genericLM + "): contact-center words are often missed")
 	}
 	c.Logger = env.log
-	return c
+	return c, nil
 }
 
 func runTranscribe(ctx context.Context, env *environment, args []string) error {
@@ -81,7 +98,11 @@ func runTranscribe(ctx context.Context, env *environment, args []string) error {
 		return errUsage
 	}
 	// One decoder per channel, loaded once for all files.
-	pool, err := pocketsphinx.NewPool(sf.config(env), 2)
+	cfg, err := sf.config(env)
+	if err != nil {
+		return err
+	}
+	pool, err := pocketsphinx.NewPool(cfg, 2)
 	if err != nil {
 		return err
 	}
