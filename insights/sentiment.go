@@ -15,12 +15,19 @@ import (
 //go:embed sentiment_lexicon.txt
 var lexiconText string
 
-// lexicon maps a term's first token to its entries, longest first.
+// lexEntry is one lexicon term. An empathy entry is an apology or an
+// acknowledgement ("sorry", "understand your"): it is read only in the
+// agent's speech, where it also keeps the rest of its clause from counting
+// negative, since there the bad words name the caller's trouble, not the
+// agent's mood.
 type lexEntry struct {
 	tokens  []string
 	valence float64
+	empathy bool
 }
 
+// lexicon maps a term's first token to its entries, longest first and, of
+// the same length, empathy entries first so the agent's reading wins.
 var lexicon = mustParseLexicon(lexiconText)
 
 // mustParseLexicon reads the embedded lexicon. A malformed line is a bug in
@@ -39,27 +46,58 @@ func mustParseLexicon(text string) map[string][]lexEntry {
 		if err != nil || v < -4 || v > 4 {
 			panic(fmt.Sprintf("insights: sentiment lexicon line %d: bad valence %q", n+1, f[1]))
 		}
+		tag := ""
+		if len(f) > 2 {
+			tag = f[2]
+		}
+		if tag != "" && tag != "asr" && tag != "empathy" {
+			panic(fmt.Sprintf("insights: sentiment lexicon line %d: unknown tag %q", n+1, tag))
+		}
+		if tag == "empathy" && v < 0 {
+			panic(fmt.Sprintf("insights: sentiment lexicon line %d: an empathy term cannot be negative", n+1))
+		}
 		toks := strings.Fields(f[0])
-		m[toks[0]] = append(m[toks[0]], lexEntry{toks, v})
+		m[toks[0]] = append(m[toks[0]], lexEntry{toks, v, tag == "empathy"})
 	}
 	for k := range m {
-		slices.SortStableFunc(m[k], func(a, b lexEntry) int { return len(b.tokens) - len(a.tokens) })
+		slices.SortStableFunc(m[k], func(a, b lexEntry) int {
+			if n := len(b.tokens) - len(a.tokens); n != 0 {
+				return n
+			}
+			switch {
+			case a.empathy == b.empathy:
+				return 0
+			case a.empathy:
+				return -1
+			}
+			return 1
+		})
 	}
 	return m
 }
 
-// Words that flip the valence of a sentiment word up to three tokens later.
+// Words that turn the valence of the first sentiment term in the next
+// three tokens around.
 var negators = setOf("not no never don't doesn't didn't isn't wasn't aren't weren't can't cannot couldn't " +
 	"won't wouldn't shouldn't haven't hasn't hadn't nothing nobody none neither nor without " +
 	"dont doesnt didnt isnt wasnt cant wont wouldnt havent hasnt")
 
-// Boosters raise the magnitude of the next sentiment word; dampeners lower it.
 var (
+	// Boosters raise the magnitude of the next sentiment word; dampeners lower it.
 	boosters = setOf("absolutely really so very extremely totally completely complete incredibly truly " +
 		"super such too utterly highly most quite seriously deeply entirely")
 	dampeners = setOf("slightly somewhat barely hardly kinda marginally")
 	// Clause words after which the rest of the utterance weighs more.
 	contrasts = setOf("but however although though")
+	// Words that begin a new clause. Recognizer output has no punctuation,
+	// so "no that's wrong" must end the negation at "that's" by itself;
+	// "that" alone is not here because "not that bad" is one phrase.
+	clauseStarts = setOf("and or but however although though because cause since unless until if when while " +
+		"unfortunately i i'm i've i'd i'll you you're you've we we're we've they they're he he's she she's " +
+		"it it's this these those there there's here that's what how why who")
+	// Words after which a negator negates nothing: "can't believe how bad",
+	// "not only", "no wonder", "no doubt".
+	negationIdioms = setOf("believe only wonder doubt")
 )
 
 func setOf(words string) map[string]bool {
@@ -71,88 +109,116 @@ func setOf(words string) map[string]bool {
 }
 
 // VADER's constants: a booster adds 0.293 to a word's magnitude, negation
-// scales by -0.74, and the raw sum s maps to s/sqrt(s²+15).
+// of a positive word scales it by -0.74, and the raw sum s maps to
+// s/sqrt(s²+15). A negated negative word is scaled by -0.5 instead: "not
+// bad" is faint praise, weaker than "bad" is blame (human ratings of
+// negated phrases show this asymmetry: Kiritchenko & Mohammad 2016, "The
+// Effect of Negators, Modals, and Degree Adverbs on Sentiment
+// Composition").
 const (
-	boostIncrement = 0.293
-	negationScale  = -0.74
-	normAlpha      = 15
-	beforeContrast = 0.5
-	afterContrast  = 1.5
+	boostIncrement       = 0.293
+	negationScale        = -0.74
+	negatedNegativeScale = -0.5
+	normAlpha            = 15
+	beforeContrast       = 0.5
+	afterContrast        = 1.5
+	negationReach        = 3   // tokens from a negator to the term it negates
+	empathyReach         = 8   // tokens after an apology whose bad words it covers
+	clauseBreak          = "," // the token for , . ; : ! ?
+	clausePunctuation    = ",.;:!?"
 )
 
-// tokenize lower-cases text and splits it into words, keeping apostrophes
-// inside words ("don't") and dropping other punctuation.
-func tokenize(text string) []string {
-	return strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'')
-	})
-}
-
-// TextSentiment scores text alone in [-1, 1] with the lexicon model: terms
-// matched longest first; a negator up to three tokens before a term flips
-// and scales it by -0.74; each booster ("really", "so") just before adds
-// 0.293 to its magnitude, each dampener takes it off; after a contrast word
-// ("but") terms weigh 1.5 and before it 0.5; the sum s is squashed to
-// s/sqrt(s²+15) as in VADER.
-func TextSentiment(text string) float64 {
-	return textScore(tokenize(text))
-}
-
-func textScore(toks []string) float64 {
-	type hit struct {
-		pos int
-		v   float64
-	}
-	var hits []hit
-	consumed := make([]bool, len(toks))
-	for i := 0; i < len(toks); {
-		e, ok := matchLexicon(toks, i)
-		if !ok {
-			i++
+// tokenize lower-cases text and splits it into words appended to toks,
+// keeping apostrophes inside words ("don't") and dropping other
+// punctuation except that a clause break (, . ; : ! ?) becomes the token
+// clauseBreak: written text marks "no, this is terrible" as two clauses
+// and the negation must stop there.
+func tokenize(text string, toks []string) []string {
+	lower := strings.ToLower(text)
+	start := -1
+	for i, r := range lower {
+		if unicode.IsLetter(r) || unicode.IsDigit(r) || r == '\'' {
+			if start < 0 {
+				start = i
+			}
 			continue
 		}
-		for k := range e.tokens {
-			consumed[i+k] = true
+		if start >= 0 {
+			toks = append(toks, lower[start:i])
+			start = -1
 		}
-		v := e.valence
-		// Boosters and dampeners directly before the term, nearest first,
-		// fading with distance as in VADER.
-		scale := 1.0
-		for k := i - 1; k >= 0 && k >= i-3 && !consumed[k]; k-- {
-			var d float64
-			switch {
-			case boosters[toks[k]]:
-				d = boostIncrement
-			case dampeners[toks[k]]:
-				d = -boostIncrement
-			case toks[k] == "bit" || toks[k] == "little" || toks[k] == "of":
-				// "a bit", "a little", "kind of": dampening phrases.
-				if toks[k] != "of" || (k > 0 && (toks[k-1] == "kind" || toks[k-1] == "sort")) {
-					d = -boostIncrement
-				}
-			default:
-				continue
-			}
-			if v < 0 {
-				d = -d
-			}
-			v += d * scale
-			scale -= 0.05
+		if strings.ContainsRune(clausePunctuation, r) && len(toks) > 0 && toks[len(toks)-1] != clauseBreak {
+			toks = append(toks, clauseBreak)
 		}
-		for k := i - 1; k >= 0 && k >= i-3; k-- {
-			if negators[toks[k]] && !consumed[k] {
-				v *= negationScale
-				break
-			}
-			if contrasts[toks[k]] {
-				break // negation does not reach across "but"
-			}
-		}
-		hits = append(hits, hit{i, v})
-		i += len(e.tokens)
 	}
+	if start >= 0 {
+		toks = append(toks, lower[start:])
+	}
+	return toks
+}
+
+// TextSentiment scores text alone in [-1, 1] with the lexicon model, read
+// as a caller's words; TextSentimentBy reads an agent's. Terms match
+// longest first; a negator up to three tokens before a term, in the same
+// clause, turns the first term after it around (positive ×-0.74, negative
+// ×-0.5); each booster ("really", "so") just before adds 0.293 to its
+// magnitude, each dampener takes it off; after a contrast word ("but")
+// terms weigh 1.5 and before it 0.5; the sum s is squashed to s/sqrt(s²+15)
+// as in VADER.
+func TextSentiment(text string) float64 {
+	return TextSentimentBy(Caller, text)
+}
+
+// TextSentimentBy is TextSentiment for text said by sp. For the agent,
+// apology and empathy ("I'm sorry", "I understand your frustration") read
+// mildly positive, and the bad words in the rest of their clause (up to
+// eight tokens, to a clause break, "but" or "unfortunately") count 0: the
+// agent is naming the caller's trouble, which is good service, not a
+// negative moment. Any other speaker reads as a caller, for whom "sorry
+// but this is ridiculous" is a complaint.
+func TextSentimentBy(sp Speaker, text string) float64 {
+	// Buffers for a typical utterance on the stack: this runs for every
+	// final utterance of every live call.
+	var tokBuf [32]string
+	return textScore(tokenize(text, tokBuf[:0]), sp == Agent)
+}
+
+// termHit is a lexicon term found at toks[pos:pos+n] with its valence
+// after boosters and negation.
+type termHit struct {
+	pos, n  int
+	v       float64
+	empathy bool
+}
+
+func textScore(toks []string, agent bool) float64 {
+	var hitBuf [8]termHit
+	var consumedBuf [32]bool
+	consumed := consumedBuf[:min(len(toks), len(consumedBuf))]
+	if len(toks) > len(consumedBuf) {
+		consumed = make([]bool, len(toks))
+	}
+	hits := findTerms(toks, agent, consumed, hitBuf[:0])
 	if len(hits) == 0 {
 		return 0
+	}
+	coverEnd := -1 // the agent's apology covers tokens before this
+	for i := range hits {
+		h := &hits[i]
+		h.v = intensify(toks, consumed, h.pos, h.v)
+		if negated(toks, consumed, h.pos) {
+			if h.v > 0 {
+				h.v *= negationScale
+			} else {
+				h.v *= negatedNegativeScale
+			}
+		}
+		switch {
+		case h.empathy && h.v > 0: // "I'm not sorry" apologises for nothing
+			coverEnd = empathyEnd(toks, h.pos+h.n)
+		case h.v < 0 && h.pos < coverEnd:
+			h.v = 0
+		}
 	}
 	cut := -1
 	for i, t := range toks {
@@ -174,8 +240,93 @@ func textScore(toks []string) float64 {
 	return sum / math.Sqrt(sum*sum+normAlpha)
 }
 
-func matchLexicon(toks []string, i int) (lexEntry, bool) {
+// findTerms matches the lexicon left to right, longest term first,
+// appends each term to hits and marks the tokens it takes up in consumed.
+func findTerms(toks []string, agent bool, consumed []bool, hits []termHit) []termHit {
+	for i := 0; i < len(toks); {
+		e, ok := matchLexicon(toks, i, agent)
+		if !ok {
+			i++
+			continue
+		}
+		for k := range e.tokens {
+			consumed[i+k] = true
+		}
+		hits = append(hits, termHit{pos: i, n: len(e.tokens), v: e.valence, empathy: e.empathy})
+		i += len(e.tokens)
+	}
+	return hits
+}
+
+// intensify applies the boosters and dampeners directly before the term at
+// pos, nearest first, fading with distance as in VADER.
+func intensify(toks []string, consumed []bool, pos int, v float64) float64 {
+	scale := 1.0
+	for k := pos - 1; k >= 0 && k >= pos-3 && !consumed[k] && toks[k] != clauseBreak; k-- {
+		var d float64
+		switch {
+		case boosters[toks[k]]:
+			d = boostIncrement
+		case dampeners[toks[k]]:
+			d = -boostIncrement
+		case toks[k] == "bit" || toks[k] == "little" || toks[k] == "of":
+			// "a bit", "a little", "kind of": dampening phrases.
+			if toks[k] != "of" || (k > 0 && (toks[k-1] == "kind" || toks[k-1] == "sort")) {
+				d = -boostIncrement
+			}
+		default:
+			continue
+		}
+		if v < 0 {
+			d = -d
+		}
+		v += d * scale
+		scale -= 0.05
+	}
+	return v
+}
+
+// negated reports whether a negator negates the term at pos, and marks
+// that negator used: it turns around only the first term after it ("not
+// angry just disappointed" is still disappointed). A negator reaches at
+// most negationReach tokens and never past a clause break or the start of
+// a new clause ("no, this is terrible"; "no that's wrong").
+func negated(toks []string, consumed []bool, pos int) bool {
+	for k := pos - 1; k >= 0 && k >= pos-negationReach; k-- {
+		t := toks[k]
+		if t == clauseBreak || clauseStarts[t] {
+			return false
+		}
+		if !negators[t] || consumed[k] {
+			continue
+		}
+		if k+1 < len(toks) && negationIdioms[toks[k+1]] {
+			return false
+		}
+		consumed[k] = true
+		return true
+	}
+	return false
+}
+
+// empathyEnd is where the clause an apology ending at from opens stops:
+// empathyReach tokens on, or earlier at a clause break, a contrast word or
+// "unfortunately" (the agent's own bad news follows).
+func empathyEnd(toks []string, from int) int {
+	end := min(len(toks), from+empathyReach)
+	for k := from; k < end; k++ {
+		if t := toks[k]; t == clauseBreak || contrasts[t] || t == "unfortunately" {
+			return k
+		}
+	}
+	return end
+}
+
+func matchLexicon(toks []string, i int, agent bool) (lexEntry, bool) {
 	for _, e := range lexicon[toks[i]] {
+		if e.empathy && !agent {
+			continue
+		}
 		if i+len(e.tokens) <= len(toks) && slices.Equal(toks[i:i+len(e.tokens)], e.tokens) {
 			return e, true
 		}
@@ -260,8 +411,9 @@ func NewSentimentScorer(cfg SentimentConfig) *SentimentScorer {
 	return &SentimentScorer{cfg: cfg.withDefaults()}
 }
 
-// Score reads one final utterance: the text score from the lexicon model,
-// the arousal of its voice against the speaker's baseline so far, and the
+// Score reads one final utterance: the text score from the lexicon model
+// for its speaker (TextSentimentBy; NoSpeaker reads as the caller), the
+// arousal of its voice against the speaker's baseline so far, and the
 // combined score and label. Then it adds the utterance to the speaker's
 // baseline, rolling sentiment and history.
 //
@@ -278,11 +430,11 @@ func NewSentimentScorer(cfg SentimentConfig) *SentimentScorer {
 // a negative reading (people also raise their voice when pleased or on a
 // bad line).
 func (s *SentimentScorer) Score(u Utterance, p Prosody) Sentiment {
-	text := TextSentiment(u.Text)
 	sp := u.Speaker
 	if !sp.Valid() {
 		sp = Caller
 	}
+	text := TextSentimentBy(sp, u.Text)
 	b := s.baseline.Ptr(sp)
 	arousal := 0.45*raise(p.MeanF0Hz, b.f0, s.cfg.BaselineUtterances, func(x, base float64) float64 { return (x/base - 1) / 0.30 }) +
 		0.35*raise(p.MeanLevelDBFS, b.level, s.cfg.BaselineUtterances, func(x, base float64) float64 { return (x - base) / 8 }) +

@@ -33,6 +33,10 @@ var sentimentTable = []struct {
 	{Caller, "I'm sorry but this is ridiculous", Negative},
 	{Caller, "sorry this is just ridiculous", Negative},
 	{Caller, "this has been so frustrating", Negative},
+	// The same words read by speaker: the agent's apology, the caller's
+	// complaint with "sorry" in front.
+	{Agent, "I'm sorry this is so frustrating", Neutral},
+	{Caller, "I'm sorry this is so frustrating", Negative},
 	// Plain complaints and thanks.
 	{Caller, "this is terrible", Negative},
 	{Caller, "thank you so much", Positive},
