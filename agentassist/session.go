@@ -181,8 +181,23 @@ func (s *Session) OnDynamics(ev insights.DynamicsEvent) []Action {
 // 28 s but which is still being recognized holds the 30 s window open).
 // An engine passes the start of the earliest speech still being recognized,
 // or the current call time when nobody is speaking. An absence fires with
-// At set to the window's end, not to at.
-func (s *Session) Tick(at time.Duration) []Action {
+// At set to the window's end, not to at. A call that ends inside a window
+// is judged by End.
+func (s *Session) Tick(at time.Duration) []Action { return s.closeAbsences(at, false) }
+
+// End judges the call, which ended at at: absence windows that ended by
+// then fire as from Tick, stamped at their end, and those the call ended
+// inside of fire stamped at, for a phrase not said in a call shorter than
+// its window was not said in time. Only the call's real end is an end: a
+// pipeline stopped for a restart or a dropped endpoint, whose call goes on
+// elsewhere, must not call it. Every utterance of the call must have been
+// given to OnUtterance first. Later calls return nothing more for absences.
+func (s *Session) End(at time.Duration) []Action { return s.closeAbsences(at, true) }
+
+// closeAbsences closes the open absence windows that ended by at (all of
+// them when ended: the call is over) and fires their rules, stamped at the
+// window's end or, for a call that ended inside it, at at.
+func (s *Session) closeAbsences(at time.Duration, ended bool) []Action {
 	var out []Action
 	for ri := range s.pb.rules {
 		r := &s.pb.rules[ri]
@@ -192,12 +207,13 @@ func (s *Session) Tick(at time.Duration) []Action {
 		for ti := range r.triggers {
 			t := &r.triggers[ti]
 			ts := &rs.trig[ti]
-			if t.kind != TriggerAbsence || ts.said || ts.expired || at < t.within {
+			if t.kind != TriggerAbsence || ts.said || ts.expired || (at < t.within && !ended) {
 				continue
 			}
+			end := min(t.within, at)
 			ts.expired = true
-			ts.sat, ts.at, hit = true, t.within, true
-			when = max(when, t.within)
+			ts.sat, ts.at, hit = true, end, true
+			when = max(when, end)
 		}
 		if hit {
 			out = s.fire(ri, when, out)

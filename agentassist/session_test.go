@@ -223,8 +223,8 @@ rules:
 	}
 }
 
-func TestAbsenceWindow(t *testing.T) {
-	pb := mustParse(t, `
+// disclosureYAML is a 30 s absence rule like the shipped playbook's.
+const disclosureYAML = `
 rules:
   - id: disclosure
     any_of:
@@ -233,7 +233,10 @@ rules:
     actions:
       - hint: {id: recording_disclosure, title: T, text: X}
       - category: {id: compliance_miss}
-`)
+`
+
+func TestAbsenceWindow(t *testing.T) {
+	pb := mustParse(t, disclosureYAML)
 	type step struct {
 		tick int // ms; -1 means deliver u
 		u    insights.Utterance
@@ -275,6 +278,53 @@ rules:
 				if ids(got) != st.want {
 					t.Errorf("step %d: got %q, want %q", i, ids(got), st.want)
 				}
+			}
+		})
+	}
+}
+
+func TestAbsenceJudgedAtCallEnd(t *testing.T) {
+	pb := mustParse(t, disclosureYAML)
+	const miss30 = "hint:recording_disclosure@30000 category:compliance_miss@30000"
+	agentSaid := utt(insights.Agent, 2000, 6000, "this call may be recorded")
+	callerSaid := utt(insights.Caller, 2000, 6000, "this call may be recorded")
+	tests := []struct {
+		name    string
+		said    *insights.Utterance
+		ticks   []int // ms, before the end
+		end     int   // ms
+		atTicks string
+		atEnd   string
+	}{
+		{name: "a 29 s call without the disclosure misses it at its end", ticks: []int{10000, 29000}, end: 29000,
+			atEnd: "hint:recording_disclosure@29000 category:compliance_miss@29000"},
+		{name: "a 29 s call with the disclosure said in time does not", said: &agentSaid, ticks: []int{29000}, end: 29000},
+		{name: "the caller saying it does not count for the agent", said: &callerSaid, end: 12000,
+			atEnd: "hint:recording_disclosure@12000 category:compliance_miss@12000"},
+		{name: "a call past the window missed it at the window's end, and its end adds nothing",
+			ticks: []int{30000, 45000}, end: 45000, atTicks: miss30},
+		{name: "a call ending past the window with no tick since is stamped at the window's end", ticks: []int{20000}, end: 45000, atEnd: miss30},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := pb.NewSession(SessionConfig{})
+			if tc.said != nil {
+				if got := ids(s.OnUtterance(*tc.said, neutral, false)); got != "" {
+					t.Fatalf("saying it fired %q", got)
+				}
+			}
+			var ticked []Action
+			for _, at := range tc.ticks {
+				ticked = append(ticked, s.Tick(ms(at))...)
+			}
+			if got := ids(ticked); got != tc.atTicks {
+				t.Errorf("ticks: got %q, want %q", got, tc.atTicks)
+			}
+			if got := ids(s.End(ms(tc.end))); got != tc.atEnd {
+				t.Errorf("end: got %q, want %q", got, tc.atEnd)
+			}
+			if got := ids(s.End(ms(tc.end + 1000))); got != "" {
+				t.Errorf("a second end fired %q", got)
 			}
 		})
 	}

@@ -100,6 +100,12 @@ func (p *Pipeline) final(c *channel, r stt.Result, now time.Duration) {
 }
 
 func (p *Pipeline) actions(acts []agentassist.Action, now time.Duration) {
+	if p.muted {
+		// Fast-forwarding a resumed call: what rules find about the time
+		// before its start (an absence window that ended then) was the
+		// earlier pipeline's to find, and it found it with the words.
+		return
+	}
 	for _, a := range acts {
 		switch a.Kind {
 		case agentassist.KindHint:

@@ -359,10 +359,27 @@ func (p *Pipeline) heardUpTo(now time.Duration) time.Duration {
 	return insights.HeardUpTo(now, open...)
 }
 
-// Finish ends the call at call time at (raised to the audio received):
-// open speech is closed, recognizers are flushed, and the final events and
-// the call's record are returned. The recognizers go back to the pool.
+// Finish stops the pipeline at call time at (raised to the audio
+// received) without ending the call: open speech is closed, recognizers
+// are flushed, and the final events and the record of the call so far are
+// returned. The recognizers go back to the pool. It is what an engine
+// calls when the call may go on in another pipeline (an engine shutdown, a
+// dropped endpoint): rules that wait for the call's end are not judged, so
+// a call cut 20 s in does not miss a disclosure due within 30 s. A call
+// that is over ends with End instead.
 func (p *Pipeline) Finish(at time.Duration) ([]protocol.Event, Record, error) {
+	return p.finish(at, false)
+}
+
+// End is Finish for a call that is over (the endpoint ended it, or it
+// never came back): besides, the rules that wait for the call's end are
+// judged at at, so a playbook absence window the call ended inside of
+// fires (agentassist.Session.End).
+func (p *Pipeline) End(at time.Duration) ([]protocol.Event, Record, error) {
+	return p.finish(at, true)
+}
+
+func (p *Pipeline) finish(at time.Duration, ended bool) ([]protocol.Event, Record, error) {
 	p.out = p.out[:0]
 	if p.finished || p.closed {
 		return nil, Record{}, ErrPipelineDone
@@ -376,7 +393,11 @@ func (p *Pipeline) Finish(at time.Duration) ([]protocol.Event, Record, error) {
 	}
 	p.tick(at)
 	p.dynamicsEvents(p.tracker.Finish(at), at)
-	if p.playbook != nil {
+	switch {
+	case p.playbook == nil:
+	case ended:
+		p.actions(p.playbook.End(at), at)
+	default:
 		p.actions(p.playbook.Tick(at), at)
 	}
 	p.finished = true
