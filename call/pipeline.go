@@ -123,6 +123,7 @@ type Pipeline struct {
 	categories []string
 	alerts     []Alert
 	gaps       []Gap
+	paused     []insights.Span // GapPaused stretches, once for both channels
 
 	out []protocol.Event
 	// opening are the events New raised (a channel left without a
@@ -315,10 +316,30 @@ func (p *Pipeline) Push(ch protocol.Channel, frame []float32, at time.Duration) 
 	return p.out, nil
 }
 
+// GapPaused is the Gap reason of a stretch the endpoint paused (the agent
+// stopped capture while a card is read).
+const GapPaused = "paused"
+
 // Gap records that a channel's audio from..to never arrived (reason:
-// "buffer_overflow", "paused", "missing"). The audio is treated as silence.
+// "buffer_overflow", GapPaused, "missing"). The audio is treated as
+// silence for the channel's clocks. A paused stretch is not silence for
+// the call, though: nobody knows whether anyone spoke, so it is not dead
+// air, and no dead-air event or hint comes of it (insights.DynamicsTracker.Paused);
+// a silence without a pause message, a hold, still is. Report a pause
+// before the audio after it is pushed (an engine does, on the endpoint's
+// resume, before its next frame); reported later, it only covers call time
+// the dynamics have not yet settled.
 func (p *Pipeline) Gap(ch protocol.Channel, from, to time.Duration, reason string) {
 	p.gaps = append(p.gaps, Gap{Channel: ch, Start: from, End: to, Reason: reason})
+	if reason != GapPaused || p.finished || p.closed || to <= from {
+		return
+	}
+	span := insights.Span{Start: from, End: to}
+	if slices.Contains(p.paused, span) {
+		return // the same pause for the other channel
+	}
+	p.paused = append(p.paused, span)
+	p.tracker.Paused(from, to)
 }
 
 // Tick advances timers (dead air, absence windows) to call time at when no
@@ -414,7 +435,7 @@ func (p *Pipeline) record(at time.Duration) Record {
 		}
 	}
 	sortSegments(segs)
-	dyn := insights.AnalyzeDynamics(segs, at, p.cfg.Dynamics)
+	dyn := insights.AnalyzeDynamicsPaused(segs, p.paused, at, p.cfg.Dynamics)
 	if p.cfg.PriorSegments == nil {
 		// A resumed call that knows nothing of its past reports no silence there.
 		dyn.DeadAir = slices.DeleteFunc(dyn.DeadAir, func(s insights.Span) bool { return s.Start < p.cfg.Start })

@@ -102,7 +102,8 @@ type MonologueSpan struct {
 //     talked. 0.5 means both talked equally; above means the agent talked more.
 //   - DeadAir lists every stretch of at least DeadAir where neither side
 //     talks, including from the call start to the first speech and from the
-//     last speech to the call end.
+//     last speech to the call end. A stretch the endpoint paused is not
+//     silence: it is unknown (AnalyzeDynamicsPaused).
 //   - The remaining measures work on "floor" segments: each side's segments
 //     with pauses shorter than Bridge filled in.
 //   - Overtalk lists every overlap of the two sides' floor segments lasting
@@ -148,6 +149,15 @@ type Dynamics struct {
 // segment end if shorter. Segments of unknown speakers or with End <= Start
 // are ignored. It does not fill WPM: see AddWPM.
 func AnalyzeDynamics(segs []SpeechSegment, duration time.Duration, cfg DynamicsConfig) Dynamics {
+	return AnalyzeDynamicsPaused(segs, nil, duration, cfg)
+}
+
+// AnalyzeDynamicsPaused is AnalyzeDynamics for a call whose endpoint
+// paused it over the paused spans (DynamicsTracker.Paused): whether anyone
+// spoke then is unknown, so a paused stretch is not dead air and splits the
+// silence around it. Paused spans do not lengthen the call and change no
+// other measure.
+func AnalyzeDynamicsPaused(segs []SpeechSegment, paused []Span, duration time.Duration, cfg DynamicsConfig) Dynamics {
 	cfg = cfg.withDefaults()
 	var raw BySpeaker[[]Span]
 	for _, s := range segs {
@@ -174,8 +184,14 @@ func AnalyzeDynamics(segs []SpeechSegment, duration time.Duration, cfg DynamicsC
 	}
 	d.TalkRatio = talkRatio(d.Talk)
 
-	// Dead air: the gaps of the union of both sides.
-	both := mergeSpans(append(slices.Clone(raw.Agent), raw.Caller...), 0)
+	// Dead air: the gaps of the union of both sides and the pauses.
+	both := append(slices.Clone(raw.Agent), raw.Caller...)
+	for _, s := range paused {
+		if s = (Span{max(s.Start, 0), min(s.End, duration)}); s.End > s.Start {
+			both = append(both, s)
+		}
+	}
+	both = mergeSpans(both, 0)
 	prev := time.Duration(0)
 	for _, s := range both {
 		if s.Start-prev >= cfg.DeadAir {

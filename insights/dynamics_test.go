@@ -23,6 +23,7 @@ func TestAnalyzeDynamics(t *testing.T) {
 	tests := []struct {
 		name     string
 		segs     []SpeechSegment
+		paused   []Span
 		duration float64
 		check    func(t *testing.T, d Dynamics)
 	}{
@@ -182,6 +183,33 @@ func TestAnalyzeDynamics(t *testing.T) {
 			},
 		},
 		{
+			name: "a hold with no pause reported is dead air",
+			segs: []SpeechSegment{seg(A, 0, 2), seg(C, 24, 26)}, duration: 26,
+			check: func(t *testing.T, d Dynamics) { wantSpans(t, d.DeadAir, []Span{{sec(2), sec(24)}}) },
+		},
+		{
+			name: "the same stretch reported as paused is not dead air, nor the short silences around it",
+			segs: []SpeechSegment{seg(A, 0, 2), seg(C, 24, 26)}, paused: []Span{{sec(3), sec(23)}}, duration: 26,
+			check: func(t *testing.T, d Dynamics) {
+				wantSpans(t, d.DeadAir, nil)
+				wantSeconds(t, "agent talk", d.Talk.Agent, 2)
+				wantSeconds(t, "caller talk", d.Talk.Caller, 2)
+			},
+		},
+		{
+			name: "a long silence before a pause is still dead air, up to the pause",
+			segs: []SpeechSegment{seg(A, 0, 2), seg(C, 29, 30)}, paused: []Span{{sec(8), sec(28)}}, duration: 30,
+			check: func(t *testing.T, d Dynamics) { wantSpans(t, d.DeadAir, []Span{{sec(2), sec(8)}}) },
+		},
+		{
+			name: "a pause running past the end neither lengthens the call nor leaves dead air at its end",
+			segs: []SpeechSegment{seg(A, 0, 2)}, paused: []Span{{sec(3), sec(40)}}, duration: 20,
+			check: func(t *testing.T, d Dynamics) {
+				wantSeconds(t, "duration", d.Duration, 20)
+				wantSpans(t, d.DeadAir, nil)
+			},
+		},
+		{
 			name: "segments past the given duration extend the call",
 			segs: []SpeechSegment{seg(A, 0, 1), seg(C, 7, 8)}, duration: 3,
 			check: func(t *testing.T, d Dynamics) {
@@ -192,11 +220,11 @@ func TestAnalyzeDynamics(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			d := AnalyzeDynamics(tc.segs, sec(tc.duration), DynamicsConfig{})
+			d := AnalyzeDynamicsPaused(tc.segs, tc.paused, sec(tc.duration), DynamicsConfig{})
 			tc.check(t, d)
-			// The live tracker, fed the same segments with the largest
-			// allowed lag, must agree.
-			compareTracker(t, tc.segs, sec(tc.duration), DynamicsConfig{}, rand.New(rand.NewPCG(1, 2)))
+			// The live tracker, fed the same segments and pauses with the
+			// largest allowed lag, must agree.
+			compareTracker(t, tc.segs, tc.paused, sec(tc.duration), DynamicsConfig{}, rand.New(rand.NewPCG(1, 2)))
 		})
 	}
 }
@@ -307,18 +335,22 @@ func TestAddWPMUsesWordTimings(t *testing.T) {
 
 // compareTracker feeds segs to a DynamicsTracker as a voice activity
 // detector would (each start and end reported up to cfg.Lag late, ticks in
-// between) and fails unless its final events and snapshot equal
-// AnalyzeDynamics.
-func compareTracker(t *testing.T, segs []SpeechSegment, duration time.Duration, cfg DynamicsConfig, rng *rand.Rand) {
+// between), and each paused span up to cfg.Lag after it began, and fails
+// unless its final events and snapshot equal AnalyzeDynamicsPaused.
+func compareTracker(t *testing.T, segs []SpeechSegment, paused []Span, duration time.Duration, cfg DynamicsConfig, rng *rand.Rand) {
 	t.Helper()
-	want := AnalyzeDynamics(segs, duration, cfg)
+	want := AnalyzeDynamicsPaused(segs, paused, duration, cfg)
 	lag := cfg.withDefaults().Lag
 	type report struct {
 		at, t time.Duration
 		sp    Speaker
 		start bool
+		pause Span
 	}
 	var reps []report
+	for _, p := range paused {
+		reps = append(reps, report{at: p.Start + time.Duration(rng.Int64N(int64(lag)+1)), sp: NoSpeaker, pause: p})
+	}
 	for _, sp := range []Speaker{Agent, Caller} {
 		var own []SpeechSegment
 		for _, s := range segs {
@@ -335,7 +367,7 @@ func compareTracker(t *testing.T, segs []SpeechSegment, duration time.Duration, 
 			}{{s.Start, true}, {s.End, false}} {
 				at := max(last, e.t+time.Duration(rng.Int64N(int64(lag)+1)))
 				last = at
-				reps = append(reps, report{at, e.t, sp, e.start})
+				reps = append(reps, report{at: at, t: e.t, sp: sp, start: e.start})
 			}
 		}
 	}
@@ -349,6 +381,10 @@ func compareTracker(t *testing.T, segs []SpeechSegment, duration time.Duration, 
 		}
 		var ev []DynamicsEvent
 		var err error
+		if r.sp == NoSpeaker {
+			tr.Paused(r.pause.Start, r.pause.End)
+			continue
+		}
 		if r.start {
 			ev, err = tr.SpeechStart(r.sp, r.t, r.at)
 		} else {
@@ -408,6 +444,7 @@ func compareTracker(t *testing.T, segs []SpeechSegment, duration time.Duration, 
 	}
 	if t.Failed() {
 		t.Logf("segments: %v", segs)
+		t.Logf("paused: %v", paused)
 		t.Logf("events: %v", events)
 	}
 }
@@ -466,11 +503,26 @@ func randomCall(rng *rand.Rand) ([]SpeechSegment, time.Duration) {
 	return segs, end + ms(0, 9000)
 }
 
+// randomPauses makes up to three paused stretches of 1-25 s starting
+// anywhere in a call of length d, some running past its end.
+func randomPauses(rng *rand.Rand, d time.Duration) []Span {
+	var out []Span
+	for range rng.IntN(4) {
+		start := time.Duration(rng.Int64N(int64(d)))
+		out = append(out, Span{start, start + time.Second + time.Duration(rng.Int64N(int64(24*time.Second)))})
+	}
+	return out
+}
+
 func TestTrackerMatchesOfflineOnGeneratedCalls(t *testing.T) {
 	for i := range 300 {
 		rng := rand.New(rand.NewPCG(uint64(i), 7))
 		segs, d := randomCall(rng)
-		compareTracker(t, segs, d, DynamicsConfig{}, rng)
+		var paused []Span
+		if i%2 == 1 { // every other call paused, with a generator of its own
+			paused = randomPauses(rand.New(rand.NewPCG(uint64(i), 11)), d)
+		}
+		compareTracker(t, segs, paused, d, DynamicsConfig{}, rng)
 		if t.Failed() {
 			t.Fatalf("generated call %d", i)
 		}
@@ -565,6 +617,6 @@ func FuzzDynamicsTracker(f *testing.F) {
 			end = max(end, s.End)
 			segs = append(segs, s)
 		}
-		compareTracker(t, segs, end+time.Second, DynamicsConfig{}, rand.New(rand.NewPCG(uint64(len(data)), 3)))
+		compareTracker(t, segs, nil, end+time.Second, DynamicsConfig{}, rand.New(rand.NewPCG(uint64(len(data)), 3)))
 	})
 }

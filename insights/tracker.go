@@ -7,7 +7,8 @@ import (
 	"time"
 )
 
-// rawEvent is a voice-activity start or end waiting for its time to settle.
+// rawEvent is a voice-activity start or end waiting for its time to settle;
+// with sp NoSpeaker, a pause's start or end (DynamicsTracker.Paused).
 type rawEvent struct {
 	t     time.Duration
 	sp    Speaker
@@ -24,8 +25,9 @@ type rawEvent struct {
 // measures another Bridge behind that (a pause only counts once it has
 // lasted Bridge), so live events come Lag (+Bridge) after the moment they
 // describe. Fed within that lag, the final events and the Snapshot after
-// Finish equal AnalyzeDynamics on the same segments. An event stamped
-// earlier than already-settled time is moved to the settled time.
+// Finish equal AnalyzeDynamicsPaused on the same segments and pauses. An
+// event stamped earlier than already-settled time is moved to the settled
+// time.
 //
 // Ongoing dead air, overtalk and monologues are reported once with Ongoing
 // set when they pass their threshold, and again with their final End (and
@@ -45,6 +47,7 @@ type DynamicsTracker struct {
 	talk         BySpeaker[time.Duration]
 	silenceStart time.Duration
 	deadReported bool
+	paused       int // pauses open: the stretch is not silence
 	deadAir      []Span
 
 	// Bridging: a settled end that a quick restart may still cancel.
@@ -122,6 +125,26 @@ func (t *DynamicsTracker) SpeechEnd(sp Speaker, end, at time.Duration) ([]Dynami
 	return t.Tick(at), nil
 }
 
+// Paused records that the call's audio from..to was paused by its endpoint
+// (an agent stopping capture while a card is read): nobody knows whether
+// anyone spoke, so the stretch is not silence. Dead air neither spans it
+// nor counts it: silence before it ends at from, silence after it starts at
+// to. Talk, floor and the other measures are not affected. from may be up
+// to cfg.Lag before the current call time, like a speech start; a pause
+// reported later only covers time not yet settled. Overlapping or repeated
+// pauses are fine. The events it causes come with the next Tick.
+func (t *DynamicsTracker) Paused(from, to time.Duration) {
+	if t.finished {
+		return
+	}
+	from = max(from, t.done, 0)
+	if to <= from {
+		return
+	}
+	t.enqueue(rawEvent{from, NoSpeaker, true})
+	t.enqueue(rawEvent{to, NoSpeaker, false})
+}
+
 func (t *DynamicsTracker) enqueue(e rawEvent) {
 	i, _ := slices.BinarySearchFunc(t.queue, e, func(a, b rawEvent) int {
 		return compareBoundary(boundary(a), boundary(b))
@@ -165,22 +188,49 @@ func (t *DynamicsTracker) settle(h time.Duration) {
 			t.commitEnd(sp)
 		}
 	}
-	if !t.rawOn.Agent && !t.rawOn.Caller && !t.deadReported && h-t.silenceStart >= t.cfg.DeadAir {
+	if !t.occupied() && !t.deadReported && h-t.silenceStart >= t.cfg.DeadAir {
 		t.deadReported = true
 		t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Speaker: NoSpeaker, Start: t.silenceStart, End: h, Ongoing: true})
 	}
 	t.sweep(h - t.cfg.Bridge)
 }
 
+// occupied reports whether the settled present is not silence: someone is
+// speaking or the call is paused.
+func (t *DynamicsTracker) occupied() bool {
+	return t.rawOn.Agent || t.rawOn.Caller || t.paused > 0
+}
+
+// silenceEnds ends the silence at end, as dead air if it lasted long enough.
+func (t *DynamicsTracker) silenceEnds(end time.Duration) {
+	if t.occupied() || end-t.silenceStart < t.cfg.DeadAir {
+		return
+	}
+	t.deadAir = append(t.deadAir, Span{t.silenceStart, end})
+	t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Speaker: NoSpeaker, Start: t.silenceStart, End: end})
+}
+
+// silenceStarts starts a silence at start if nothing occupies the call.
+func (t *DynamicsTracker) silenceStarts(start time.Duration) {
+	if !t.occupied() {
+		t.silenceStart, t.deadReported = start, false
+	}
+}
+
 func (t *DynamicsTracker) rawEvent(e rawEvent) {
 	sp := e.sp
-	if e.start {
-		if !t.rawOn.Agent && !t.rawOn.Caller {
-			if e.t-t.silenceStart >= t.cfg.DeadAir {
-				t.deadAir = append(t.deadAir, Span{t.silenceStart, e.t})
-				t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Speaker: NoSpeaker, Start: t.silenceStart, End: e.t})
-			}
+	if sp == NoSpeaker {
+		if e.start {
+			t.silenceEnds(e.t)
+			t.paused++
+		} else {
+			t.paused--
+			t.silenceStarts(e.t)
 		}
+		return
+	}
+	if e.start {
+		t.silenceEnds(e.t)
 		*t.rawOn.Ptr(sp), *t.rawStart.Ptr(sp) = true, e.t
 		if t.pendEnd.Of(sp) {
 			if e.t-t.pendEndAt.Of(sp) < t.cfg.Bridge {
@@ -200,9 +250,7 @@ func (t *DynamicsTracker) rawEvent(e rawEvent) {
 	*t.talk.Ptr(sp) += e.t - t.rawStart.Of(sp)
 	*t.rawOn.Ptr(sp) = false
 	*t.pendEnd.Ptr(sp), *t.pendEndAt.Ptr(sp) = true, e.t
-	if !t.rawOn.Agent && !t.rawOn.Caller {
-		t.silenceStart, t.deadReported = e.t, false
-	}
+	t.silenceStarts(e.t)
 }
 
 func (t *DynamicsTracker) commitEnd(sp Speaker) {
@@ -241,7 +289,9 @@ func (t *DynamicsTracker) Finish(duration time.Duration) []DynamicsEvent {
 	}
 	duration = max(duration, t.done)
 	for _, e := range t.queue {
-		duration = max(duration, e.t)
+		if e.sp != NoSpeaker { // a pause says nothing about the call's length
+			duration = max(duration, e.t)
+		}
 	}
 	for _, sp := range []Speaker{Agent, Caller} {
 		if t.opened.Of(sp) {
@@ -256,7 +306,9 @@ func (t *DynamicsTracker) Finish(duration time.Duration) []DynamicsEvent {
 	// Settle everything: the queue, every bridge, every floor boundary. No
 	// time passes beyond duration, so nothing is reported as ongoing.
 	for _, e := range t.queue {
-		t.rawEvent(e)
+		if e.t <= duration { // a pause past the end: still paused at the end
+			t.rawEvent(e)
+		}
 	}
 	t.queue = nil
 	for _, sp := range []Speaker{Agent, Caller} {
@@ -274,10 +326,7 @@ func (t *DynamicsTracker) Finish(duration time.Duration) []DynamicsEvent {
 	}
 	t.floorQ = nil
 	t.floor.finish(duration)
-	if !t.rawOn.Agent && !t.rawOn.Caller && duration-t.silenceStart >= t.cfg.DeadAir {
-		t.deadAir = append(t.deadAir, Span{t.silenceStart, duration})
-		t.out = append(t.out, DynamicsEvent{Kind: DeadAir, Speaker: NoSpeaker, Start: t.silenceStart, End: duration})
-	}
+	t.silenceEnds(duration)
 	t.done = duration
 	t.lastFloor = duration
 	t.finished = true
