@@ -18,7 +18,7 @@ const module = "github.com/earshot/earshot/"
 // tools. They are checked not to import anything above their users by the
 // ordinary rule that nothing imports cmd/.
 var unlayered = []string{
-	"web", "samples", "samples/defaults", "internal/auth", "internal/cli", "internal/testdeps",
+	"web", "samples", "samples/defaults", "internal/auth", "internal/cli", "internal/testdeps", "internal/testdisk",
 	"internal/archtest", "stt/sttest", "audio/capture/pulsetest", "lm/corpusgen", "lm/lmbuild", "scripts/probe-limits",
 }
 
