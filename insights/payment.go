@@ -52,6 +52,10 @@ type SpeakerDigits struct {
 	// ended at TailAt: the next utterance's digits may go on from them.
 	Tail   int
 	TailAt time.Duration
+	// TailNotCard is whether words labelled those digits as something
+	// other than a card ("my phone number is five five five"): digits
+	// going on from them keep the label until they would be card-long.
+	TailNotCard bool
 	// Started is whether the speaker has read card data (a redacted digit
 	// run) in this call (Redactor.DigitsStarted).
 	Started bool
@@ -109,11 +113,12 @@ func (st RedactorState) Validate() error {
 }
 
 type speakerDigitsJSON struct {
-	Tail       int     `json:"tail"`
-	TailAt     float64 `json:"tail_at"`
-	Started    bool    `json:"started"`
-	CardDigits int     `json:"card_digits"`
-	ExpiryDone bool    `json:"expiry_done"`
+	Tail        int     `json:"tail"`
+	TailAt      float64 `json:"tail_at"`
+	TailNotCard bool    `json:"tail_not_card,omitempty"`
+	Started     bool    `json:"started"`
+	CardDigits  int     `json:"card_digits"`
+	ExpiryDone  bool    `json:"expiry_done"`
 }
 
 type redactorStateJSON struct {
@@ -137,10 +142,11 @@ type speakersJSON struct {
 //	{"context":b,"context_until":s,"expect":"expiry"|"security_code","expect_at":s,
 //	 "card_named":b,"card_named_at":s,"speakers":{"agent":{…},"caller":{…}}}
 //
-// with each speaker {"tail":n,"tail_at":s,"started":b,"card_digits":n,"expiry_done":b}.
+// with each speaker {"tail":n,"tail_at":s,"tail_not_card":b,"started":b,"card_digits":n,"expiry_done":b}
+// ("tail_not_card" only when true, so states saved before it read the same).
 func (st RedactorState) MarshalJSON() ([]byte, error) {
 	sp := func(d SpeakerDigits) speakerDigitsJSON {
-		return speakerDigitsJSON{d.Tail, d.TailAt.Seconds(), d.Started, d.CardDigits, d.ExpiryDone}
+		return speakerDigitsJSON{d.Tail, d.TailAt.Seconds(), d.TailNotCard, d.Started, d.CardDigits, d.ExpiryDone}
 	}
 	j := redactorStateJSON{
 		Context: st.Context, ContextUntil: st.ContextUntil.Seconds(),
@@ -168,7 +174,7 @@ func (st *RedactorState) UnmarshalJSON(b []byte) error {
 		return protocol.FromSeconds(s)
 	}
 	sp := func(who string, d speakerDigitsJSON) SpeakerDigits {
-		return SpeakerDigits{d.Tail, dur(who+" digits at", d.TailAt), d.Started, d.CardDigits, d.ExpiryDone}
+		return SpeakerDigits{d.Tail, dur(who+" digits at", d.TailAt), d.TailNotCard, d.Started, d.CardDigits, d.ExpiryDone}
 	}
 	out := RedactorState{
 		Context: j.Context, ContextUntil: dur("context end", j.ContextUntil),

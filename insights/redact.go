@@ -206,7 +206,8 @@ func (r *Redactor) RedactPartial(sp Speaker, text string, at time.Duration) stri
 	toks := strings.Fields(text)
 	spans, after := detect(r.st, r.cfg, sp, toks, at)
 	tail := r.st.Speakers.Of(sp)
-	if (after.Context && at <= after.ContextUntil) || (tail.Tail > 0 && at-tail.TailAt <= r.cfg.TailWindow) {
+	goesOn := tail.Tail > 0 && !tail.TailNotCard && at-tail.TailAt <= r.cfg.TailWindow
+	if (after.Context && at <= after.ContextUntil) || goesOn {
 		spans = strictSpans(after, r.cfg, toks, spans, at)
 	}
 	if after.Context && (!r.st.Context || after.ContextUntil > r.st.ContextUntil) {

@@ -34,9 +34,10 @@ var (
 		"jan feb mar apr jun jul aug sep sept oct nov dec")
 	// A short number followed by one of these is an amount or a count, not
 	// card data.
-	unitWords = setOf("dollars dollar pounds pound quid euros euro cents cent pence percent minutes minute " +
-		"hours hour days day weeks week months month years year times gigabytes gigs gb megabytes mb o'clock am pm " +
-		"digit digits")
+	unitWords = setOf("dollars dollar pounds pound quid euros euro cents cent pence percent per percentage " +
+		"bucks grand minutes minute seconds second hours hour days day weeks week months month years year times " +
+		"gigabytes gigs gb megabytes mb o'clock am pm digit digits characters character letters symbols " +
+		"people kids children items devices miles")
 )
 
 // Phrases that set the payment context, and those that also say which kind
@@ -90,6 +91,7 @@ type rtoken struct {
 	digits string
 	tens   bool
 	mult   int
+	amount bool // a currency or percent sign is on it ("$250", "30%")
 }
 
 // normToken lower-cases a token and trims punctuation at its edges.
@@ -101,7 +103,7 @@ func normToken(t string) string {
 
 func classify(raw string) rtoken {
 	lower := strings.ToLower(raw)
-	tk := rtoken{norm: normToken(raw)}
+	tk := rtoken{norm: normToken(raw), amount: strings.ContainsAny(raw, "%$£€")}
 	parts := strings.FieldsFunc(lower, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '\''
 	})
@@ -323,7 +325,7 @@ func detect(st RedactorState, cfg RedactorConfig, sp Speaker, toks []string, at 
 	sd := st.Speakers.Ptr(sp)
 	var spans []span
 	head := true // only lead-in words so far
-	lastRunEnd, lastRunTotal := -1, 0
+	lastRunEnd, lastRunTotal, lastNotCard := -1, 0, false
 	for i := 0; i < len(rt); {
 		if k, ok := matchKeyword(rt, i); ok {
 			openContext(&st, sd, cfg, k, at)
@@ -345,17 +347,20 @@ func detect(st RedactorState, cfg RedactorConfig, sp Speaker, toks []string, at 
 			// leads on to its expiry and security code.
 			sd.CardDigits, sd.ExpiryDone = 0, false
 		}
-		if rc.redacts(rt, r, sd.CardDigits) {
+		redacted := rc.redacts(rt, r, sd.CardDigits)
+		if redacted {
 			spans = append(spans, recordRedaction(&st, sd, cfg, rc, r, at))
 		}
 		lastRunEnd, lastRunTotal = r.to, rc.total
+		lastNotCard = !redacted && (rc.label.any() || rc.notCardTail)
 		head = false
 		i = r.to
 	}
-	// Digits at the end of the utterance may go on in the next one.
-	sd.Tail, sd.TailAt = 0, at
+	// Digits at the end of the utterance may go on in the next one, and
+	// so does what their label said they were.
+	sd.Tail, sd.TailAt, sd.TailNotCard = 0, at, false
 	if lastRunEnd >= 0 && onlyLeadIns(rt[lastRunEnd:]) {
-		sd.Tail = lastRunTotal
+		sd.Tail, sd.TailNotCard = lastRunTotal, lastNotCard
 	}
 	return spans, st
 }
@@ -377,13 +382,15 @@ func openContext(st *RedactorState, sd *SpeakerDigits, cfg RedactorConfig, k key
 // it. It is worked out once per run because both whether the run is
 // redacted and as what depend on the same facts.
 type runContext struct {
-	n         int           // digits in the run
-	total     int           // n plus the previous utterance's tail when the run goes on from it
-	cont      bool          // the run goes on from the digits that ended the previous utterance
-	ctx       bool          // a payment context is open
-	month     bool          // a month name comes just before the run
-	unitAfter bool          // a unit word follows: an amount or a count
-	expect    RedactionKind // the kind the last payment question asked for, while still fresh
+	n           int           // digits in the run
+	total       int           // n plus the previous utterance's tail when the run goes on from it
+	cont        bool          // the run goes on from the digits that ended the previous utterance
+	notCardTail bool          // it goes on from digits a label said were not a card ("my phone number is five five five")
+	ctx         bool          // a payment context is open
+	month       bool          // a month name comes just before the run
+	label       runLabel      // what the words around it say it is
+	spelled     int           // the most digits read one by one in a row ("four five six seven", "4567")
+	expect      RedactionKind // the kind the last payment question asked for, while still fresh
 }
 
 // describeRun works out the runContext of run r of the utterance at call
@@ -394,6 +401,7 @@ func describeRun(st *RedactorState, sd *SpeakerDigits, cfg RedactorConfig, rt []
 	rc.total = rc.n
 	if rc.cont {
 		rc.total += sd.Tail
+		rc.notCardTail = sd.TailNotCard
 	}
 	rc.ctx = st.Context && at <= st.ContextUntil
 	rc.month = r.from > 0 && months[rt[r.from-1].norm]
@@ -401,33 +409,62 @@ func describeRun(st *RedactorState, sd *SpeakerDigits, cfg RedactorConfig, rt []
 	if rc.expect != "" && at-st.ExpectAt > cfg.ExpectWindow {
 		rc.expect = ""
 	}
-	rc.unitAfter = r.to < len(rt) && unitWords[rt[r.to].norm]
+	rc.label = labelRun(rt, r)
+	rc.spelled = spelledDigits(rt, r)
 	return rc
 }
 
-// redacts reports whether run r is card data. A run of four digits or more
-// is, unless it reads as a year outside a payment context, and so is a
-// shorter one that makes four with the previous utterance's tail. Other
-// short runs are card data only inside a payment context: after a month
-// name always, otherwise not when a unit word makes them an amount.
-// cardDigits is how many card digits the speaker has read in this context.
+// redacts reports whether run r is card data. cardDigits is how many card
+// digits the speaker has read in this context.
 func (rc runContext) redacts(rt []rtoken, r digitRun, cardDigits int) bool {
-	switch {
-	case rc.n >= 4:
-		return !(!rc.ctx && !rc.cont && yearLike(rt, r))
-	case rc.total >= 4:
-		return true
-	case rc.ctx && rc.n >= 1 && rc.month:
-		return true
-	case rc.ctx && (rc.n >= 2 || rc.cont):
-		return !rc.unitAfter
-	case rc.ctx && cardDigits > 0:
-		// The speaker is reading a card: a digit alone is one of its
-		// digits, from a group the recognizer or an engine restart cut
-		// in two ("double floors evans" | "nine out to do").
-		return !rc.unitAfter
+	if rc.ctx {
+		return rc.redactsInPayment(cardDigits)
 	}
-	return false
+	switch {
+	case rc.cont && rc.total >= 13, rc.n > 19:
+		// Card-long but not all heard here (the earlier utterance's
+		// digits are not kept, so Luhn cannot clear them) or longer
+		// than any label below is trusted for.
+		return true
+	case rc.n >= 13 && holdsCard(r.digits):
+		// Every digit was heard and a card-long stretch of them passes
+		// Luhn: a card, whatever the words around them call it.
+		return true
+	case rc.notCardTail || rc.label.any():
+		return false
+	case rc.n >= 4:
+		// A number nobody labelled may be a card's first group.
+		return !(!rc.cont && yearLike(rt, r))
+	}
+	return rc.total >= 4
+}
+
+// redactsInPayment is redacts inside a payment context, where it fails
+// closed: a misheard card reading redacts as a clean one. Only the words
+// after a number (a unit, a street) or an amount from a speaker who is not
+// reading a card keep it, and never a run of four digit words, which is
+// how cards are read.
+func (rc runContext) redactsInPayment(cardDigits int) bool {
+	reading := rc.cont || cardDigits > 0
+	short := rc.n < 4 || rc.label.scale
+	switch {
+	case rc.n >= 13 || rc.spelled >= 4:
+		return true
+	case rc.month && rc.n >= 2:
+		return true // an expiry read as a month and a year
+	case rc.cont && rc.total >= 4:
+		return true // a card group going on, whatever follows it
+	case (rc.label.unit || rc.label.street) && short:
+		return false
+	case !reading && (rc.label.scale || (rc.label.amount && rc.n <= 6)):
+		return false
+	case rc.total >= 4 || rc.n >= 2 || rc.cont:
+		return true
+	}
+	// A digit alone is a card's when the speaker is reading one: a group
+	// the recognizer or an engine restart cut in two ("double floors
+	// evans" | "nine out to do").
+	return cardDigits > 0
 }
 
 // recordRedaction names the redacted run r and counts it into the state:

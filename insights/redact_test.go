@@ -43,6 +43,75 @@ func longestDigitRun(text string) (tokens, digits int) {
 	return tokens, digits
 }
 
+// checkerDigit maps the digit words the checks look for to their digit.
+var checkerDigit = map[string]byte{"zero": '0', "oh": '0', "o": '0', "one": '1', "two": '2', "three": '3',
+	"four": '4', "five": '5', "six": '6', "seven": '7', "eight": '8', "nine": '9'}
+
+// cardInText returns a card text shows: a run of digit words or numerals
+// (numerals without letters) of 20 digits or more, or one holding 13 to
+// 19 digits in a row that pass the Luhn check. Like longestDigitRun it is
+// written apart from the redactor, Luhn included.
+func cardInText(text string) (string, bool) {
+	var run []byte
+	check := func() (string, bool) {
+		if len(run) >= 20 {
+			return string(run), true
+		}
+		for n := 13; n <= len(run); n++ {
+			for i := 0; i+n <= len(run); i++ {
+				if checkerLuhn(run[i : i+n]) {
+					return string(run[i : i+n]), true
+				}
+			}
+		}
+		return "", false
+	}
+	for _, f := range strings.Fields(text) {
+		w := strings.TrimFunc(strings.ToLower(f), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+		if d, ok := checkerDigit[w]; ok {
+			run = append(run, d)
+			continue
+		}
+		if strings.ContainsAny(f, "0123456789") && !strings.ContainsFunc(f, unicode.IsLetter) {
+			for _, r := range f {
+				if r >= '0' && r <= '9' {
+					run = append(run, byte(r))
+				}
+			}
+			continue
+		}
+		if c, ok := check(); ok {
+			return c, true
+		}
+		run = run[:0]
+	}
+	return check()
+}
+
+// checkerLuhn is the Luhn check, from the left with the parity of the length.
+func checkerLuhn(d []byte) bool {
+	sum := 0
+	for i, c := range d {
+		v := int(c - '0')
+		if (len(d)-i)%2 == 0 {
+			v = [10]int{0, 2, 4, 6, 8, 1, 3, 5, 7, 9}[v]
+		}
+		sum += v
+	}
+	return sum%10 == 0
+}
+
+// assertNoCard is the check that holds everywhere, outside a payment
+// context too: no card is left in text.
+func assertNoCard(t *testing.T, what, text string) {
+	t.Helper()
+	if c, ok := cardInText(text); ok {
+		t.Errorf("%s keeps the card-like digits %s: %q", what, c, text)
+	}
+}
+
+// assertNoDigitRun is the check inside a payment context, where redaction
+// fails closed: no run of 4 digits or more is kept.
 func assertNoDigitRun(t *testing.T, what, text string) {
 	t.Helper()
 	if n, d := longestDigitRun(text); n >= 4 || d >= 4 {
@@ -68,7 +137,7 @@ func TestRedactSingleUtterances(t *testing.T) {
 		{"fillers inside a run", "four five uh three two um one", "[card number]"},
 		{"a misheard four between digits", "four five for two", "[card number]"},
 		{"expiry after the keyword", "the expiry is oh nine twenty seven", "the expiry is [expiry]"},
-		{"expiry with slash", "zero nine slash two seven", "[expiry]"},
+		{"expiry with slash", "valid thru zero nine slash two seven", "valid thru [expiry]"},
 		{"expiry with a month name", "it expires september twenty seven", "it expires [expiry]"},
 		{"security code after the keyword", "the security code is one two three", "the security code is [security code]"},
 		{"cvv", "cvv four four one", "cvv [security code]"},
@@ -300,6 +369,17 @@ func assertNoDigitInPayment(t *testing.T, utt string) {
 	}
 }
 
+// assertFinalFailsClosed checks that a final utterance read after the
+// card number was asked for keeps no run of 4 digits, whatever words are
+// around it ("my order number is four five six seven").
+func assertFinalFailsClosed(t *testing.T, utt string) {
+	t.Helper()
+	r := NewRedactor(RedactorConfig{})
+	r.Redact(Agent, "can i take the card number", nil, at(1))
+	got, _, _ := r.Redact(Caller, utt, nil, at(2))
+	assertNoDigitRun(t, "a final in a payment context", got)
+}
+
 func FuzzRedact(f *testing.F) {
 	for _, s := range []string{
 		"four five three two one two three four",
@@ -314,6 +394,14 @@ func FuzzRedact(f *testing.F) {
 		"is far five read",
 		"now nine to",
 		"double floors and and six",
+		"my order number is four five six seven eight|nine one two three four",
+		"my phone number is five five five|one two three|four five six seven|eight nine",
+		"the zip code is nine four one zero five",
+		"your balance is two hundred and fifty|four five six seven dollars",
+		"it is twelve thirty four north maple street",
+		"order number four five three two oh one one eight four four seven six nine oh two two",
+		"tracking number 1234 5678 9012 3456 7890",
+		"the third of may one of them|may twenty seven|oh nine slash two seven",
 	} {
 		f.Add(s)
 	}
@@ -330,21 +418,22 @@ func FuzzRedact(f *testing.F) {
 				sp = Agent // the other side does not break the caller's run
 			}
 			text, rw, _ := r.Redact(sp, utt, ws, at(float64(i)))
-			assertNoDigitRun(t, "text", text)
+			assertNoCard(t, "text", text)
 			var wt []string
 			for _, w := range rw {
 				wt = append(wt, w.Text)
 			}
-			assertNoDigitRun(t, "words", strings.Join(wt, " "))
+			assertNoCard(t, "words", strings.Join(wt, " "))
 			if sp == Caller {
 				texts = append(texts, text)
 				words = append(words, strings.Join(wt, " "))
 			}
-			assertNoDigitRun(t, "partial", NewRedactor(RedactorConfig{}).RedactPartial(Caller, utt, 0))
+			assertNoCard(t, "partial", NewRedactor(RedactorConfig{}).RedactPartial(Caller, utt, 0))
 			assertNoDigitInPayment(t, utt)
+			assertFinalFailsClosed(t, utt)
 		}
-		assertNoDigitRun(t, "the caller's utterances together", strings.Join(texts, " "))
-		assertNoDigitRun(t, "the caller's words together", strings.Join(words, " "))
+		assertNoCard(t, "the caller's utterances together", strings.Join(texts, " "))
+		assertNoCard(t, "the caller's words together", strings.Join(words, " "))
 	})
 }
 
@@ -673,6 +762,8 @@ func FuzzRedactorState(f *testing.F) {
 	f.Add("four five|three two|one two", 1, []byte(`{"speakers":{"caller":{"tail":2,"tail_at":10}}}`))
 	f.Add("security code|seven one five", 1, []byte(`{"expect":"security_code","expect_at":1e6}`))
 	f.Add("", 0, []byte(`{"context_until":-0}`))
+	f.Add("my phone number is five five five|one two three|four five six seven", 2,
+		[]byte(`{"speakers":{"caller":{"tail":3,"tail_at":2.5,"tail_not_card":true}}}`))
 	f.Fuzz(func(t *testing.T, in string, cut int, raw []byte) {
 		utts := strings.Split(in, "|")
 		if len(utts) > 50 {
@@ -714,33 +805,45 @@ func FuzzRedactorState(f *testing.F) {
 			}
 		}
 
-		var st RedactorState
-		if err := json.Unmarshal(raw, &st); err != nil {
-			if !refused(err) {
-				t.Fatalf("error %v is neither ErrRedactorState nor a JSON syntax error", err)
-			}
-			return
-		}
-		if err := st.Validate(); err != nil {
-			t.Fatalf("a decoded state is invalid: %v", err)
-		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var back RedactorState
-		if err := json.Unmarshal(b, &back); err != nil || back != st {
-			t.Fatalf("state %+v round-trips as %+v, %v", st, back, err)
-		}
-		r := NewRedactor(RedactorConfig{})
-		if err := r.Restore(st); err != nil {
-			t.Fatal(err)
-		}
-		for i, u := range utts {
-			now := st.ContextUntil + at(float64(i)-10)
-			r.RedactPartial(Caller, u, now)
-			text, _, _ := r.Redact(Caller, u, nil, now)
-			assertNoDigitRun(t, "text after a decoded state", text)
-		}
+		checkDecodedState(t, utts, raw)
 	})
+}
+
+// checkDecodedState is FuzzRedactorState's second half: raw either fails
+// with ErrRedactorState or decodes to a valid state that round-trips, and
+// a Redactor restored from it leaves no card in utts, and no run of 4
+// digits while its payment context is open.
+func checkDecodedState(t *testing.T, utts []string, raw []byte) {
+	var st RedactorState
+	if err := json.Unmarshal(raw, &st); err != nil {
+		if !refused(err) {
+			t.Fatalf("error %v is neither ErrRedactorState nor a JSON syntax error", err)
+		}
+		return
+	}
+	if err := st.Validate(); err != nil {
+		t.Fatalf("a decoded state is invalid: %v", err)
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back RedactorState
+	if err := json.Unmarshal(b, &back); err != nil || back != st {
+		t.Fatalf("state %+v round-trips as %+v, %v", st, back, err)
+	}
+	r := NewRedactor(RedactorConfig{})
+	if err := r.Restore(st); err != nil {
+		t.Fatal(err)
+	}
+	for i, u := range utts {
+		now := st.ContextUntil + at(float64(i)-10)
+		r.RedactPartial(Caller, u, now)
+		inPayment := r.InPaymentContext(now)
+		text, _, _ := r.Redact(Caller, u, nil, now)
+		assertNoCard(t, "text after a decoded state", text)
+		if inPayment {
+			assertNoDigitRun(t, "text in the payment context of a decoded state", text)
+		}
+	}
 }
