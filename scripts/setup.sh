@@ -10,6 +10,8 @@ packages=(
   libpocketsphinx-dev pocketsphinx-en-us pocketsphinx-testdata pocketsphinx sphinxbase-utils
   # sample calls (regeneration) and reference measurements
   flite sox libsox-fmt-mp3 lame praat
+  # a voice other than flite's for the vocabulary test (flite also supplies letter-to-sound)
+  espeak-ng
   # capture tests: a real PulseAudio daemon with null sinks
   pulseaudio pulseaudio-utils
   # browser tests

@@ -33,6 +33,8 @@ type WeightedLM struct {
 	// Weight is the interpolation weight; the weights of a set are
 	// normalised to sum to one, so only their ratios matter. Zero means 1.
 	Weight float64
+
+	temporary bool // the vocabulary's phrase model, removed once read
 }
 
 // Config describes a decoder. The zero value decodes US English with the
@@ -50,6 +52,19 @@ type Config struct {
 	// format family the library can read; words missing from one model get
 	// that model's unknown-word probability.
 	LMs []WeightedLM
+
+	// Vocabulary lists phrases (product and plan names, a playbook's
+	// phrases) the decoder must be able to recognize, in lower case with
+	// single spaces. At start, each word missing from Dict is added with a
+	// pronunciation from LTSCommand (flite's letter-to-sound), and a bigram
+	// model of the phrases is interpolated with the language model(s) at
+	// PhraseWeight. Words already in Dict keep their pronunciations. At most
+	// MaxVocabulary phrases; a bad entry fails NewDecoder with an error
+	// wrapping ErrVocabulary that names it.
+	Vocabulary []string
+	// PhraseWeight is the phrase model's share of the interpolation, in
+	// (0, 0.5]. Zero means DefaultPhraseWeight.
+	PhraseWeight float64
 
 	// SampleRate declares the rate of the audio that will be accepted. Zero
 	// means audio.PipelineRate; any other value fails with stt.ErrSampleRate
@@ -130,6 +145,9 @@ func (c Config) withDefaults() Config {
 	if c.FlatMinEnds == 0 {
 		c.FlatMinEnds = 4
 	}
+	if c.PhraseWeight == 0 {
+		c.PhraseWeight = DefaultPhraseWeight
+	}
 	if c.PartialEvery <= 0 || c.PartialEvery > 300*time.Millisecond {
 		c.PartialEvery = 300 * time.Millisecond
 	}
@@ -161,6 +179,9 @@ func (c Config) validate() error {
 			return fmt.Errorf("%w: %s: %v (install the Debian package pocketsphinx-en-us, or point %s/%s/%s elsewhere)",
 				stt.ErrModel, p, err, EnvModel, EnvDict, EnvLM)
 		}
+	}
+	if c.PhraseWeight < 0 || c.PhraseWeight > 0.5 {
+		return fmt.Errorf("pocketsphinx: phrase weight %v outside (0, 0.5]", c.PhraseWeight)
 	}
 	for _, m := range c.LMs {
 		if m.Weight < 0 {

@@ -119,6 +119,15 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	voc, err := parseVocabulary(cfg.Vocabulary)
+	if err != nil {
+		return nil, err
+	}
+	if len(voc.phrases) > 0 && len(cfg.LMs) == 0 {
+		// The phrase model joins an interpolated set, read after the
+		// vocabulary's words are in the dictionary.
+		cfg.LMs = []WeightedLM{{Path: cfg.LM, Weight: 1}}
+	}
 	routeLibraryLog(cfg.Logger)
 
 	args := cfg.args()
@@ -155,8 +164,18 @@ func NewDecoder(cfg Config) (*Decoder, error) {
 		C.ps_free(ps)
 		return nil, fmt.Errorf("%w: decoder has no log-math table", stt.ErrModel)
 	}
+	if len(voc.phrases) > 0 {
+		lms, err := d.addVocabulary(voc, cfg)
+		if err != nil {
+			C.ps_free(ps)
+			return nil, err
+		}
+		cfg.LMs = lms
+	}
 	if len(cfg.LMs) > 0 {
-		if err := d.setLMs(cfg.LMs); err != nil {
+		err := d.setLMs(cfg.LMs)
+		removePhraseLMs(cfg.LMs)
+		if err != nil {
 			C.ps_free(ps)
 			return nil, err
 		}
