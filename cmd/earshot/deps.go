@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/earshot/earshot/agentassist"
 	"github.com/earshot/earshot/call"
@@ -72,12 +73,33 @@ func loadDeps(env *environment, af assistFlags, sf sttFlags, withSTT bool, decod
 		if err != nil {
 			return call.Deps{}, nil, err
 		}
+		cfg.Vocabulary = recognizerVocabulary(env, pb, kb)
+		start := time.Now()
 		pool, err := pocketsphinx.NewPool(cfg, decoders)
 		if err != nil {
 			return call.Deps{}, nil, err
 		}
+		env.log.Info("recognizers loaded", "decoders", decoders, "vocabulary_phrases", len(cfg.Vocabulary),
+			"took", time.Since(start).Round(time.Millisecond))
 		deps.Recognizers = pool.Recognizers()
 		closeAll = func() { pool.Close() }
 	}
 	return deps, closeAll, nil
+}
+
+// recognizerVocabulary is the playbook's and the KB's phrases for the
+// recognizer, so a product or plan name written into either is recognizable
+// after a restart. A phrase the recognizer cannot take (a KB title with a
+// number written in digits, which recognizers never output) is left out
+// with a warning naming it rather than stopping the engine.
+func recognizerVocabulary(env *environment, pb *agentassist.Playbook, kb *agentassist.KB) []string {
+	var out []string
+	for _, p := range agentassist.Vocabulary(pb, kb) {
+		if err := pocketsphinx.CheckPhrase(p); err != nil {
+			env.log.Warn("phrase left out of the recognizer's vocabulary", "err", err)
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
 }

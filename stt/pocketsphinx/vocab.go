@@ -55,6 +55,14 @@ type vocabulary struct {
 	words   []string // distinct, sorted
 }
 
+// CheckPhrase reports whether Config.Vocabulary can hold phrase: an error
+// wrapping ErrVocabulary that names it, or nil. The count of phrases is
+// checked by NewDecoder.
+func CheckPhrase(phrase string) error {
+	_, err := parseVocabulary([]string{phrase})
+	return err
+}
+
 // parseVocabulary checks entries against the bounds. Entries are expected
 // in the form rules match (lower case, single spaces); other case and
 // spacing are normalized, punctuation is refused with the entry named.
@@ -64,20 +72,20 @@ func parseVocabulary(entries []string) (vocabulary, error) {
 		return v, fmt.Errorf("%w: %d phrases, at most %d", ErrVocabulary, len(entries), MaxVocabulary)
 	}
 	seen := make(map[string]bool)
-	for i, e := range entries {
+	for _, e := range entries {
 		if len(e) > MaxVocabularyLength {
-			return v, fmt.Errorf("%w: phrase %d %q is longer than %d bytes", ErrVocabulary, i+1, e, MaxVocabularyLength)
+			return v, fmt.Errorf("%w: phrase %q is longer than %d bytes", ErrVocabulary, e, MaxVocabularyLength)
 		}
 		words := strings.Fields(strings.ToLower(e))
 		if len(words) == 0 {
 			continue
 		}
 		if len(words) > MaxVocabularyWords {
-			return v, fmt.Errorf("%w: phrase %d %q has more than %d words", ErrVocabulary, i+1, e, MaxVocabularyWords)
+			return v, fmt.Errorf("%w: phrase %q has more than %d words", ErrVocabulary, e, MaxVocabularyWords)
 		}
 		for _, w := range words {
 			if err := checkWord(w); err != nil {
-				return v, fmt.Errorf("%w: phrase %d %q: %v", ErrVocabulary, i+1, e, err)
+				return v, fmt.Errorf("%w: phrase %q: %v", ErrVocabulary, e, err)
 			}
 			if !seen[w] {
 				seen[w] = true
