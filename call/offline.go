@@ -39,7 +39,7 @@ func AnalyzeChannels(ctx context.Context, deps Deps, cfg Config, agent, caller [
 			}
 		}
 	}
-	_, rec, err := p.Finish(audio.PipelineRate.Duration(n))
+	_, rec, err := p.End(audio.PipelineRate.Duration(n))
 	return rec, err
 }
 
@@ -130,7 +130,7 @@ func AnalyzeSource(ctx context.Context, deps Deps, cfg Config, src audio.Source)
 		}
 		return Record{}, fmt.Errorf("call: %w", audio.ErrEmpty)
 	}
-	_, rec, err := p.Finish(audio.PipelineRate.Duration(pos))
+	_, rec, err := p.End(audio.PipelineRate.Duration(pos))
 	if err != nil {
 		return rec, err
 	}

@@ -26,8 +26,12 @@ type Analyzer interface {
 	// Tick lets time-driven rules (dead air) fire at call time at.
 	Tick(at time.Duration) []protocol.Event
 	// Finish flushes the call at call time at and returns the last events
-	// and the call's record.
+	// and the call's record, without ending the call: it may go on in
+	// another pipeline (a shutdown, a dropped endpoint).
 	Finish(at time.Duration) ([]protocol.Event, call.Record, error)
+	// End is Finish for a call that is over: rules waiting for the call's
+	// end (a playbook absence window) are judged at at.
+	End(at time.Duration) ([]protocol.Event, call.Record, error)
 	// OpenSince is where the utterance channel ch is in the middle of
 	// began, while the pipeline can still decode it whole; false when none
 	// (call.Pipeline.OpenSince). The ack stops there (ackhold.go).

@@ -99,6 +99,9 @@ func (a *testAnalyzer) Push(ch protocol.Channel, frame []float32, at time.Durati
 
 func (a *testAnalyzer) Gap(ch protocol.Channel, from, to time.Duration, reason string) { a.gaps++ }
 func (a *testAnalyzer) Tick(at time.Duration) []protocol.Event                         { return nil }
+func (a *testAnalyzer) End(at time.Duration) ([]protocol.Event, call.Record, error) {
+	return a.Finish(at)
+}
 func (a *testAnalyzer) Finish(at time.Duration) ([]protocol.Event, call.Record, error) {
 	return []protocol.Event{{Type: protocol.EventDynamics, T: at, Data: protocol.DynamicsSnapshot{Event: "snapshot"}}},
 		call.Record{Dynamics: insights.Dynamics{TalkRatio: 0.5}, Sentiment: insights.SentimentSummary{Caller: -0.25, Trend: -0.2}}, nil

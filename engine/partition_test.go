@@ -403,17 +403,25 @@ func callRecords(t *testing.T, js jetstream.JetStream, callID string) []callReco
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	s, err := js.Stream(ctx, cluster.CallsStream)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{store.CallSubjects(store.CallID(callID))}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		t.Fatal(err)
+	// Just after a heal JetStream may answer "no responders" for a few
+	// seconds (leaders being elected): asked again until the deadline.
+	var cons jetstream.Consumer
+	var info *jetstream.ConsumerInfo
+	for {
+		s, err := js.Stream(ctx, cluster.CallsStream)
+		if err == nil {
+			cons, err = s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{store.CallSubjects(store.CallID(callID))}})
+		}
+		if err == nil {
+			info, err = cons.Info(ctx)
+		}
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(250 * time.Millisecond) // retrying while JetStream settles
 	}
 	var out []callRecord
 	for pending := info.NumPending; pending > 0; {

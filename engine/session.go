@@ -341,7 +341,7 @@ func (s *session) suspend() {
 	if s.an == nil {
 		return
 	}
-	if err := s.flushPipeline(); err != nil {
+	if err := s.flushPipeline(false); err != nil {
 		s.log.Warn("releasing the pipeline of a dropped call", "err", err)
 	}
 	s.closePipeline()
@@ -361,7 +361,9 @@ func (s *session) closePipeline() {
 
 // flushPipeline finishes the pipeline at the audio received so far and
 // folds its results into the call; the pipeline can only be closed after.
-func (s *session) flushPipeline() error {
+// ended says the call is over (not a shutdown or a dropped endpoint): the
+// pipeline then judges the rules that wait for the call's end.
+func (s *session) flushPipeline(ended bool) error {
 	var ferr error
 	for _, ch := range protocol.BothChannels {
 		if err := s.dec[ch].flush(func(f decodedFrame) error {
@@ -375,7 +377,11 @@ func (s *session) flushPipeline() error {
 	}
 	s.noteRedaction()
 	s.pipelineLive, s.holds = false, [2]ackHold{}
-	evs, rec, err := s.an.Finish(s.audioEnd)
+	stop := s.an.Finish
+	if ended {
+		stop = s.an.End
+	}
+	evs, rec, err := stop(s.audioEnd)
 	s.publish(evs)
 	s.applyRecord(rec)
 	return errors.Join(ferr, err)
@@ -593,7 +599,10 @@ func (s *session) recordGap(g store.Gap) {
 	if s.gaps.stored > 0 && !s.gaps.merges(g) {
 		s.flushGap()
 	}
-	if s.gaps.add(g) && s.an != nil {
+	// A pause is told to the pipeline even when it merged into the gap
+	// before it (frames lost just before it, or a call past its gap
+	// records): a paused stretch is not dead air.
+	if added := s.gaps.add(g); (added || g.Reason == call.GapPaused) && s.an != nil {
 		for _, ch := range protocol.BothChannels {
 			s.an.Gap(ch, from, to, g.Reason)
 		}
@@ -845,7 +854,7 @@ func (s *session) applyRecord(r call.Record) {
 func (s *session) finish(reason protocol.EndReason) error {
 	var ferr error
 	if s.an != nil {
-		ferr = s.flushPipeline()
+		ferr = s.flushPipeline(reason != protocol.EndShutdown)
 	}
 	if reason == protocol.EndShutdown {
 		if err := s.host.saveOpenSpeech(s.id, s.call.Channels); err != nil {
