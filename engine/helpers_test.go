@@ -322,9 +322,14 @@ func (r *rawCall) end() protocol.Control {
 	}
 }
 
-// closeOf reads until the connection closes and returns the close error.
-func closeOf(ws *websocket.Conn) (int, string) {
-	ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+// closeOf reads until the connection closes (10 s at most) and returns
+// the close error.
+func closeOf(ws *websocket.Conn) (int, string) { return closeWithin(ws, 10*time.Second) }
+
+// closeWithin reads ws until it closes or d passes, and returns the close
+// code and reason (-1 and the error when it did not close cleanly).
+func closeWithin(ws *websocket.Conn, d time.Duration) (int, string) {
+	ws.SetReadDeadline(time.Now().Add(d))
 	for {
 		_, _, err := ws.ReadMessage()
 		if err == nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/earshot/earshot/audio"
@@ -688,22 +686,5 @@ func eventsOnce(t *testing.T, what string, evs []json.RawMessage) {
 	}
 	if len(types) < 2 || types[0] != protocol.EventCallStarted || types[len(types)-1] != protocol.EventCallEnded {
 		t.Errorf("%s: events %v, want call.started … call.ended", what, types)
-	}
-}
-
-// closeWithin reads ws until it closes or d passes, and returns the close
-// code and reason (-1 and the error when it did not close cleanly).
-func closeWithin(ws *websocket.Conn, d time.Duration) (int, string) {
-	ws.SetReadDeadline(time.Now().Add(d))
-	for {
-		_, _, err := ws.ReadMessage()
-		if err == nil {
-			continue
-		}
-		var ce *websocket.CloseError
-		if errors.As(err, &ce) {
-			return ce.Code, ce.Text
-		}
-		return -1, err.Error()
 	}
 }
